@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The front door.
+#   deploy/dev.sh run    install what is missing, build, start a private PostgreSQL
+#                        under .pgdata/, migrate, load demo data once, serve.
+#   deploy/dev.sh test   the same set-up with a throwaway cluster and a sanitizer
+#                        build, then every test; ends with "N passed, N failed".
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+PACKAGES=(build-essential pkg-config meson ninja-build python3 python3-yaml curl
+          libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
+          postgresql postgresql-contrib)
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $*"; fi
+}
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing: ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # Debian's package starts a system cluster on 5432; ours are private and need none of it.
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -x "$PGBIN/initdb" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
+}
+
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the
+# 'postgres' account that Debian's package creates; otherwise to the caller.
+pg_as() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_cluster DIR PORT [extra postgres options]
+start_cluster() {
+  local dir=$1 port=$2; shift 2
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$dir"
+    runuser -u postgres -- test -x "$dir" || die "the postgres account cannot reach $dir; move the project to a folder others can traverse"
+  fi
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    say "initdb $dir"
+    pg_as "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir.initdb.log" 2>&1 \
+      || { cat "$dir.initdb.log" >&2; die "initdb failed"; }
+  fi
+  if pg_as "$PGBIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then return 0; fi
+  say "starting PostgreSQL on 127.0.0.1:$port"
+  pg_as "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= $*" start >/dev/null \
+    || { tail -n 20 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
+}
+
+stop_cluster() {
+  local dir=$1
+  [ -f "$dir/PG_VERSION" ] && pg_as "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+build() {
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  ninja -C "$dir" >/dev/null || ninja -C "$dir"
+}
+
+cmd_run() {
+  install_missing
+  build build-run --buildtype=release
+  local dir="$ROOT/.pgdata/run" port=${ARC_PG_PORT:-54329}
+  start_cluster "$dir" "$port"
+  local admin="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+  if [ "$(psql "$admin" -Atc "SELECT 1 FROM pg_database WHERE datname = 'arcollect'")" != 1 ]; then
+    psql "$admin" -qc "CREATE DATABASE arcollect" >/dev/null
+  fi
+  export DATABASE_URL="host=127.0.0.1 port=$port user=postgres dbname=arcollect"
+  export ARC_PORT=${ARC_PORT:-8080}
+  build-run/arcollectd migrate
+  mkdir -p .run
+  local key
+  key=$(cat .run/admin.key 2>/dev/null || true)
+  if [ -z "$key" ] || [ "$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM api_keys WHERE key_id = '$(echo "$key" | cut -c5-20)' AND revoked_at IS NULL")" != 1 ]; then
+    key=$(build-run/arcollectd create-api-key --role admin --name dev-admin --actor admin@example.com)
+    (umask 077; echo "$key" > .run/admin.key)
+  fi
+  build-run/arcollectd serve &
+  local pid=$!
+  trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM
+  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$ARC_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  if [ "$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM customers")" = 0 ]; then
+    say "loading demo data"
+    ARC_URL="http://127.0.0.1:$ARC_PORT" ARC_KEY="$key" bash deploy/demo.sh
+  fi
+  cat >&2 <<EOF
+
+arcollect is serving on http://127.0.0.1:$ARC_PORT   (Ctrl-C stops it; data stays in .pgdata/run)
+Admin key: $key
+
+  export ARC=http://127.0.0.1:$ARC_PORT KEY=$key
+  curl -s \$ARC/v1/customers -H "Authorization: Bearer \$KEY"
+  curl -s \$ARC/v1/invoices?status=open -H "Authorization: Bearer \$KEY"
+  curl -s \$ARC/openapi.json
+
+EOF
+  wait $pid
+}
+
+cmd_test() {
+  install_missing
+  build build-test -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true --buildtype=debug
+  local dir port
+  mkdir -p "$ROOT/.pgdata"
+  dir=$(mktemp -d "$ROOT/.pgdata/test.XXXXXX")
+  port=$(free_port)
+  trap "stop_cluster '$dir'; rm -rf '$dir' '$dir.initdb.log'" EXIT
+  # Processes are killed in tests, never the machine: fsync can go.
+  start_cluster "$dir" "$port" -c fsync=off -c full_page_writes=off -c max_connections=200
+  export ARC_TEST_DATABASE_URL="host=127.0.0.1 port=$port user=postgres dbname=postgres"
+  # How the restart test stops and starts this cluster (run with sh -c).
+  local as=""
+  [ "$(id -u)" -eq 0 ] && as="runuser -u postgres --"
+  export ARC_TEST_PG_STOP="$as '$PGBIN/pg_ctl' -D '$dir' -m fast -w stop"
+  export ARC_TEST_PG_START="$as '$PGBIN/pg_ctl' -D '$dir' -l '$dir/server.log' -w -t 60 -o '-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off -c full_page_writes=off -c max_connections=200' start"
+  local rc=0
+  meson test -C build-test --print-errorlogs --num-processes "${ARC_TEST_JOBS:-2}" "$@" >&2 || rc=$?
+  python3 "$ROOT/tools/test_summary.py" build-test/meson-logs/testlog.json
+  return $rc
+}
+
+case "${1:-}" in
+  run) shift; cmd_run "$@" ;;
+  test) shift; cmd_test "$@" ;;
+  *) echo "usage: deploy/dev.sh run|test [meson test arguments]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,35 @@
+/* Configuration from the environment, declared as one table in config.c. */
+#ifndef ARC_CONFIG_H
+#define ARC_CONFIG_H
+
+#include <stddef.h>
+
+struct config {
+  char *database_url;
+  char *bind;
+  unsigned port;
+  unsigned threads;
+  unsigned scheduler_interval_s;
+  char *timezone;
+  char *migrations_dir;
+  size_t max_body;
+  unsigned conn_timeout_s;
+  unsigned conn_limit;
+  unsigned per_ip_limit;
+  unsigned statement_timeout_ms;
+  unsigned shutdown_grace_s;
+  char *poll_mode; /* "epoll" or "poll" */
+  /* Playbook defaults (SPEC §1); per-customer values override some. */
+  unsigned cadence_days;
+  unsigned promise_grace_days;
+  unsigned confirm_receipt_days;
+};
+
+/* Fills CFG from the environment.  Returns 0, or -1 after printing every
+ * bad variable to stderr. */
+int config_load(struct config *cfg);
+void config_free(struct config *cfg);
+/* Prints the variables, their defaults and meanings (for --help). */
+void config_usage(void);
+
+#endif

@@ -1,0 +1,79 @@
+/* Database access: one libpq connection per worker thread, every statement
+ * prepared when the connection opens, and a transaction runner. */
+#ifndef ARC_DB_H
+#define ARC_DB_H
+
+#include <libpq-fe.h>
+
+struct reply;
+
+/* Database call outcome: failure kind, or how many rows. */
+enum db_status { DB_HARD = -2, DB_SOFT = -1, DB_NONE = 0, DB_ONE = 1 };
+
+/* A named statement; each repository file lists its own, ending with {NULL}. */
+struct db_stmt {
+  const char *name;
+  const char *sql;
+};
+
+/* The last error seen on a connection, kept for mapping to a reply. */
+struct db_error {
+  char sqlstate[6];
+  char constraint[64];
+  char table[64];
+  char column[64];
+  char message[256]; /* only forwarded for our own ARxxx errors */
+};
+
+struct db {
+  PGconn *conn;
+  int healthy;          /* connected and every statement prepared */
+  long long retry_at_ms; /* earliest next reconnect attempt */
+  int failed;           /* a statement failed in this transaction */
+  struct db_error err;
+};
+
+/* Session settings and statements every connection gets.  Called once
+ * before any worker starts.  TIMEZONE is the business's day boundary. */
+int db_pool_init(const char *conninfo, const char *timezone, unsigned statement_timeout_ms);
+void db_pool_shutdown(void);
+
+/* This thread's connection, connected and prepared if possible.  Never NULL;
+ * check db_ready() before use. */
+struct db *db_thread(void);
+int db_ready(struct db *db);
+
+/* Opens a separate connection (migrations, tools).  NULL on failure, with a
+ * message on stderr. */
+PGconn *db_connect_raw(const char *conninfo);
+
+/* Runs prepared statement NAME with text parameters (NULL = SQL NULL).
+ * Returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) or NULL on
+ * failure, with db->err set and db->failed raised.  Caller clears it. */
+PGresult *db_exec(struct db *db, const char *name, int nparams, const char *const *params);
+
+/* Like db_exec, for statements that return at most one row: returns the
+ * row count as an enum db_status and the result in *OUT (cleared by caller
+ * when not NULL). */
+enum db_status db_exec_one(struct db *db, const char *name, int nparams, const char *const *params,
+                           PGresult **out);
+
+/* A unit of work in one transaction.  It fills RP and returns its status;
+ * a status >= 400, or any failed statement, rolls back. */
+typedef unsigned (*db_tx_fn)(struct db *db, void *ctx, struct reply *rp);
+
+/* BEGIN; fn; COMMIT — retried up to three times on serialization failure
+ * or deadlock; database errors become problem replies. */
+unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp);
+
+/* Maps db->err to a problem reply (409 duplicate, 422 field, 503 ...). */
+unsigned db_error_reply(struct db *db, struct reply *rp);
+
+/* All statement lists, prepared on every connection. */
+extern const struct db_stmt *const db_statement_lists[];
+
+/* Applies migrations from DIR in order, each in its own transaction,
+ * recording them.  Safe to run concurrently and twice.  0 on success. */
+int db_migrate(PGconn *conn, const char *dir, int verbose);
+
+#endif

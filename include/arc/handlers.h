@@ -1,0 +1,52 @@
+/* Every route handler, by module.  routes.c maps them to methods and paths. */
+#ifndef ARC_HANDLERS_H
+#define ARC_HANDLERS_H
+
+#include "arc/http.h"
+
+/* src/http/health.c */
+unsigned health_live(struct request *rq, struct reply *rp);
+unsigned health_ready(struct request *rq, struct reply *rp);
+/* src/http/openapi.c */
+unsigned openapi_get(struct request *rq, struct reply *rp);
+
+/* src/auth/api_keys.c */
+unsigned api_keys_create(struct request *rq, struct reply *rp);
+unsigned api_keys_list(struct request *rq, struct reply *rp);
+unsigned api_keys_get(struct request *rq, struct reply *rp);
+unsigned api_keys_revoke(struct request *rq, struct reply *rp);
+
+/* src/ledger/customers.c */
+unsigned customers_create(struct request *rq, struct reply *rp);
+unsigned customers_list(struct request *rq, struct reply *rp);
+unsigned customers_get(struct request *rq, struct reply *rp);
+unsigned customers_update(struct request *rq, struct reply *rp);
+unsigned customers_upsert(struct request *rq, struct reply *rp);
+
+/* src/ledger/contacts.c */
+unsigned contacts_create(struct request *rq, struct reply *rp);
+unsigned contacts_list(struct request *rq, struct reply *rp);
+unsigned contacts_get(struct request *rq, struct reply *rp);
+unsigned contacts_update(struct request *rq, struct reply *rp);
+
+/* src/ledger/invoices.c */
+unsigned invoices_create(struct request *rq, struct reply *rp);
+unsigned invoices_list(struct request *rq, struct reply *rp);
+unsigned invoices_get(struct request *rq, struct reply *rp);
+unsigned invoices_update(struct request *rq, struct reply *rp);
+unsigned invoices_upsert(struct request *rq, struct reply *rp);
+
+/* src/ledger/adjustments.c */
+unsigned adjustments_create(struct request *rq, struct reply *rp);
+unsigned adjustments_list(struct request *rq, struct reply *rp);
+
+/* src/ledger/payments.c */
+unsigned payments_create(struct request *rq, struct reply *rp);
+unsigned payments_list(struct request *rq, struct reply *rp);
+unsigned payments_get(struct request *rq, struct reply *rp);
+unsigned payments_update(struct request *rq, struct reply *rp);
+unsigned payments_upsert(struct request *rq, struct reply *rp);
+/* src/ledger/reversals.c */
+unsigned payments_reverse(struct request *rq, struct reply *rp);
+
+#endif

@@ -1,0 +1,13 @@
+/* Statement lists of the ledger repositories (the src/ledger/ *_repo.c files). */
+#ifndef ARC_LEDGER_H
+#define ARC_LEDGER_H
+
+#include "arc/db.h"
+
+extern const struct db_stmt customers_stmts[];
+extern const struct db_stmt contacts_stmts[];
+extern const struct db_stmt invoices_stmts[];
+extern const struct db_stmt adjustments_stmts[];
+extern const struct db_stmt payments_stmts[];
+
+#endif

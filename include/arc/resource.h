@@ -1,0 +1,51 @@
+/* Shared pieces of resource handlers: query-string parameters and replies
+ * built from rows.  A "doc" row has the columns (id, version, doc) where
+ * doc is the resource's JSON text as PostgreSQL rendered it. */
+#ifndef ARC_RESOURCE_H
+#define ARC_RESOURCE_H
+
+#include <libpq-fe.h>
+
+#include "arc/http.h"
+#include "arc/problem.h"
+
+#define PAGE_LIMIT_DEFAULT 50
+#define PAGE_LIMIT_MAX 200
+
+struct page {
+  char limit_plus_one[24]; /* text parameter for "LIMIT $n" (one extra row to see if more exist) */
+  long limit;
+  const char *cursor;     /* NULL = first page */
+};
+
+/* Reads limit and cursor; errors go to FE. */
+void query_page(const struct request *rq, struct page *pg, struct field_errors *fe);
+/* Optional typed query arguments: *OUT is NULL when absent; errors name the argument. */
+void query_date(const struct request *rq, const char *name, const char **out, struct field_errors *fe);
+void query_instant(const struct request *rq, const char *name, const char **out, struct field_errors *fe);
+void query_id(const struct request *rq, const char *name, const char **out, struct field_errors *fe);
+void query_enum(const struct request *rq, const char *name, const char *const *values, const char **out,
+                struct field_errors *fe);
+void query_string(const struct request *rq, const char *name, const char **out, struct field_errors *fe);
+/* Reports query arguments not in ALLOWED (NULL-terminated) as errors. */
+void query_known(const struct request *rq, const char *const *allowed, struct field_errors *fe);
+
+/* Replies with row ROW of R, a doc row: STATUS, the doc as body, its ETag,
+ * and for 201 a Location of LOCATION_PREFIX + id. */
+unsigned reply_doc(struct reply *rp, unsigned status, const PGresult *r, int row,
+                   const char *location_prefix);
+/* Replies 200 with {"data": [docs...], "next_cursor": id|null} from up to
+ * limit + 1 doc rows. */
+unsigned reply_page(struct reply *rp, const PGresult *r, const struct page *pg);
+
+/* The path parameter I when it is a well-formed id; otherwise replies 404
+ * naming WHAT and returns NULL. */
+const char *path_id(const struct request *rq, struct reply *rp, size_t i, const char *what);
+
+/* The request body as text for a jsonb parameter ("{}" when absent). */
+const char *request_body_text(const struct request *rq);
+
+/* 404 for WHAT with ID. */
+unsigned reply_not_found(struct reply *rp, const char *what, const char *id);
+
+#endif

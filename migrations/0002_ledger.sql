@@ -1,0 +1,146 @@
+-- The ledger: customers, contacts, invoices and their adjustments, payments
+-- and their allocations.  Every collections table carries customer_id (SPEC §5).
+-- Constraints are named <table>_<field>_<kind> so errors name the field.
+
+CREATE TABLE customers (
+  id                     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  external_id            text CONSTRAINT customers_external_id_key UNIQUE,
+  name                   text NOT NULL,
+  kind                   text NOT NULL DEFAULT 'commercial'
+                         CONSTRAINT customers_kind_check CHECK (kind IN ('commercial', 'consumer')),
+  email                  text,
+  phone                  text,
+  timezone               text NOT NULL DEFAULT 'UTC'
+                         CONSTRAINT customers_timezone_fkey REFERENCES timezones (name),
+  -- NULL: the default for the kind (commercial mon; consumer thu, fri).
+  preferred_contact_days text[]
+                         CONSTRAINT customers_preferred_contact_days_check
+                         CHECK (preferred_contact_days <@ ARRAY['mon','tue','wed','thu','fri','sat','sun']),
+  -- NULL: the configured default.
+  cadence_days           integer CONSTRAINT customers_cadence_days_check CHECK (cadence_days BETWEEN 1 AND 365),
+  check_in_days          integer CONSTRAINT customers_check_in_days_check CHECK (check_in_days BETWEEN 1 AND 3650),
+  collector              text,
+  salesperson            text,
+  cease_communication    boolean NOT NULL DEFAULT false,
+  notes                  text,
+  version                bigint NOT NULL DEFAULT 1,
+  created_at             timestamptz NOT NULL DEFAULT now(),
+  updated_at             timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX customers_updated_at_idx ON customers (updated_at, id);
+CREATE INDEX customers_collector_idx ON customers (collector, id);
+CREATE TRIGGER customers_touch BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION arc_touch();
+
+CREATE TABLE contacts (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  customer_id bigint NOT NULL CONSTRAINT contacts_customer_id_fkey REFERENCES customers (id),
+  name        text NOT NULL,
+  role        text NOT NULL DEFAULT 'other'
+              CONSTRAINT contacts_role_check
+              CHECK (role IN ('accounts_payable', 'billing', 'owner', 'purchasing', 'other')),
+  email       text,
+  phone       text,
+  is_primary  boolean NOT NULL DEFAULT false,
+  version     bigint NOT NULL DEFAULT 1,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX contacts_customer_idx ON contacts (customer_id, id);
+-- At most one primary contact per customer.
+CREATE UNIQUE INDEX contacts_is_primary_key ON contacts (customer_id) WHERE is_primary;
+CREATE TRIGGER contacts_touch BEFORE UPDATE ON contacts FOR EACH ROW EXECUTE FUNCTION arc_touch();
+
+CREATE TABLE invoices (
+  id                   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  customer_id          bigint NOT NULL CONSTRAINT invoices_customer_id_fkey REFERENCES customers (id),
+  external_id          text CONSTRAINT invoices_external_id_key UNIQUE,
+  number               text NOT NULL CONSTRAINT invoices_number_key UNIQUE,
+  currency             text NOT NULL CONSTRAINT invoices_currency_check CHECK (currency ~ '^[A-Z]{3}$'),
+  original_amount      bigint NOT NULL
+                       CONSTRAINT invoices_original_amount_check CHECK (original_amount BETWEEN 1 AND 9007199254740991),
+  -- The amount after adjustments; balance is what is still owed of it.
+  amount               bigint NOT NULL CONSTRAINT invoices_amount_check CHECK (amount BETWEEN 0 AND 9007199254740991),
+  balance              bigint NOT NULL CONSTRAINT invoices_balance_check CHECK (balance >= 0 AND balance <= amount),
+  issued_on            date NOT NULL,
+  due_on               date NOT NULL,
+  po_number            text,
+  description          text,
+  factored             boolean NOT NULL DEFAULT false,
+  -- open and paid follow the balance (trigger); void and written_off are set.
+  status               text NOT NULL DEFAULT 'open'
+                       CONSTRAINT invoices_status_check CHECK (status IN ('open', 'paid', 'void', 'written_off')),
+  receipt_confirmed_at  timestamptz,
+  receipt_confirmed_via text,
+  receipt_confirmed_by  text,
+  version              bigint NOT NULL DEFAULT 1,
+  created_at           timestamptz NOT NULL DEFAULT now(),
+  updated_at           timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT invoices_due_on_check CHECK (due_on >= issued_on)
+);
+CREATE INDEX invoices_customer_idx ON invoices (customer_id, status, due_on);
+CREATE INDEX invoices_open_due_idx ON invoices (due_on) WHERE status = 'open';
+CREATE INDEX invoices_updated_at_idx ON invoices (updated_at, id);
+
+-- open <-> paid follows the balance; void and written_off stay as set.
+CREATE FUNCTION arc_invoice_status() RETURNS trigger
+LANGUAGE plpgsql AS
+$$
+BEGIN
+  IF NEW.status IN ('open', 'paid') THEN
+    NEW.status := CASE WHEN NEW.balance = 0 THEN 'paid' ELSE 'open' END;
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER invoices_status BEFORE INSERT OR UPDATE ON invoices FOR EACH ROW EXECUTE FUNCTION arc_invoice_status();
+CREATE TRIGGER invoices_touch BEFORE UPDATE ON invoices FOR EACH ROW EXECUTE FUNCTION arc_touch();
+
+-- Credits, debits and corrections: a signed change to the invoice amount.
+CREATE TABLE invoice_adjustments (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  customer_id bigint NOT NULL REFERENCES customers (id),
+  invoice_id  bigint NOT NULL REFERENCES invoices (id),
+  kind        text NOT NULL CONSTRAINT invoice_adjustments_kind_check CHECK (kind IN ('credit', 'debit', 'correction')),
+  amount      bigint NOT NULL CONSTRAINT invoice_adjustments_amount_check CHECK (amount <> 0),
+  reason      text NOT NULL,
+  created_by  text,
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX invoice_adjustments_invoice_idx ON invoice_adjustments (invoice_id, id);
+
+CREATE TABLE payments (
+  id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  customer_id     bigint NOT NULL CONSTRAINT payments_customer_id_fkey REFERENCES customers (id),
+  external_id     text CONSTRAINT payments_external_id_key UNIQUE,
+  amount          bigint NOT NULL CONSTRAINT payments_amount_check CHECK (amount BETWEEN 1 AND 9007199254740991),
+  currency        text NOT NULL CONSTRAINT payments_currency_check CHECK (currency ~ '^[A-Z]{3}$'),
+  received_on     date NOT NULL,
+  method          text NOT NULL
+                  CONSTRAINT payments_method_check CHECK (method IN ('ach', 'wire', 'check', 'card', 'cash', 'other')),
+  reference       text,
+  status          text NOT NULL DEFAULT 'received'
+                  CONSTRAINT payments_status_check CHECK (status IN ('received', 'reversed')),
+  -- What is not allocated to invoices: credit kept on the customer.
+  unapplied       bigint NOT NULL CONSTRAINT payments_unapplied_check CHECK (unapplied >= 0 AND unapplied <= amount),
+  reversed_at     timestamptz,
+  reversal_reason text,
+  created_by      text,
+  version         bigint NOT NULL DEFAULT 1,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX payments_customer_idx ON payments (customer_id, id);
+CREATE INDEX payments_updated_at_idx ON payments (updated_at, id);
+CREATE TRIGGER payments_touch BEFORE UPDATE ON payments FOR EACH ROW EXECUTE FUNCTION arc_touch();
+
+CREATE TABLE payment_allocations (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  customer_id bigint NOT NULL REFERENCES customers (id),
+  payment_id  bigint NOT NULL REFERENCES payments (id),
+  invoice_id  bigint NOT NULL REFERENCES invoices (id),
+  amount      bigint NOT NULL CHECK (amount > 0),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  reversed_at timestamptz
+);
+CREATE INDEX payment_allocations_payment_idx ON payment_allocations (payment_id);
+CREATE INDEX payment_allocations_invoice_idx ON payment_allocations (invoice_id);

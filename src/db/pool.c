@@ -1,0 +1,196 @@
+/* One PGconn per worker thread, created lazily, every statement prepared on
+ * connect, reconnected with backoff after the server goes away. */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "arc/db.h"
+#include "arc/log.h"
+
+#define RECONNECT_BACKOFF_MS 500
+
+static char *g_conninfo;
+static char g_options[512];
+static pthread_key_t g_key;
+static int g_key_made;
+
+static long long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void db_free(void *p)
+{
+  struct db *db = p;
+  if (!db)
+    return;
+  if (db->conn)
+    PQfinish(db->conn);
+  free(db);
+}
+
+static int timezone_name_ok(const char *tz)
+{
+  if (!*tz || strlen(tz) > 64)
+    return 0;
+  for (const char *p = tz; *p; p++)
+    if (!isalnum((unsigned char)*p) && !strchr("/_+-", *p))
+      return 0;
+  return 1;
+}
+
+int db_pool_init(const char *conninfo, const char *timezone, unsigned statement_timeout_ms)
+{
+  if (!timezone_name_ok(timezone)) {
+    log_error("ARC_TIMEZONE=%s is not an IANA time zone name", timezone);
+    return -1;
+  }
+  free(g_conninfo);
+  g_conninfo = strdup(conninfo);
+  /* Session settings live in the startup packet, so they survive reconnects. */
+  snprintf(g_options, sizeof g_options,
+           "-c statement_timeout=%u -c lock_timeout=%u -c idle_in_transaction_session_timeout=%u "
+           "-c TimeZone=%s",
+           statement_timeout_ms, statement_timeout_ms / 2, statement_timeout_ms * 2, timezone);
+  if (!g_key_made) {
+    if (pthread_key_create(&g_key, db_free) != 0)
+      return -1;
+    g_key_made = 1;
+  }
+  return 0;
+}
+
+void db_pool_shutdown(void)
+{
+  if (!g_key_made)
+    return;
+  db_free(pthread_getspecific(g_key));
+  pthread_setspecific(g_key, NULL);
+}
+
+static PGconn *connect_with_options(const char *conninfo)
+{
+  const char *keys[] = {"dbname", "options", "connect_timeout", "keepalives", "keepalives_idle",
+                        "application_name", NULL};
+  const char *vals[] = {conninfo, g_options, "3", "1", "30", "arcollectd", NULL};
+  return PQconnectdbParams(keys, vals, 1);
+}
+
+PGconn *db_connect_raw(const char *conninfo)
+{
+  PGconn *c = g_options[0] ? connect_with_options(conninfo) : PQconnectdb(conninfo);
+  if (PQstatus(c) != CONNECTION_OK) {
+    fprintf(stderr, "arcollectd: cannot connect to the database: %s", PQerrorMessage(c));
+    PQfinish(c);
+    return NULL;
+  }
+  return c;
+}
+
+static int prepare_all(PGconn *conn)
+{
+  for (size_t l = 0; db_statement_lists[l]; l++)
+    for (const struct db_stmt *s = db_statement_lists[l]; s->name; s++) {
+      PGresult *r = PQprepare(conn, s->name, s->sql, 0, NULL);
+      int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+      if (!ok)
+        log_json("error", "cannot prepare statement",
+                 json_pack("{s:s, s:s}", "statement", s->name, "error", PQresultErrorMessage(r)));
+      PQclear(r);
+      if (!ok)
+        return -1;
+    }
+  return 0;
+}
+
+static void try_connect(struct db *db)
+{
+  long long now = now_ms();
+  if (now < db->retry_at_ms)
+    return;
+  if (db->conn)
+    PQfinish(db->conn);
+  db->conn = connect_with_options(g_conninfo);
+  if (PQstatus(db->conn) == CONNECTION_OK && prepare_all(db->conn) == 0) {
+    db->healthy = 1;
+    return;
+  }
+  if (PQstatus(db->conn) != CONNECTION_OK)
+    log_json("warn", "database unreachable",
+             json_pack("{s:s}", "error", PQerrorMessage(db->conn)));
+  db->healthy = 0;
+  db->retry_at_ms = now + RECONNECT_BACKOFF_MS;
+}
+
+struct db *db_thread(void)
+{
+  struct db *db = pthread_getspecific(g_key);
+  if (!db) {
+    db = calloc(1, sizeof *db);
+    pthread_setspecific(g_key, db);
+  }
+  if (!db->healthy)
+    try_connect(db);
+  return db;
+}
+
+int db_ready(struct db *db) { return db && db->healthy; }
+
+static void copy_field(char *dst, size_t size, const PGresult *r, int field)
+{
+  const char *v = r ? PQresultErrorField(r, field) : NULL;
+  snprintf(dst, size, "%s", v ? v : "");
+}
+
+PGresult *db_exec(struct db *db, const char *name, int nparams, const char *const *params)
+{
+  memset(&db->err, 0, sizeof db->err);
+  if (!db->healthy) {
+    strcpy(db->err.sqlstate, "08006");
+    db->failed = 1;
+    return NULL;
+  }
+  PGresult *r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+  ExecStatusType st = PQresultStatus(r);
+  if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+    return r;
+  copy_field(db->err.sqlstate, sizeof db->err.sqlstate, r, PG_DIAG_SQLSTATE);
+  copy_field(db->err.constraint, sizeof db->err.constraint, r, PG_DIAG_CONSTRAINT_NAME);
+  copy_field(db->err.table, sizeof db->err.table, r, PG_DIAG_TABLE_NAME);
+  copy_field(db->err.column, sizeof db->err.column, r, PG_DIAG_COLUMN_NAME);
+  copy_field(db->err.message, sizeof db->err.message, r, PG_DIAG_MESSAGE_PRIMARY);
+  if (PQstatus(db->conn) != CONNECTION_OK || !db->err.sqlstate[0]) {
+    db->healthy = 0;
+    if (!db->err.sqlstate[0])
+      strcpy(db->err.sqlstate, "08006");
+  }
+  /* Our own errors (class AR) are expected answers, not incidents. */
+  if (strncmp(db->err.sqlstate, "AR", 2) != 0 && strncmp(db->err.sqlstate, "23", 2) != 0)
+    log_json("error", "statement failed",
+             json_pack("{s:s, s:s, s:s}", "statement", name, "sqlstate", db->err.sqlstate, "error",
+                       r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn)));
+  PQclear(r);
+  db->failed = 1;
+  return NULL;
+}
+
+enum db_status db_exec_one(struct db *db, const char *name, int nparams, const char *const *params,
+                           PGresult **out)
+{
+  *out = NULL;
+  PGresult *r = db_exec(db, name, nparams, params);
+  if (!r)
+    return strncmp(db->err.sqlstate, "40", 2) == 0 ? DB_SOFT : DB_HARD;
+  int n = PQntuples(r);
+  if (n == 0) {
+    PQclear(r);
+    return DB_NONE;
+  }
+  *out = r;
+  return DB_ONE;
+}

@@ -1,0 +1,154 @@
+/* Query-string parsing and replies from doc rows, shared by every resource. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arc/dates.h"
+#include "arc/jspec.h"
+#include "arc/resource.h"
+
+void query_page(const struct request *rq, struct page *pg, struct field_errors *fe)
+{
+  pg->limit = PAGE_LIMIT_DEFAULT;
+  pg->cursor = NULL;
+  const char *v = request_query(rq, "limit");
+  if (v) {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > PAGE_LIMIT_MAX)
+      field_error(fe, "limit", "must be an integer from 1 to %d", PAGE_LIMIT_MAX);
+    else
+      pg->limit = n;
+  }
+  snprintf(pg->limit_plus_one, sizeof pg->limit_plus_one, "%ld", pg->limit + 1);
+  v = request_query(rq, "cursor");
+  if (v) {
+    if (!jspec_is_id(v))
+      field_error(fe, "cursor", "must be a next_cursor value from a previous page");
+    else
+      pg->cursor = v;
+  }
+}
+
+void query_date(const struct request *rq, const char *name, const char **out, struct field_errors *fe)
+{
+  *out = request_query(rq, name);
+  if (*out && !date_is_valid(*out)) {
+    field_error(fe, name, "must be a date YYYY-MM-DD");
+    *out = NULL;
+  }
+}
+
+void query_instant(const struct request *rq, const char *name, const char **out, struct field_errors *fe)
+{
+  *out = request_query(rq, name);
+  if (*out && !instant_is_valid(*out)) {
+    field_error(fe, name, "must be an RFC 3339 date-time such as 2026-01-31T14:05:00Z");
+    *out = NULL;
+  }
+}
+
+void query_id(const struct request *rq, const char *name, const char **out, struct field_errors *fe)
+{
+  *out = request_query(rq, name);
+  if (*out && !jspec_is_id(*out)) {
+    field_error(fe, name, "must be an id");
+    *out = NULL;
+  }
+}
+
+void query_enum(const struct request *rq, const char *name, const char *const *values, const char **out,
+                struct field_errors *fe)
+{
+  *out = request_query(rq, name);
+  if (!*out)
+    return;
+  for (const char *const *v = values; *v; v++)
+    if (strcmp(*v, *out) == 0)
+      return;
+  char list[256];
+  size_t used = 0;
+  list[0] = '\0';
+  for (const char *const *v = values; *v && used < sizeof list; v++)
+    used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", *v);
+  field_error(fe, name, "must be one of: %s", list);
+  *out = NULL;
+}
+
+void query_string(const struct request *rq, const char *name, const char **out, struct field_errors *fe)
+{
+  *out = request_query(rq, name);
+  if (*out && (!**out || jspec_utf8_len(*out) > 200)) {
+    field_error(fe, name, "must be 1 to 200 characters");
+    *out = NULL;
+  }
+}
+
+void query_known(const struct request *rq, const char *const *allowed, struct field_errors *fe)
+{
+  for (size_t i = 0; i < rq->n_query; i++) {
+    const char *const *a = allowed;
+    while (*a && strcmp(*a, rq->query[i].name) != 0)
+      a++;
+    if (!*a)
+      field_error(fe, rq->query[i].name, "is not a known query parameter");
+  }
+}
+
+unsigned reply_doc(struct reply *rp, unsigned status, const PGresult *r, int row,
+                   const char *location_prefix)
+{
+  reply_text(rp, status, strdup(PQgetvalue(r, row, 2)));
+  reply_etag(rp, atoll(PQgetvalue(r, row, 1)));
+  if (status == 201 && location_prefix) {
+    char loc[256];
+    snprintf(loc, sizeof loc, "%s%s", location_prefix, PQgetvalue(r, row, 0));
+    reply_header(rp, "Location", loc);
+  }
+  return status;
+}
+
+unsigned reply_page(struct reply *rp, const PGresult *r, const struct page *pg)
+{
+  int n = PQntuples(r);
+  int shown = n > pg->limit ? (int)pg->limit : n;
+  size_t size = 64;
+  for (int i = 0; i < shown; i++)
+    size += (size_t)PQgetlength(r, i, 2) + 1;
+  char *out = malloc(size);
+  size_t used = 0;
+  memcpy(out, "{\"data\":[", 9);
+  used = 9;
+  for (int i = 0; i < shown; i++) {
+    if (i)
+      out[used++] = ',';
+    size_t len = (size_t)PQgetlength(r, i, 2);
+    memcpy(out + used, PQgetvalue(r, i, 2), len);
+    used += len;
+  }
+  if (n > shown)
+    used += (size_t)snprintf(out + used, size - used, "],\"next_cursor\":\"%s\"}", PQgetvalue(r, shown - 1, 0));
+  else
+    used += (size_t)snprintf(out + used, size - used, "],\"next_cursor\":null}");
+  out[used] = '\0';
+  return reply_text(rp, 200, out);
+}
+
+const char *path_id(const struct request *rq, struct reply *rp, size_t i, const char *what)
+{
+  const char *id = request_param(rq, i);
+  if (id && jspec_is_id(id))
+    return id;
+  reply_not_found(rp, what, id ? id : "");
+  return NULL;
+}
+
+const char *request_body_text(const struct request *rq)
+{
+  return rq->body && rq->raw_body ? rq->raw_body : "{}";
+}
+
+unsigned reply_not_found(struct reply *rp, const char *what, const char *id)
+{
+  return reply_problemf(rp, PROBLEM_NOT_FOUND, "no %s with id %.64s", what, id);
+}

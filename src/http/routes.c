@@ -1,0 +1,50 @@
+/* THE route table: every endpoint, its method, handler and the roles that
+ * may call it (0 = public).  Literal segments come before {params} that
+ * could match them. */
+#include "arc/auth.h"
+#include "arc/handlers.h"
+#include "arc/router.h"
+
+#define ALL ROLES_ALL
+#define LEDGER ROLES_LEDGER_WRITE
+#define ADMIN ROLE_ADMIN
+/* Collectors learn who to call on the phone; they keep contacts current. */
+#define CONTACTS (ROLES_LEDGER_WRITE | ROLE_COLLECTOR)
+
+const struct route arc_routes[] = {
+    {HTTP_GET, "/healthz", health_live, 0, 0},
+    {HTTP_GET, "/readyz", health_ready, 0, 0},
+    {HTTP_GET, "/openapi.json", openapi_get, 0, 0},
+
+    {HTTP_GET, "/v1/api-keys", api_keys_list, ADMIN, 0},
+    {HTTP_POST, "/v1/api-keys", api_keys_create, ADMIN, 0},
+    {HTTP_GET, "/v1/api-keys/{id}", api_keys_get, ADMIN, 0},
+    {HTTP_DELETE, "/v1/api-keys/{id}", api_keys_revoke, ADMIN, 0},
+
+    {HTTP_GET, "/v1/customers", customers_list, ALL, 0},
+    {HTTP_POST, "/v1/customers", customers_create, LEDGER, 0},
+    {HTTP_PUT, "/v1/customers/external/{external_id}", customers_upsert, LEDGER, 0},
+    {HTTP_GET, "/v1/customers/{id}", customers_get, ALL, 0},
+    {HTTP_PATCH, "/v1/customers/{id}", customers_update, LEDGER, 0},
+    {HTTP_GET, "/v1/customers/{id}/contacts", contacts_list, ALL, 0},
+    {HTTP_POST, "/v1/customers/{id}/contacts", contacts_create, CONTACTS, 0},
+    {HTTP_GET, "/v1/customers/{id}/contacts/{contact_id}", contacts_get, ALL, 0},
+    {HTTP_PATCH, "/v1/customers/{id}/contacts/{contact_id}", contacts_update, CONTACTS, 0},
+
+    {HTTP_GET, "/v1/invoices", invoices_list, ALL, 0},
+    {HTTP_POST, "/v1/invoices", invoices_create, LEDGER, 0},
+    {HTTP_PUT, "/v1/invoices/external/{external_id}", invoices_upsert, LEDGER, 0},
+    {HTTP_GET, "/v1/invoices/{id}", invoices_get, ALL, 0},
+    {HTTP_PATCH, "/v1/invoices/{id}", invoices_update, LEDGER, 0},
+    {HTTP_GET, "/v1/invoices/{id}/adjustments", adjustments_list, ALL, 0},
+    {HTTP_POST, "/v1/invoices/{id}/adjustments", adjustments_create, LEDGER, 0},
+
+    {HTTP_GET, "/v1/payments", payments_list, ALL, 0},
+    {HTTP_POST, "/v1/payments", payments_create, LEDGER, 0},
+    {HTTP_PUT, "/v1/payments/external/{external_id}", payments_upsert, LEDGER, 0},
+    {HTTP_GET, "/v1/payments/{id}", payments_get, ALL, 0},
+    {HTTP_PATCH, "/v1/payments/{id}", payments_update, LEDGER, 0},
+    {HTTP_POST, "/v1/payments/{id}/reversal", payments_reverse, LEDGER, 0},
+};
+
+const size_t arc_routes_count = sizeof arc_routes / sizeof arc_routes[0];

@@ -1,0 +1,474 @@
+/* The only file that includes microhttpd.h: the daemon, body accumulation,
+ * the early checks of the first call, reply → MHD response, the access log. */
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arc/db.h"
+#include "arc/log.h"
+#include "arc/problem.h"
+#include "arc/server.h"
+
+#define MAX_JSON_DEPTH 32
+
+struct server {
+  struct MHD_Daemon *daemon;
+  const struct route *routes;
+  size_t n_routes;
+  size_t max_body;
+  uint16_t port;
+  atomic_uint in_flight;
+};
+
+/* Everything one request owns; freed only in the completion callback. */
+struct rctx {
+  struct server *srv;
+  struct request rq;
+  struct reply rp;
+  struct timespec start;
+  const char *method_name;
+  char *body;
+  size_t len, cap, body_cap;
+  int queued; /* a reply was queued in the first call */
+  int content_is_json;
+};
+
+/* The request headers we look at, gathered in one pass. */
+struct header_seen {
+  const char *name;
+  const char *value;
+  size_t len;
+  unsigned count;
+};
+
+enum {
+  H_AUTHORIZATION,
+  H_IDEMPOTENCY_KEY,
+  H_IF_MATCH,
+  H_REQUEST_ID,
+  H_CONTENT_TYPE,
+  H_CONTENT_LENGTH,
+  H_TRANSFER_ENCODING,
+  H_COUNT
+};
+
+static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+  (void)kind;
+  (void)key_size;
+  struct header_seen *h = cls;
+  for (int i = 0; i < H_COUNT; i++)
+    if (strcasecmp(key, h[i].name) == 0) {
+      if (h[i].count++ == 0) {
+        h[i].value = value;
+        h[i].len = value_size;
+      }
+    }
+  return MHD_YES;
+}
+
+struct query_ctx {
+  struct request *rq;
+  int bad;
+};
+
+static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                  const char *value, size_t value_size)
+{
+  (void)kind;
+  struct query_ctx *q = cls;
+  if (strlen(key) != key_size || (value && strlen(value) != value_size) ||
+      q->rq->n_query == REQUEST_MAX_QUERY) {
+    q->bad = 1;
+    return MHD_NO;
+  }
+  struct query_arg *a = &q->rq->query[q->rq->n_query++];
+  a->name = strdup(key);
+  a->value = value ? strdup(value) : NULL;
+  return MHD_YES;
+}
+
+static long long elapsed_us(const struct timespec *start)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start->tv_sec) * 1000000LL + (now.tv_nsec - start->tv_nsec) / 1000;
+}
+
+/* X-Request-Id from the client when it is short and plain, else a new one. */
+static void set_request_id(struct request *rq, const struct header_seen *h)
+{
+  if (h->count == 1 && h->len > 0 && h->len < sizeof rq->request_id) {
+    int ok = 1;
+    for (size_t i = 0; i < h->len && ok; i++) {
+      char c = h->value[i];
+      ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':';
+    }
+    if (ok) {
+      memcpy(rq->request_id, h->value, h->len);
+      rq->request_id[h->len] = '\0';
+      return;
+    }
+  }
+  unsigned char r[12];
+  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+    memset(r, 0, sizeof r);
+  for (size_t i = 0; i < sizeof r; i++)
+    snprintf(rq->request_id + 2 * i, 3, "%02x", r[i]);
+}
+
+static int media_type_is_json(const char *v, size_t len)
+{
+  static const char *const types[] = {"application/json", "application/merge-patch+json"};
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    size_t tl = strlen(types[i]);
+    if (len >= tl && strncasecmp(v, types[i], tl) == 0 && (len == tl || v[tl] == ';' || v[tl] == ' '))
+      return 1;
+  }
+  return 0;
+}
+
+static int json_depth_ok(const json_t *v, int depth)
+{
+  if (depth > MAX_JSON_DEPTH)
+    return 0;
+  if (json_is_object(v)) {
+    const char *k;
+    json_t *item;
+    json_object_foreach((json_t *)v, k, item) if (!json_depth_ok(item, depth + 1)) return 0;
+  } else if (json_is_array(v)) {
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) if (!json_depth_ok(item, depth + 1)) return 0;
+  }
+  return 1;
+}
+
+static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct rctx *c)
+{
+  struct reply *rp = &c->rp;
+  if (rp->status < 100 || rp->status > 599)
+    reply_problem(rp, PROBLEM_INTERNAL, "the handler produced no reply");
+  char *body = NULL;
+  size_t len = 0;
+  if (rp->json) {
+    body = json_dumps(rp->json, JSON_COMPACT);
+    len = body ? strlen(body) : 0;
+  } else if (rp->text) {
+    body = rp->text;
+    len = rp->text_len;
+    rp->text = NULL;
+  }
+  struct MHD_Response *resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                                              body ? MHD_RESPMEM_MUST_FREE
+                                                                   : MHD_RESPMEM_PERSISTENT);
+  if (!resp) {
+    free(body);
+    return MHD_NO;
+  }
+  if (body)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            rp->is_problem ? "application/problem+json" : "application/json");
+  MHD_add_response_header(resp, "X-Request-Id", c->rq.request_id);
+  MHD_add_response_header(resp, "Cache-Control", "no-store");
+  for (size_t i = 0; i < rp->n_headers; i++)
+    MHD_add_response_header(resp, rp->headers[i].name, rp->headers[i].value);
+  enum MHD_Result r = MHD_queue_response(conn, rp->status, resp);
+  MHD_destroy_response(resp);
+  return r;
+}
+
+/* The checks that need only the headers: route, framing, auth, size. */
+static void first_call(struct server *srv, struct MHD_Connection *conn, struct rctx *c, const char *url,
+                       const char *method)
+{
+  struct request *rq = &c->rq;
+  struct reply *rp = &c->rp;
+  struct header_seen h[H_COUNT] = {
+      [H_AUTHORIZATION] = {.name = "Authorization"},
+      [H_IDEMPOTENCY_KEY] = {.name = "Idempotency-Key"},
+      [H_IF_MATCH] = {.name = "If-Match"},
+      [H_REQUEST_ID] = {.name = "X-Request-Id"},
+      [H_CONTENT_TYPE] = {.name = "Content-Type"},
+      [H_CONTENT_LENGTH] = {.name = "Content-Length"},
+      [H_TRANSFER_ENCODING] = {.name = "Transfer-Encoding"},
+  };
+  MHD_get_connection_values_n(conn, MHD_HEADER_KIND, header_iter, h);
+  set_request_id(rq, &h[H_REQUEST_ID]);
+
+  rq->method = http_method_parse(method);
+  struct route_match m;
+  enum router_result rr = router_match(srv->routes, srv->n_routes, rq->method, url, &m);
+  if (rr == ROUTER_NOT_FOUND) {
+    reply_problemf(rp, PROBLEM_NOT_FOUND, "no resource at %.200s", url);
+    return;
+  }
+  if (rr == ROUTER_METHOD_NOT_ALLOWED) {
+    char allow[128];
+    router_allow_header(m.allowed, allow, sizeof allow);
+    reply_problemf(rp, PROBLEM_METHOD_NOT_ALLOWED, "%s is not allowed here; allowed: %s", method, allow);
+    reply_header(rp, "Allow", allow);
+    return;
+  }
+  rq->route = m.route;
+  memcpy(rq->path_params, m.params, sizeof m.params);
+  c->body_cap = m.route->body_cap ? m.route->body_cap : srv->max_body;
+
+  if (h[H_AUTHORIZATION].count > 1 || h[H_IDEMPOTENCY_KEY].count > 1 || h[H_IF_MATCH].count > 1 ||
+      h[H_CONTENT_TYPE].count > 1 || h[H_CONTENT_LENGTH].count > 1 || h[H_TRANSFER_ENCODING].count > 1) {
+    reply_problem(rp, PROBLEM_BAD_REQUEST, "a header that may appear once appears more than once");
+    return;
+  }
+  if (h[H_TRANSFER_ENCODING].count) {
+    if (strncasecmp(h[H_TRANSFER_ENCODING].value, "chunked", h[H_TRANSFER_ENCODING].len) != 0 ||
+        h[H_TRANSFER_ENCODING].len != 7) {
+      reply_problem(rp, PROBLEM_BAD_REQUEST, "only the chunked transfer coding is supported");
+      return;
+    }
+    if (h[H_CONTENT_LENGTH].count) {
+      reply_problem(rp, PROBLEM_BAD_REQUEST, "Content-Length and Transfer-Encoding together");
+      return;
+    }
+  }
+  if (h[H_CONTENT_LENGTH].count) {
+    char *end;
+    unsigned long long n = strtoull(h[H_CONTENT_LENGTH].value, &end, 10);
+    if (n > c->body_cap) {
+      reply_problemf(rp, PROBLEM_PAYLOAD_TOO_LARGE, "the body may be at most %zu bytes", c->body_cap);
+      return;
+    }
+  }
+
+  struct query_ctx q = {.rq = rq};
+  MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
+  if (q.bad) {
+    reply_problem(rp, PROBLEM_BAD_REQUEST, "malformed or too many query arguments");
+    return;
+  }
+  if (h[H_IF_MATCH].count)
+    rq->if_match = strndup(h[H_IF_MATCH].value, h[H_IF_MATCH].len);
+  if (h[H_IDEMPOTENCY_KEY].count)
+    rq->idempotency_key = strndup(h[H_IDEMPOTENCY_KEY].value, h[H_IDEMPOTENCY_KEY].len);
+
+  rq->db = db_thread();
+  if (m.route->roles) {
+    enum auth_result ar =
+        auth_check(rq->db, h[H_AUTHORIZATION].value, h[H_AUTHORIZATION].len, &rq->who);
+    if (ar == AUTH_DB_DOWN) {
+      reply_problem(rp, PROBLEM_UNAVAILABLE, "the database is unreachable; retry shortly");
+      reply_header(rp, "Retry-After", "2");
+      return;
+    }
+    if (ar != AUTH_OK) {
+      reply_problem(rp, PROBLEM_UNAUTHORIZED,
+                    ar == AUTH_MISSING ? "send Authorization: Bearer <API key>"
+                                       : "the API key is not valid or has been revoked");
+      reply_header(rp, "WWW-Authenticate", "Bearer");
+      return;
+    }
+    if (!(m.route->roles & rq->who.role)) {
+      reply_problemf(rp, PROBLEM_FORBIDDEN, "role %s may not %s %s", role_name(rq->who.role), method,
+                     m.route->pattern);
+      return;
+    }
+  }
+  c->content_is_json =
+      h[H_CONTENT_TYPE].count && media_type_is_json(h[H_CONTENT_TYPE].value, h[H_CONTENT_TYPE].len);
+}
+
+/* The last call: parse the body and run the handler. */
+static void last_call(struct rctx *c)
+{
+  struct request *rq = &c->rq;
+  struct reply *rp = &c->rp;
+  if (c->len > 0) {
+    if (!c->content_is_json) {
+      reply_problem(rp, PROBLEM_UNSUPPORTED_MEDIA_TYPE, "send the body as Content-Type: application/json");
+      return;
+    }
+    json_error_t err;
+    rq->body = json_loadb(c->body, c->len, JSON_REJECT_DUPLICATES, &err);
+    if (!rq->body) {
+      reply_problemf(rp, PROBLEM_MALFORMED_JSON, "line %d, column %d: %s", err.line, err.column, err.text);
+      return;
+    }
+    if (!json_depth_ok(rq->body, 0)) {
+      reply_problemf(rp, PROBLEM_MALFORMED_JSON, "JSON nested deeper than %d levels", MAX_JSON_DEPTH);
+      return;
+    }
+    c->body[c->len] = '\0'; /* cap is always > len: raw_body is a C string too */
+    rq->raw_body = c->body;
+    rq->raw_len = c->len;
+  }
+  unsigned status = rq->route->handler(rq, rp);
+  if (status != rp->status)
+    log_error("handler for %s returned %u but replied %u", rq->route->pattern, status, rp->status);
+  /* A handler must never leave a transaction open on the worker's connection. */
+  if (rq->db && rq->db->conn && PQtransactionStatus(rq->db->conn) != PQTRANS_IDLE &&
+      PQstatus(rq->db->conn) == CONNECTION_OK) {
+    log_error("handler for %s left a transaction open; rolled back", rq->route->pattern);
+    PQclear(PQexec(rq->db->conn, "ROLLBACK"));
+  }
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version, const char *upload_data,
+                                      size_t *upload_data_size, void **con_cls)
+{
+  (void)version;
+  struct server *srv = cls;
+  struct rctx *c = *con_cls;
+  if (!c) {
+    c = calloc(1, sizeof *c);
+    if (!c)
+      return MHD_NO;
+    c->srv = srv;
+    c->method_name = method;
+    clock_gettime(CLOCK_MONOTONIC, &c->start);
+    atomic_fetch_add(&srv->in_flight, 1);
+    *con_cls = c;
+    first_call(srv, conn, c, url, method);
+    if (c->rp.status) {
+      c->queued = 1;
+      return queue_reply(conn, c);
+    }
+    return MHD_YES;
+  }
+  if (c->queued) {
+    *upload_data_size = 0; /* a reply is already on its way; drop the body */
+    return MHD_YES;
+  }
+  if (*upload_data_size > 0) {
+    size_t n = *upload_data_size;
+    if (c->len + n > c->body_cap)
+      return MHD_NO; /* chunked body past the cap: drop the connection */
+    if (c->len + n + 1 > c->cap) {
+      size_t cap = c->cap ? c->cap : 4096;
+      while (cap < c->len + n + 1)
+        cap *= 2;
+      char *b = realloc(c->body, cap);
+      if (!b)
+        return MHD_NO;
+      c->body = b;
+      c->cap = cap;
+    }
+    memcpy(c->body + c->len, upload_data, n);
+    c->len += n;
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  last_call(c);
+  c->queued = 1;
+  return queue_reply(conn, c);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+  (void)conn;
+  struct server *srv = cls;
+  struct rctx *c = *con_cls;
+  if (!c)
+    return;
+  json_t *f = json_pack("{s:s, s:s, s:s, s:i, s:f}", "request_id", c->rq.request_id, "method",
+                        c->method_name ? c->method_name : "?", "route",
+                        c->rq.route ? c->rq.route->pattern : "(unmatched)", "status", (int)c->rp.status,
+                        "duration_ms", (double)elapsed_us(&c->start) / 1000.0);
+  if (c->rq.who.key_id[0])
+    json_object_set_new(f, "key_id", json_string(c->rq.who.key_id));
+  if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    json_object_set_new(f, "aborted", json_integer(toe));
+  log_json("info", "request", f);
+  request_clear(&c->rq);
+  reply_clear(&c->rp);
+  free(c->body);
+  free(c);
+  *con_cls = NULL;
+  atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+  (void)cls;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n && msg[n - 1] == '\n')
+    msg[--n] = '\0';
+  log_json("warn", msg, json_pack("{s:s}", "source", "libmicrohttpd"));
+}
+
+struct server *server_start(const struct config *cfg, const struct route *routes, size_t n_routes)
+{
+  struct server *srv = calloc(1, sizeof *srv);
+  srv->routes = routes;
+  srv->n_routes = n_routes;
+  srv->max_body = cfg->max_body;
+
+  struct sockaddr_storage ss = {0};
+  unsigned ipv6 = 0;
+  if (inet_pton(AF_INET, cfg->bind, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+    ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+    ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)cfg->port);
+  } else if (inet_pton(AF_INET6, cfg->bind, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+    ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+    ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)cfg->port);
+    ipv6 = MHD_USE_IPv6;
+  } else {
+    log_error("ARC_BIND=%s is not an IPv4 or IPv6 address", cfg->bind);
+    free(srv);
+    return NULL;
+  }
+  unsigned poll = strcmp(cfg->poll_mode, "poll") == 0 ? MHD_USE_POLL : MHD_USE_EPOLL;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | poll | MHD_USE_ITC | MHD_USE_ERROR_LOG | ipv6;
+  srv->daemon = MHD_start_daemon(
+      flags, (uint16_t)cfg->port, NULL, NULL, access_handler, srv, MHD_OPTION_SOCK_ADDR, &ss,
+      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_NOTIFY_COMPLETED, completed,
+      srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+      MHD_OPTION_END);
+  if (!srv->daemon) {
+    log_error("cannot listen on %s:%u", cfg->bind, cfg->port);
+    free(srv);
+    return NULL;
+  }
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  srv->port = info ? info->port : (uint16_t)cfg->port;
+  return srv;
+}
+
+uint16_t server_port(const struct server *s) { return s->port; }
+
+unsigned server_in_flight(const struct server *s) { return atomic_load(&((struct server *)s)->in_flight); }
+
+void server_stop(struct server *s, unsigned grace_ms)
+{
+  if (!s)
+    return;
+  MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (atomic_load(&s->in_flight) > 0 && elapsed_us(&start) < (long long)grace_ms * 1000) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  unsigned left = atomic_load(&s->in_flight);
+  if (left)
+    log_error("stopping with %u requests still in flight", left);
+  MHD_stop_daemon(s->daemon);
+  if (fd != MHD_INVALID_SOCKET)
+    close(fd);
+  free(s);
+}

@@ -1,0 +1,4 @@
+/* SQL of adjustments (placeholder until implemented). */
+#include "arc/ledger.h"
+
+const struct db_stmt adjustments_stmts[] = {{NULL, NULL}};

@@ -1,0 +1,88 @@
+/* HTTP test harness: a fresh database per test program, migrated; the real
+ * server in-process on port 0; libcurl as the client; one key per role. */
+#ifndef ARC_TEST_HARNESS_H
+#define ARC_TEST_HARNESS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "arc/auth.h"
+
+/* Roles by index for tokens: tok(ROLE_ADMIN) etc.; NO_KEY sends none. */
+#define NO_KEY ROLE_NONE
+
+struct http_resp {
+  long status;
+  json_t *json;             /* parsed body, NULL when not JSON */
+  char *body;               /* raw body */
+  size_t body_len;
+  char content_type[128];
+  char location[256];
+  char etag[64];
+  char allow[128];
+  char retry_after[32];
+  char request_id[80];
+};
+
+/* cmocka group setup/teardown. */
+int harness_setup(void **state);
+int harness_teardown(void **state);
+
+/* The bearer token of a key with role R (NULL for NO_KEY). */
+const char *tok(enum role r);
+
+/* A request with a JSON body (or none when BODY is NULL).  HEADERS is a
+ * NULL-terminated list of "Name: value" lines, or NULL.  Returns status. */
+long http(struct http_resp *out, const char *method, const char *path, enum role who, const char *body,
+          const char *const *headers);
+/* Printf-style path. */
+long httpf(struct http_resp *out, const char *method, enum role who, const char *body, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* Raw bytes with an explicit Content-Type (NULL: no Content-Type header). */
+long http_raw(struct http_resp *out, const char *method, const char *path, enum role who, const char *body,
+              size_t len, const char *content_type, const char *const *headers);
+void http_resp_clear(struct http_resp *r);
+
+/* The server's base URL, e.g. "http://127.0.0.1:41234". */
+const char *harness_base(void);
+uint16_t harness_port(void);
+
+/* Runs SQL on the test database over a separate connection and returns the
+ * first column of the first row (malloc'd; NULL when no row). */
+char *harness_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+long long harness_sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Assertions that say what went wrong. */
+void assert_status(const struct http_resp *r, long status);
+/* Status, problem+json content type, type urn:arcollect:problem:SLUG, and
+ * when FIELD is not NULL an errors[] entry naming it. */
+void assert_problem(const struct http_resp *r, long status, const char *slug, const char *field);
+
+/* POST PATH with BODY as admin; asserts 201 and returns the body (caller decrefs). */
+json_t *create_ok(const char *path, const char *body);
+/* Convenience creators returning the new id (static storage, copy it). */
+const char *make_customer(const char *name);
+const char *make_invoice(const char *customer_id, const char *number, long long amount,
+                         const char *issued_on, const char *due_on);
+
+const char *jstr(const json_t *o, const char *key);
+long long jint(const json_t *o, const char *key);
+
+/* Table-driven checks: each row is one request and what must come back. */
+struct step {
+  const char *label;
+  const char *method;
+  const char *path;
+  enum role who;
+  const char *body;
+  long status;
+  const char *problem; /* slug, or NULL for a success */
+  const char *field;   /* a field errors[] must name, or NULL */
+};
+void run_steps(const struct step *steps, size_t n);
+
+#endif

@@ -1,0 +1,211 @@
+/* The HTTP core over real HTTP: routing, auth, framing, body limits,
+ * content types, JSON parsing, request ids, health and the contract. */
+#include "harness.h"
+
+#include <string.h>
+
+static void health_and_ready(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  http(&r, "GET", "/healthz", NO_KEY, NULL, NULL);
+  assert_status(&r, 200);
+  assert_string_equal(jstr(r.json, "status"), "ok");
+  http(&r, "GET", "/readyz", NO_KEY, NULL, NULL);
+  assert_status(&r, 200);
+  assert_string_equal(jstr(r.json, "database"), "ok");
+  http_resp_clear(&r);
+}
+
+static void openapi_served(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  http(&r, "GET", "/openapi.json", NO_KEY, NULL, NULL);
+  assert_status(&r, 200);
+  assert_non_null(r.json);
+  assert_string_equal(jstr(r.json, "openapi"), "3.1.0");
+  assert_true(json_is_object(json_object_get(json_object_get(r.json, "paths"), "/v1/customers")));
+  http_resp_clear(&r);
+}
+
+static void not_found_and_method_not_allowed(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  http(&r, "GET", "/v1/nothing-here", ROLE_ADMIN, NULL, NULL);
+  assert_problem(&r, 404, "not-found", NULL);
+  http(&r, "DELETE", "/v1/customers", ROLE_ADMIN, NULL, NULL);
+  assert_problem(&r, 405, "method-not-allowed", NULL);
+  assert_non_null(strstr(r.allow, "GET"));
+  assert_non_null(strstr(r.allow, "POST"));
+  assert_null(strstr(r.allow, "DELETE"));
+  http(&r, "PUT", "/healthz", NO_KEY, "{}", NULL);
+  assert_problem(&r, 405, "method-not-allowed", NULL);
+  assert_non_null(strstr(r.allow, "GET"));
+  http_resp_clear(&r);
+}
+
+static void head_is_get_without_body(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  http(&r, "HEAD", "/healthz", NO_KEY, NULL, NULL);
+  assert_status(&r, 200);
+  assert_null(r.body);
+  http_resp_clear(&r);
+}
+
+static void authentication(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  http(&r, "GET", "/v1/customers", NO_KEY, NULL, NULL);
+  assert_problem(&r, 401, "unauthorized", NULL);
+  const char *const basic[] = {"Authorization: Basic dXNlcjpwYXNz", NULL};
+  http(&r, "GET", "/v1/customers", NO_KEY, NULL, basic);
+  assert_problem(&r, 401, "unauthorized", NULL);
+  const char *const garbage[] = {"Authorization: Bearer arc_0123456789abcdef_notthekey", NULL};
+  http(&r, "GET", "/v1/customers", NO_KEY, NULL, garbage);
+  assert_problem(&r, 401, "unauthorized", NULL);
+  /* The right key id with a wrong secret. */
+  char forged[200];
+  snprintf(forged, sizeof forged, "Authorization: Bearer %.21sAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+           tok(ROLE_ADMIN));
+  const char *const wrong_secret[] = {forged, NULL};
+  http(&r, "GET", "/v1/customers", NO_KEY, NULL, wrong_secret);
+  assert_problem(&r, 401, "unauthorized", NULL);
+  /* Public routes need no key. */
+  http(&r, "GET", "/healthz", NO_KEY, NULL, garbage);
+  assert_status(&r, 200);
+  http_resp_clear(&r);
+}
+
+static void duplicate_headers_refused(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  char auth[200];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
+  const char *const twice[] = {auth, "Idempotency-Key: a", "Idempotency-Key: b", NULL};
+  http(&r, "GET", "/v1/customers", ROLE_ADMIN, NULL, twice);
+  assert_problem(&r, 400, "bad-request", NULL);
+  http_resp_clear(&r);
+}
+
+static void request_id_echoed_or_made(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  const char *const rid[] = {"X-Request-Id: trace-42.a", NULL};
+  http(&r, "GET", "/healthz", NO_KEY, NULL, rid);
+  assert_string_equal(r.request_id, "trace-42.a");
+  const char *const bad[] = {"X-Request-Id: has spaces <script>", NULL};
+  http(&r, "GET", "/healthz", NO_KEY, NULL, bad);
+  assert_int_equal(strlen(r.request_id), 24);
+  http(&r, "GET", "/healthz", NO_KEY, NULL, NULL);
+  assert_int_equal(strlen(r.request_id), 24);
+  http_resp_clear(&r);
+}
+
+static void bodies_that_are_not_json(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  http_raw(&r, "POST", "/v1/customers", ROLE_ADMIN, "name=x", 6, "application/x-www-form-urlencoded", NULL);
+  assert_problem(&r, 415, "unsupported-media-type", NULL);
+  http_raw(&r, "POST", "/v1/customers", ROLE_ADMIN, "{\"name\":\"x\"}", 12, NULL, NULL);
+  assert_problem(&r, 415, "unsupported-media-type", NULL);
+  http(&r, "POST", "/v1/customers", ROLE_ADMIN, "{\"name\": ", NULL);
+  assert_problem(&r, 400, "malformed-json", NULL);
+  http(&r, "POST", "/v1/customers", ROLE_ADMIN, "{\"name\": \"a\"} trailing", NULL);
+  assert_problem(&r, 400, "malformed-json", NULL);
+  http(&r, "POST", "/v1/customers", ROLE_ADMIN, "{\"name\": \"a\", \"name\": \"b\"}", NULL);
+  assert_problem(&r, 400, "malformed-json", NULL);
+  /* Invalid UTF-8 inside a string. */
+  static const char bad_utf8[] = "{\"name\": \"\xc3\x28\"}";
+  http_raw(&r, "POST", "/v1/customers", ROLE_ADMIN, bad_utf8, sizeof bad_utf8 - 1, "application/json", NULL);
+  assert_problem(&r, 400, "malformed-json", NULL);
+  /* NUL escaped inside a string. */
+  http(&r, "POST", "/v1/customers", ROLE_ADMIN, "{\"name\": \"a\\u0000b\"}", NULL);
+  assert_problem(&r, 400, "malformed-json", NULL);
+  /* An integer too large for 64 bits. */
+  http(&r, "POST", "/v1/customers", ROLE_ADMIN, "{\"cadence_days\": 99999999999999999999999}", NULL);
+  assert_problem(&r, 400, "malformed-json", NULL);
+  /* Nesting deeper than the cap. */
+  char deep[200];
+  memset(deep, '[', 40);
+  memset(deep + 40, ']', 40);
+  deep[80] = '\0';
+  char body[256];
+  snprintf(body, sizeof body, "{\"notes\": %s}", deep);
+  http(&r, "POST", "/v1/customers", ROLE_ADMIN, body, NULL);
+  assert_problem(&r, 400, "malformed-json", NULL);
+  /* Not an object. */
+  http(&r, "POST", "/v1/customers", ROLE_ADMIN, "[1, 2]", NULL);
+  assert_problem(&r, 422, "validation", "(body)");
+  http_resp_clear(&r);
+}
+
+static void oversized_bodies(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  size_t n = (1u << 20) + 10;
+  char *big = malloc(n + 1);
+  memset(big, ' ', n);
+  big[0] = '{';
+  big[n - 1] = '}';
+  big[n] = '\0';
+  http_raw(&r, "POST", "/v1/customers", ROLE_ADMIN, big, n, "application/json", NULL);
+  assert_problem(&r, 413, "payload-too-large", NULL);
+  free(big);
+  /* Nothing was created, and the server still answers. */
+  http(&r, "GET", "/healthz", NO_KEY, NULL, NULL);
+  assert_status(&r, 200);
+  http_resp_clear(&r);
+}
+
+static void framing_gaps_closed(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  const char *const te[] = {"Transfer-Encoding: gzip", NULL};
+  http(&r, "POST", "/v1/customers", ROLE_ADMIN, "{\"name\": \"x\"}", te);
+  assert_true(r.status == 400 || r.status == 501 || r.status == -1);
+  http_resp_clear(&r);
+}
+
+static void bad_query_arguments(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  http(&r, "GET", "/v1/api-keys?limit=0", ROLE_ADMIN, NULL, NULL);
+  assert_problem(&r, 422, "validation", "limit");
+  http(&r, "GET", "/v1/api-keys?limit=abc&cursor=x'--", ROLE_ADMIN, NULL, NULL);
+  assert_problem(&r, 422, "validation", "limit");
+  assert_problem(&r, 422, "validation", "cursor");
+  http(&r, "GET", "/v1/api-keys?bogus=1", ROLE_ADMIN, NULL, NULL);
+  assert_problem(&r, 422, "validation", "bogus");
+  http(&r, "GET", "/v1/api-keys?role=%00", ROLE_ADMIN, NULL, NULL);
+  assert_true(r.status == 400 || r.status == 422);
+  http_resp_clear(&r);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(health_and_ready),
+      cmocka_unit_test(openapi_served),
+      cmocka_unit_test(not_found_and_method_not_allowed),
+      cmocka_unit_test(head_is_get_without_body),
+      cmocka_unit_test(authentication),
+      cmocka_unit_test(duplicate_headers_refused),
+      cmocka_unit_test(request_id_echoed_or_made),
+      cmocka_unit_test(bodies_that_are_not_json),
+      cmocka_unit_test(oversized_bodies),
+      cmocka_unit_test(framing_gaps_closed),
+      cmocka_unit_test(bad_query_arguments),
+  };
+  return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
+}
