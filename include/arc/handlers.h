@@ -39,6 +39,7 @@ unsigned invoices_upsert(struct request *rq, struct reply *rp);
 /* src/ledger/adjustments.c */
 unsigned adjustments_create(struct request *rq, struct reply *rp);
 unsigned adjustments_list(struct request *rq, struct reply *rp);
+unsigned adjustments_get(struct request *rq, struct reply *rp);
 
 /* src/ledger/payments.c */
 unsigned payments_create(struct request *rq, struct reply *rp);

@@ -38,6 +38,7 @@ const struct route arc_routes[] = {
     {HTTP_PATCH, "/v1/invoices/{id}", invoices_update, LEDGER, 0},
     {HTTP_GET, "/v1/invoices/{id}/adjustments", adjustments_list, ALL, 0},
     {HTTP_POST, "/v1/invoices/{id}/adjustments", adjustments_create, LEDGER, 0},
+    {HTTP_GET, "/v1/invoices/{id}/adjustments/{adjustment_id}", adjustments_get, ALL, 0},
 
     {HTTP_GET, "/v1/payments", payments_list, ALL, 0},
     {HTTP_POST, "/v1/payments", payments_create, LEDGER, 0},
