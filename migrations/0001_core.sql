@@ -58,5 +58,5 @@ $$
     'id', k.key_id, 'role', k.role, 'name', k.name, 'actor', k.actor,
     'created_by', k.created_by, 'created_at', arc_ts(k.created_at),
     'updated_at', arc_ts(k.updated_at), 'revoked_at', arc_ts(k.revoked_at),
-    'active', k.revoked_at IS NULL)
+    'active', k.revoked_at IS NULL, 'version', k.version)
 $$;

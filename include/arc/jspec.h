@@ -80,6 +80,9 @@ const struct jspec *jspec_find(const struct jspec *spec, const char *name);
 int jspec_is_id(const char *s);
 int jspec_is_currency(const char *s);
 int jspec_is_email(const char *s);
+/* 1 when the LEN bytes at S are well-formed UTF-8 without NUL (query
+ * arguments and path segments; JSON bodies are checked by jansson). */
+int jspec_utf8_valid(const char *s, size_t len);
 /* Counts characters (UTF-8 code points) of a valid UTF-8 string. */
 size_t jspec_utf8_len(const char *s);
 

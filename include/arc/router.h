@@ -32,6 +32,10 @@ void route_match_clear(struct route_match *m);
 /* Writes the Allow header value for the METHODS mask into BUF. */
 void router_allow_header(unsigned methods, char *buf, size_t size);
 
+/* Percent-decodes LEN bytes of S ('+' as a space in query strings).  NULL
+ * when a %-escape is malformed or the result is not UTF-8 or holds NUL. */
+char *percent_decode(const char *s, size_t len, int plus_is_space);
+
 enum http_method http_method_parse(const char *s);
 const char *http_method_name(enum http_method m);
 

@@ -23,12 +23,14 @@ static unsigned create_tx(struct db *db, void *ctx, struct reply *rp)
     return db_error_reply(db, rp);
   json_error_t err;
   json_t *doc = json_loads(PQgetvalue(r, 0, 2), 0, &err);
+  long long version = atoll(PQgetvalue(r, 0, 1));
   PQclear(r);
   if (!doc)
     return reply_problem(rp, PROBLEM_INTERNAL, "cannot render the key");
   /* The only time the secret is ever shown. */
   json_object_set_new(doc, "key", json_string(key.token));
   reply_json(rp, 201, doc);
+  reply_etag(rp, version);
   char loc[64];
   snprintf(loc, sizeof loc, "/v1/api-keys/%s", key.key_id);
   reply_header(rp, "Location", loc);

@@ -15,6 +15,41 @@ size_t jspec_utf8_len(const char *s)
   return n;
 }
 
+int jspec_utf8_valid(const char *s, size_t len)
+{
+  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  while (p < end) {
+    unsigned c = *p++;
+    size_t more;
+    unsigned min;
+    if (c == 0)
+      return 0;
+    if (c < 0x80)
+      continue;
+    if (c >= 0xC2 && c <= 0xDF)
+      more = 1, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+      more = 2, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+      more = 3, min = 0x10000;
+    else
+      return 0;
+    if ((size_t)(end - p) < more)
+      return 0;
+    unsigned cp = c & (0x3Fu >> more);
+    for (size_t i = 0; i < more; i++) {
+      if ((p[i] & 0xC0) != 0x80)
+        return 0;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    /* Overlong forms, UTF-16 surrogates and values past U+10FFFF. */
+    if (cp < min || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+      return 0;
+    p += more;
+  }
+  return 1;
+}
+
 int jspec_is_id(const char *s)
 {
   size_t len = strlen(s);

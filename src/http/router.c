@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arc/jspec.h"
 #include "arc/router.h"
 
 static const struct {
@@ -52,30 +53,28 @@ static int hexval(char c)
   return -1;
 }
 
-/* Percent-decodes LEN bytes of S; NULL when malformed or when it would
- * contain NUL. */
-static char *segment_decode(const char *s, size_t len)
+char *percent_decode(const char *s, size_t len, int plus_is_space)
 {
   char *out = malloc(len + 1);
   size_t o = 0;
   for (size_t i = 0; i < len; i++) {
     if (s[i] == '%') {
-      if (i + 2 >= len) {
-        free(out);
-        return NULL;
-      }
-      int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
-      if (a < 0 || b < 0 || (a == 0 && b == 0)) {
+      int a = i + 2 < len ? hexval(s[i + 1]) : -1, b = i + 2 < len ? hexval(s[i + 2]) : -1;
+      if (a < 0 || b < 0) {
         free(out);
         return NULL;
       }
       out[o++] = (char)(a * 16 + b);
       i += 2;
     } else {
-      out[o++] = s[i];
+      out[o++] = plus_is_space && s[i] == '+' ? ' ' : s[i];
     }
   }
   out[o] = '\0';
+  if (!jspec_utf8_valid(out, o)) {
+    free(out);
+    return NULL;
+  }
   return out;
 }
 
@@ -96,7 +95,7 @@ static int pattern_match(const char *pattern, const char *path, char *params[REQ
     if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
       if (slen == 0 || np == REQUEST_MAX_PARAMS)
         goto fail;
-      char *v = segment_decode(s, slen);
+      char *v = percent_decode(s, slen, 0);
       if (!v)
         goto fail;
       params[np++] = v;
