@@ -13,6 +13,9 @@
 #include "arc/auth.h"
 #include "arc/db.h"
 
+/* Unpadded base64url of the secret: the only length a real token has. */
+#define SECRET_CHARS ((AUTH_SECRET_BYTES * 4 + 2) / 3)
+
 static const char *const role_names[] = {"admin", "manager", "collector", "viewer", "integration"};
 
 const char *role_name(enum role r)
@@ -72,7 +75,7 @@ int auth_key_generate(struct api_key_material *out)
 int auth_token_parse(const char *token, size_t len, char key_id[AUTH_KEY_ID_LEN + 1],
                      unsigned char secret_hash[32])
 {
-  if (len < 4 + AUTH_KEY_ID_LEN + 2 || len > 200 || memcmp(token, "arc_", 4) != 0 ||
+  if (len != 4 + AUTH_KEY_ID_LEN + 1 + SECRET_CHARS || memcmp(token, "arc_", 4) != 0 ||
       token[4 + AUTH_KEY_ID_LEN] != '_')
     return -1;
   for (size_t i = 0; i < AUTH_KEY_ID_LEN; i++) {

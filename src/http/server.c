@@ -483,7 +483,7 @@ void server_stop(struct server *s, unsigned grace_ms)
    * would queue new connections that hang until the stop.  It may not be
    * closed before MHD_stop_daemon; shutting it down refuses them now. */
   if (fd != MHD_INVALID_SOCKET)
-    (void)0; /*QA-TMP*/
+    shutdown(fd, SHUT_RDWR);
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   while (atomic_load(&s->in_flight) > 0 && elapsed_us(&start) < (long long)grace_ms * 1000) {

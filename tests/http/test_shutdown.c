@@ -1,0 +1,357 @@
+/* SIGTERM drains: the real arcollectd binary, run as a child process, stops
+ * accepting connections, finishes the request it is reading, and exits 0
+ * (under the sanitizers, 0 also means no leaks at exit).
+ *
+ * The request is made slow from the outside: its body is sent in two parts
+ * and the last part only after SIGTERM, so it is in flight for certain. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define START_DEADLINE_S 30
+#define EXIT_DEADLINE_S 20
+#define LAST_PART_DELAY_MS 1000
+
+static pid_t child = -1;
+
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* A port nobody listens on right now (the kernel's pick). */
+static unsigned free_port(void)
+{
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t len = sizeof a;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+/* 1 when a TCP connection to PORT is refused (nothing listening). */
+static int connection_refused(unsigned port)
+{
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+  int err = errno;
+  close(fd);
+  return rc != 0 && err == ECONNREFUSED;
+}
+
+/* Starts BINARY serve with the test database and EXTRA variables added to
+ * the environment.  The environment is built before fork: the child only
+ * calls async-signal-safe functions (this process has server threads). */
+static pid_t spawn_server(const char *binary, const char *const *extra)
+{
+  size_t n = 0, n_extra = 0;
+  while (environ[n])
+    n++;
+  while (extra[n_extra])
+    n_extra++;
+  char **envp = calloc(n + n_extra + 1, sizeof *envp);
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    int overridden = 0;
+    for (size_t j = 0; j < n_extra; j++) {
+      size_t nl = (size_t)(strchr(extra[j], '=') - extra[j]) + 1;
+      overridden |= strncmp(environ[i], extra[j], nl) == 0;
+    }
+    if (!overridden)
+      envp[o++] = environ[i];
+  }
+  for (size_t j = 0; j < n_extra; j++)
+    envp[o++] = (char *)extra[j];
+  envp[o] = NULL;
+  char *const argv[] = {(char *)binary, (char *)"serve", NULL};
+  pid_t pid = fork();
+  if (pid == 0) {
+    execve(binary, argv, envp);
+    _exit(127);
+  }
+  free(envp);
+  return pid;
+}
+
+/* The child's exit status, waiting up to SECS; -1 if still running. */
+static int wait_exit(pid_t pid, double secs, int *status)
+{
+  double deadline = now_s() + secs;
+  do {
+    pid_t r = waitpid(pid, status, WNOHANG);
+    if (r == pid)
+      return 0;
+    sleep_ms(20);
+  } while (now_s() < deadline);
+  return -1;
+}
+
+static size_t sink(char *ptr, size_t size, size_t n, void *ud)
+{
+  (void)ptr;
+  (void)ud;
+  return size * n;
+}
+
+/* GET URL on a fresh connection; the status, or -1 when nothing answered. */
+static long get_status(const char *url)
+{
+  CURL *c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+  long status = -1;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  return status;
+}
+
+/* ---- the slow request ---- */
+
+struct slow {
+  char url[128];
+  char auth[256];
+  const char *body;
+  size_t len, sent, last_part;
+  atomic_int first_part_sent; /* set by the reader: the request is under way */
+  atomic_int term_sent;       /* set by the test: SIGTERM has been sent */
+  long status;
+  CURLcode rc;
+  char *resp;
+  size_t resp_len;
+};
+
+/* Hands curl the body: all but the last part at once; the last part only
+ * after SIGTERM went out, and a second later. */
+static size_t slow_read(char *buf, size_t size, size_t nitems, void *ud)
+{
+  struct slow *s = ud;
+  size_t cap = size * nitems, n;
+  if (s->sent == 0) {
+    n = s->len - s->last_part;
+    if (n > cap)
+      n = cap;
+    memcpy(buf, s->body, n);
+    s->sent += n;
+    atomic_store(&s->first_part_sent, 1);
+    return n;
+  }
+  if (s->sent < s->len) {
+    double deadline = now_s() + 10;
+    while (!atomic_load(&s->term_sent) && now_s() < deadline)
+      sleep_ms(10);
+    sleep_ms(LAST_PART_DELAY_MS);
+    n = s->len - s->sent;
+    if (n > cap)
+      n = cap;
+    memcpy(buf, s->body + s->sent, n);
+    s->sent += n;
+    return n;
+  }
+  return 0;
+}
+
+static size_t slow_write(char *ptr, size_t size, size_t n, void *ud)
+{
+  struct slow *s = ud;
+  size_t len = size * n;
+  s->resp = realloc(s->resp, s->resp_len + len + 1);
+  memcpy(s->resp + s->resp_len, ptr, len);
+  s->resp_len += len;
+  s->resp[s->resp_len] = '\0';
+  return len;
+}
+
+static void *slow_post(void *arg)
+{
+  struct slow *s = arg;
+  CURL *c = curl_easy_init();
+  struct curl_slist *hl = NULL;
+  hl = curl_slist_append(hl, s->auth);
+  hl = curl_slist_append(hl, "Content-Type: application/json");
+  hl = curl_slist_append(hl, "Expect:");
+  curl_easy_setopt(c, CURLOPT_URL, s->url);
+  curl_easy_setopt(c, CURLOPT_POST, 1L);
+  curl_easy_setopt(c, CURLOPT_READFUNCTION, slow_read);
+  curl_easy_setopt(c, CURLOPT_READDATA, s);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->len); /* Content-Length, not chunked */
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, slow_write);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  s->rc = curl_easy_perform(c);
+  if (s->rc == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &s->status);
+  curl_slist_free_all(hl);
+  curl_easy_cleanup(c);
+  return NULL;
+}
+
+/* The whole scenario with the child's event loop set to POLL_MODE. */
+static void drain_scenario(const char *poll_mode)
+{
+  const char *binary = getenv("ARC_TEST_BINARY");
+  if (!binary || !*binary)
+    fail_msg("ARC_TEST_BINARY is not set (tests/meson.build sets it to the arcollectd executable)");
+  assert_non_null(getenv("DATABASE_URL")); /* set by harness_setup: the child shares the test database */
+
+  unsigned port = free_port();
+  char port_var[32], poll_var[32], base[64], url[128];
+  snprintf(port_var, sizeof port_var, "ARC_PORT=%u", port);
+  snprintf(poll_var, sizeof poll_var, "ARC_POLL=%s", poll_mode);
+  snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
+  const char *const extra[] = {port_var, "ARC_BIND=127.0.0.1", "ARC_SCHEDULER_INTERVAL_S=0", "ARC_THREADS=2",
+                               "ARC_SHUTDOWN_GRACE_S=10", poll_var, NULL};
+  child = spawn_server(binary, extra);
+  assert_true(child > 0);
+
+  /* Up: /healthz answers. */
+  snprintf(url, sizeof url, "%s/healthz", base);
+  double deadline = now_s() + START_DEADLINE_S;
+  int status = 0;
+  while (get_status(url) != 200) {
+    if (waitpid(child, &status, WNOHANG) == child) {
+      child = -1;
+      fail_msg("arcollectd exited before serving (status %d)", status);
+    }
+    if (now_s() > deadline)
+      fail_msg("arcollectd did not answer /healthz within %d s", START_DEADLINE_S);
+    sleep_ms(50);
+  }
+
+  /* The slow request: creating an API key, the last bytes after SIGTERM. */
+  static struct slow s;
+  memset(&s, 0, sizeof s);
+  snprintf(s.url, sizeof s.url, "%s/v1/api-keys", base);
+  snprintf(s.auth, sizeof s.auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
+  s.body = "{\"role\": \"viewer\", \"name\": \"created while stopping\"}";
+  s.len = strlen(s.body);
+  s.last_part = 3;
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, slow_post, &s), 0);
+  deadline = now_s() + 10;
+  while (!atomic_load(&s.first_part_sent) && now_s() < deadline)
+    sleep_ms(5);
+  int started = atomic_load(&s.first_part_sent);
+  sleep_ms(300); /* the server has the headers and the first part */
+
+  double term_at = now_s();
+  int killed = kill(child, SIGTERM) == 0;
+  atomic_store(&s.term_sent, 1);
+
+  /* While the slow request is still being read, new connections are
+   * refused (allow the signal a moment to be taken). */
+  int refused = 0;
+  deadline = now_s() + 0.6;
+  while (!refused && now_s() < deadline) {
+    refused = connection_refused(port);
+    if (!refused)
+      sleep_ms(20);
+  }
+  double refused_at = now_s();
+
+  pthread_join(th, NULL);
+  double answered_at = now_s();
+  int exit_status = 0;
+  int exited = wait_exit(child, EXIT_DEADLINE_S, &exit_status) == 0;
+  if (!exited) {
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+  }
+  child = -1;
+  double exited_at = now_s();
+
+  /* Now judge what was seen. */
+  assert_true(started);
+  assert_true(killed);
+  if (s.rc != CURLE_OK)
+    fail_msg("the in-flight request failed: %s", curl_easy_strerror(s.rc));
+  if (s.status != 201)
+    fail_msg("the in-flight request got %ld, not 201: %s", s.status, s.resp ? s.resp : "");
+  assert_true(answered_at - term_at >= LAST_PART_DELAY_MS / 1000.0 * 0.9);
+  json_t *doc = json_loads(s.resp, 0, NULL);
+  assert_non_null(doc);
+  assert_non_null(jstr(doc, "key"));
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM api_keys WHERE key_id = '%s' AND role = 'viewer'",
+                                   jstr(doc, "id")),
+                   1);
+  json_decref(doc);
+  free(s.resp);
+  if (!refused)
+    fail_msg("new connections were still accepted %.2f s after SIGTERM", refused_at - term_at);
+  assert_true(refused_at < answered_at); /* refused while the slow request was in flight */
+  if (!exited)
+    fail_msg("arcollectd did not exit within %d s of SIGTERM", EXIT_DEADLINE_S);
+  if (!WIFEXITED(exit_status) || WEXITSTATUS(exit_status) != 0)
+    fail_msg("arcollectd exited with %s %d", WIFEXITED(exit_status) ? "status" : "signal",
+             WIFEXITED(exit_status) ? WEXITSTATUS(exit_status) : WTERMSIG(exit_status));
+  assert_true(exited_at - term_at < EXIT_DEADLINE_S);
+  /* And it is gone: nothing listens any more. */
+  assert_true(connection_refused(port));
+}
+
+static void sigterm_drains_epoll(void **state)
+{
+  (void)state;
+  drain_scenario("epoll");
+}
+
+static void sigterm_drains_poll(void **state)
+{
+  (void)state;
+  drain_scenario("poll");
+}
+
+/* A failed scenario may leave the child running. */
+static int reap_child(void **state)
+{
+  (void)state;
+  if (child > 0) {
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    child = -1;
+  }
+  return 0;
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(sigterm_drains_epoll, reap_child),
+      cmocka_unit_test_teardown(sigterm_drains_poll, reap_child),
+  };
+  return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
+}
