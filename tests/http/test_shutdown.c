@@ -153,6 +153,7 @@ struct slow {
   char *resp;
   size_t resp_len;
 };
+static struct slow slow_req; /* file scope: the teardown frees its reply */
 
 /* Hands curl the body: all but the last part at once; the last part only
  * after SIGTERM went out, and a second later. */
@@ -253,24 +254,24 @@ static void drain_scenario(const char *poll_mode)
   }
 
   /* The slow request: creating an API key, the last bytes after SIGTERM. */
-  static struct slow s;
-  memset(&s, 0, sizeof s);
-  snprintf(s.url, sizeof s.url, "%s/v1/api-keys", base);
-  snprintf(s.auth, sizeof s.auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
-  s.body = "{\"role\": \"viewer\", \"name\": \"created while stopping\"}";
-  s.len = strlen(s.body);
-  s.last_part = 3;
+  free(slow_req.resp);
+  memset(&slow_req, 0, sizeof slow_req);
+  snprintf(slow_req.url, sizeof slow_req.url, "%s/v1/api-keys", base);
+  snprintf(slow_req.auth, sizeof slow_req.auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
+  slow_req.body = "{\"role\": \"viewer\", \"name\": \"created while stopping\"}";
+  slow_req.len = strlen(slow_req.body);
+  slow_req.last_part = 3;
   pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, slow_post, &s), 0);
+  assert_int_equal(pthread_create(&th, NULL, slow_post, &slow_req), 0);
   deadline = now_s() + 10;
-  while (!atomic_load(&s.first_part_sent) && now_s() < deadline)
+  while (!atomic_load(&slow_req.first_part_sent) && now_s() < deadline)
     sleep_ms(5);
-  int started = atomic_load(&s.first_part_sent);
+  int started = atomic_load(&slow_req.first_part_sent);
   sleep_ms(300); /* the server has the headers and the first part */
 
   double term_at = now_s();
   int killed = kill(child, SIGTERM) == 0;
-  atomic_store(&s.term_sent, 1);
+  atomic_store(&slow_req.term_sent, 1);
 
   /* While the slow request is still being read, new connections are
    * refused (allow the signal a moment to be taken). */
@@ -297,19 +298,18 @@ static void drain_scenario(const char *poll_mode)
   /* Now judge what was seen. */
   assert_true(started);
   assert_true(killed);
-  if (s.rc != CURLE_OK)
-    fail_msg("the in-flight request failed: %s", curl_easy_strerror(s.rc));
-  if (s.status != 201)
-    fail_msg("the in-flight request got %ld, not 201: %s", s.status, s.resp ? s.resp : "");
+  if (slow_req.rc != CURLE_OK)
+    fail_msg("the in-flight request failed: %s", curl_easy_strerror(slow_req.rc));
+  if (slow_req.status != 201)
+    fail_msg("the in-flight request got %ld, not 201: %s", slow_req.status, slow_req.resp ? slow_req.resp : "");
   assert_true(answered_at - term_at >= LAST_PART_DELAY_MS / 1000.0 * 0.9);
-  json_t *doc = json_loads(s.resp, 0, NULL);
+  json_t *doc = json_loads(slow_req.resp, 0, NULL);
   assert_non_null(doc);
   assert_non_null(jstr(doc, "key"));
   assert_int_equal(harness_sql_int("SELECT count(*) FROM api_keys WHERE key_id = '%s' AND role = 'viewer'",
                                    jstr(doc, "id")),
                    1);
   json_decref(doc);
-  free(s.resp);
   if (!refused)
     fail_msg("new connections were still accepted %.2f s after SIGTERM", refused_at - term_at);
   assert_true(refused_at < answered_at); /* refused while the slow request was in flight */
@@ -335,10 +335,12 @@ static void sigterm_drains_poll(void **state)
   drain_scenario("poll");
 }
 
-/* A failed scenario may leave the child running. */
+/* A failed scenario may leave the child running and a reply unfreed. */
 static int reap_child(void **state)
 {
   (void)state;
+  free(slow_req.resp);
+  slow_req.resp = NULL;
   if (child > 0) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
