@@ -52,7 +52,7 @@ static int cmd_create_api_key(const struct config *cfg, int argc, char **argv)
     fprintf(stderr, "arcollectd: --role must be admin, manager, collector, viewer or integration\n");
     return 2;
   }
-  if (db_pool_init(cfg->database_url, cfg->timezone, cfg->statement_timeout_ms) != 0)
+  if (db_pool_init(cfg) != 0)
     return 1;
   struct db *db = db_thread();
   if (!db_ready(db)) {
@@ -84,7 +84,7 @@ static int cmd_serve(const struct config *cfg)
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  if (db_pool_init(cfg->database_url, cfg->timezone, cfg->statement_timeout_ms) != 0)
+  if (db_pool_init(cfg) != 0)
     return 1;
   struct db *db = db_thread();
   if (db->conn && PQstatus(db->conn) == CONNECTION_OK && !db->healthy) {

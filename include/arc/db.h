@@ -30,12 +30,18 @@ struct db {
   int healthy;          /* connected and every statement prepared */
   long long retry_at_ms; /* earliest next reconnect attempt */
   int failed;           /* a statement failed in this transaction */
+  const char *actor;    /* who writes: recorded on events (arc.actor) */
+  const char *request_id;
   struct db_error err;
 };
 
+struct config;
+
 /* Session settings and statements every connection gets.  Called once
- * before any worker starts.  TIMEZONE is the business's day boundary. */
-int db_pool_init(const char *conninfo, const char *timezone, unsigned statement_timeout_ms);
+ * before any worker starts.  Sessions get TimeZone = ARC_TIMEZONE (the
+ * business's day boundary), the timeouts, and the playbook defaults as
+ * arc.* settings that the SQL rules read. */
+int db_pool_init(const struct config *cfg);
 void db_pool_shutdown(void);
 
 /* This thread's connection, connected and prepared if possible.  Never NULL;

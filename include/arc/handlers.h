@@ -50,4 +50,7 @@ unsigned payments_upsert(struct request *rq, struct reply *rp);
 /* src/ledger/reversals.c */
 unsigned payments_reverse(struct request *rq, struct reply *rp);
 
+/* src/integrate/events.c */
+unsigned events_list(struct request *rq, struct reply *rp);
+
 #endif

@@ -18,6 +18,8 @@ struct page {
   const char *cursor;     /* NULL = first page */
 };
 
+/* Reads limit alone (for lists with their own kind of cursor). */
+void query_limit(const struct request *rq, struct page *pg, struct field_errors *fe);
 /* Reads limit and cursor; errors go to FE. */
 void query_page(const struct request *rq, struct page *pg, struct field_errors *fe);
 /* Optional typed query arguments: *OUT is NULL when absent; errors name the argument. */

@@ -131,6 +131,13 @@ enum auth_result auth_check(struct db *db, const char *authorization, size_t len
   const char *params[] = {key_id};
   PGresult *r;
   enum db_status st = db_exec_one(db, "api_keys_select_for_auth", 1, params, &r);
+  if (st < 0 && !db->healthy) {
+    /* The connection died while idle (a database restart): reconnect and
+     * ask once more.  Safe to repeat, it only reads. */
+    db = db_thread();
+    if (db_ready(db))
+      st = db_exec_one(db, "api_keys_select_for_auth", 1, params, &r);
+  }
   if (st < 0)
     return AUTH_DB_DOWN;
   if (st == DB_NONE)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "arc/config.h"
 #include "arc/db.h"
 #include "arc/log.h"
 
@@ -44,19 +45,22 @@ static int timezone_name_ok(const char *tz)
   return 1;
 }
 
-int db_pool_init(const char *conninfo, const char *timezone, unsigned statement_timeout_ms)
+int db_pool_init(const struct config *cfg)
 {
-  if (!timezone_name_ok(timezone)) {
-    log_error("ARC_TIMEZONE=%s is not an IANA time zone name", timezone);
+  if (!timezone_name_ok(cfg->timezone)) {
+    log_error("ARC_TIMEZONE=%s is not an IANA time zone name", cfg->timezone);
     return -1;
   }
   free(g_conninfo);
-  g_conninfo = strdup(conninfo);
+  g_conninfo = strdup(cfg->database_url);
+  unsigned st = cfg->statement_timeout_ms;
   /* Session settings live in the startup packet, so they survive reconnects. */
   snprintf(g_options, sizeof g_options,
            "-c statement_timeout=%u -c lock_timeout=%u -c idle_in_transaction_session_timeout=%u "
-           "-c TimeZone=%s",
-           statement_timeout_ms, statement_timeout_ms / 2, statement_timeout_ms * 2, timezone);
+           "-c TimeZone=%s -c arc.cadence_days=%u -c arc.promise_grace_days=%u "
+           "-c arc.confirm_receipt_days=%u",
+           st, st / 2, st * 2, cfg->timezone, cfg->cadence_days, cfg->promise_grace_days,
+           cfg->confirm_receipt_days);
   if (!g_key_made) {
     if (pthread_key_create(&g_key, db_free) != 0)
       return -1;

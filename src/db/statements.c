@@ -2,17 +2,21 @@
  * so a typo in any SQL fails at start-up, not on first use. */
 #include "arc/api_keys.h"
 #include "arc/db.h"
+#include "arc/events.h"
 #include "arc/ledger.h"
 
 extern const struct db_stmt health_stmts[];
+extern const struct db_stmt db_tx_stmts[];
 
 const struct db_stmt *const db_statement_lists[] = {
     health_stmts,
+    db_tx_stmts,
     api_keys_stmts,
     customers_stmts,
     contacts_stmts,
     invoices_stmts,
     adjustments_stmts,
     payments_stmts,
+    events_stmts,
     NULL,
 };

@@ -44,6 +44,13 @@ static void backoff(int attempt)
   nanosleep(&ts, NULL);
 }
 
+const struct db_stmt db_tx_stmts[] = {
+    /* Transaction-local: events written in this transaction name the actor. */
+    {"tx_set_context",
+     "SELECT set_config('arc.actor', coalesce($1, ''), true), set_config('arc.request_id', coalesce($2, ''), true)"},
+    {NULL, NULL},
+};
+
 unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp)
 {
   for (int attempt = 0;; attempt++) {
@@ -52,7 +59,11 @@ unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp)
     db->failed = 0;
     if (!simple(db, "BEGIN"))
       return db_error_reply(db, rp);
-    unsigned status = fn(db, ctx, rp);
+    const char *context[] = {db->actor, db->request_id};
+    PGresult *r = db_exec(db, "tx_set_context", 2, context);
+    int context_set = r != NULL;
+    PQclear(r);
+    unsigned status = context_set ? fn(db, ctx, rp) : 0;
     if (db->failed || status >= 400) {
       int failed = db->failed;
       struct db_error saved = db->err;

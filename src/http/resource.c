@@ -7,7 +7,7 @@
 #include "arc/jspec.h"
 #include "arc/resource.h"
 
-void query_page(const struct request *rq, struct page *pg, struct field_errors *fe)
+void query_limit(const struct request *rq, struct page *pg, struct field_errors *fe)
 {
   pg->limit = PAGE_LIMIT_DEFAULT;
   pg->cursor = NULL;
@@ -21,7 +21,12 @@ void query_page(const struct request *rq, struct page *pg, struct field_errors *
       pg->limit = n;
   }
   snprintf(pg->limit_plus_one, sizeof pg->limit_plus_one, "%ld", pg->limit + 1);
-  v = request_query(rq, "cursor");
+}
+
+void query_page(const struct request *rq, struct page *pg, struct field_errors *fe)
+{
+  query_limit(rq, pg, fe);
+  const char *v = request_query(rq, "cursor");
   if (v) {
     if (!jspec_is_id(v))
       field_error(fe, "cursor", "must be a next_cursor value from a previous page");

@@ -46,6 +46,8 @@ const struct route arc_routes[] = {
     {HTTP_GET, "/v1/payments/{id}", payments_get, ALL, 0},
     {HTTP_PATCH, "/v1/payments/{id}", payments_update, LEDGER, 0},
     {HTTP_POST, "/v1/payments/{id}/reversal", payments_reverse, LEDGER, 0},
+
+    {HTTP_GET, "/v1/events", events_list, ALL, 0},
 };
 
 const size_t arc_routes_count = sizeof arc_routes / sizeof arc_routes[0];

@@ -320,7 +320,13 @@ static void last_call(struct rctx *c)
     rq->raw_body = c->body;
     rq->raw_len = c->len;
   }
+  if (rq->db) {
+    rq->db->actor = rq->who.actor[0] ? rq->who.actor : NULL;
+    rq->db->request_id = rq->request_id;
+  }
   unsigned status = rq->route->handler(rq, rp);
+  if (rq->db)
+    rq->db->actor = rq->db->request_id = NULL;
   if (status != rp->status)
     log_error("handler for %s returned %u but replied %u", rq->route->pattern, status, rp->status);
   /* A handler must never leave a transaction open on the worker's connection. */

@@ -134,7 +134,7 @@ int harness_setup(void **state)
     return -1;
   }
   PQfinish(mc);
-  if (db_pool_init(H.conninfo, H.cfg.timezone, H.cfg.statement_timeout_ms) != 0)
+  if (db_pool_init(&H.cfg) != 0)
     return -1;
   struct db *db = db_thread();
   if (!db_ready(db)) {

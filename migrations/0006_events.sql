@@ -1,0 +1,120 @@
+-- Events: an append-only record of every change, written in the same
+-- transaction as the change, read as a feed (GET /v1/events) and later
+-- pushed to webhooks.
+--
+-- Order and completeness.  Ids come from a sequence, and transactions commit
+-- in any order, so "id > cursor" alone would skip an event whose transaction
+-- commits after a later id was read.  Each event records its transaction id
+-- (xid8, never wraps); the feed orders by (txid, id) and only shows events of
+-- transactions older than the oldest one still running
+-- (pg_snapshot_xmin).  Any event that becomes visible later belongs to a
+-- transaction at or past that horizon, so it sorts after everything already
+-- read: a reader following next_cursor never skips one.
+
+CREATE TABLE events (
+  id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  txid          xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  type          text NOT NULL,
+  resource_type text NOT NULL,
+  resource_id   text NOT NULL,
+  customer_id   bigint,
+  actor         text NOT NULL,
+  request_id    text,
+  occurred_at   timestamptz NOT NULL DEFAULT now(),
+  data          jsonb NOT NULL
+);
+CREATE INDEX events_feed_idx ON events (txid, id);
+CREATE INDEX events_customer_idx ON events (customer_id, txid, id);
+
+CREATE FUNCTION arc_event_json(e events) RETURNS jsonb
+LANGUAGE sql STABLE AS
+$$
+  SELECT jsonb_build_object(
+    'id', e.id::text,
+    'type', e.type,
+    'resource_type', e.resource_type,
+    'resource_id', e.resource_id,
+    'customer_id', e.customer_id::text,
+    'actor', e.actor,
+    'request_id', e.request_id,
+    'occurred_at', arc_ts(e.occurred_at),
+    'data', e.data)
+$$;
+
+-- The feed position of an event: "<txid>-<id>".
+CREATE FUNCTION arc_event_cursor(e events) RETURNS text
+LANGUAGE sql IMMUTABLE AS
+$$ SELECT e.txid::text || '-' || e.id::text $$;
+
+-- Appends an event unless this transaction already recorded one for the
+-- same resource (one event per resource per transaction, carrying its final
+-- state).  Actor and request id come from the transaction's settings
+-- (arc.actor, arc.request_id), set by the request's transaction runner.
+CREATE FUNCTION arc_event_append(p_type text, p_resource text, p_id text, p_customer bigint, p_data jsonb)
+RETURNS void
+LANGUAGE plpgsql AS
+$$
+BEGIN
+  IF EXISTS (SELECT 1 FROM events e WHERE e.txid = pg_current_xact_id()
+             AND e.resource_type = p_resource AND e.resource_id = p_id) THEN
+    RETURN;
+  END IF;
+  INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
+  VALUES (p_type, p_resource, p_id, p_customer,
+          coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
+          nullif(current_setting('arc.request_id', true), ''), p_data);
+END
+$$;
+
+-- Row trigger (deferred to commit, so the event carries the row's final
+-- state, e.g. a payment with all its allocations).  TG_ARGV[0] is the
+-- resource name; its document is arc_<resource>_json(row).  The type is
+-- TG_ARGV[1] for inserts when given, else <resource>.created; for updates
+-- <resource>.<new status> when the status changed (open again: reopened),
+-- else <resource>.updated.  Updates that changed nothing record nothing.
+CREATE FUNCTION arc_emit() RETURNS trigger
+LANGUAGE plpgsql AS
+$$
+DECLARE
+  res text := TG_ARGV[0];
+  kind text;
+  doc jsonb;
+  cust bigint;
+  new_status text;
+  old_status text;
+BEGIN
+  IF TG_OP = 'UPDATE' THEN
+    IF to_jsonb(NEW) = to_jsonb(OLD) THEN
+      RETURN NULL;
+    END IF;
+    new_status := to_jsonb(NEW) ->> 'status';
+    old_status := to_jsonb(OLD) ->> 'status';
+    kind := CASE
+      WHEN new_status IS DISTINCT FROM old_status AND new_status = 'open' THEN res || '.reopened'
+      WHEN new_status IS DISTINCT FROM old_status THEN res || '.' || new_status
+      ELSE res || '.updated' END;
+  ELSE
+    kind := coalesce(TG_ARGV[1], res || '.created');
+  END IF;
+  -- The row as it is now, at commit: NEW is only the row as of this change.
+  EXECUTE format('SELECT arc_%s_json(t), %s FROM %I t WHERE t.id = $1', res,
+                 CASE WHEN TG_TABLE_NAME = 'customers' THEN 't.id' ELSE 't.customer_id' END,
+                 TG_TABLE_NAME)
+    INTO doc, cust USING NEW.id;
+  IF doc IS NOT NULL THEN
+    PERFORM arc_event_append(kind, res, NEW.id::text, cust, doc);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER customers_emit AFTER INSERT OR UPDATE ON customers
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('customer');
+CREATE CONSTRAINT TRIGGER contacts_emit AFTER INSERT OR UPDATE ON contacts
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('contact');
+CREATE CONSTRAINT TRIGGER invoices_emit AFTER INSERT OR UPDATE ON invoices
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('invoice');
+CREATE CONSTRAINT TRIGGER invoice_adjustments_emit AFTER INSERT ON invoice_adjustments
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('adjustment');
+CREATE CONSTRAINT TRIGGER payments_emit AFTER INSERT OR UPDATE ON payments
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('payment', 'payment.received');
