@@ -50,6 +50,29 @@ unsigned payments_upsert(struct request *rq, struct reply *rp);
 /* src/ledger/reversals.c */
 unsigned payments_reverse(struct request *rq, struct reply *rp);
 
+/* src/work/call_logs.c */
+unsigned call_logs_create(struct request *rq, struct reply *rp);
+unsigned call_logs_list(struct request *rq, struct reply *rp);
+unsigned call_logs_get(struct request *rq, struct reply *rp);
+
+/* src/work/promises.c */
+unsigned promises_create(struct request *rq, struct reply *rp);
+unsigned promises_list(struct request *rq, struct reply *rp);
+unsigned promises_get(struct request *rq, struct reply *rp);
+unsigned promises_update(struct request *rq, struct reply *rp);
+
+/* src/work/disputes.c */
+unsigned disputes_create(struct request *rq, struct reply *rp);
+unsigned disputes_list(struct request *rq, struct reply *rp);
+unsigned disputes_get(struct request *rq, struct reply *rp);
+unsigned disputes_update(struct request *rq, struct reply *rp);
+
+/* src/work/receipts.c */
+unsigned receipts_confirm(struct request *rq, struct reply *rp);
+
+/* src/work/call_sheet.c */
+unsigned call_sheet_get(struct request *rq, struct reply *rp);
+
 /* src/integrate/events.c */
 unsigned events_list(struct request *rq, struct reply *rp);
 

@@ -10,4 +10,11 @@ extern const struct db_stmt invoices_stmts[];
 extern const struct db_stmt adjustments_stmts[];
 extern const struct db_stmt payments_stmts[];
 
+/* The collection work (src/work/ *_repo.c). */
+extern const struct db_stmt call_logs_stmts[];
+extern const struct db_stmt promises_stmts[];
+extern const struct db_stmt disputes_stmts[];
+extern const struct db_stmt receipts_stmts[];
+extern const struct db_stmt call_sheet_stmts[];
+
 #endif

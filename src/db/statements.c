@@ -17,6 +17,11 @@ const struct db_stmt *const db_statement_lists[] = {
     invoices_stmts,
     adjustments_stmts,
     payments_stmts,
+    call_logs_stmts,
+    promises_stmts,
+    disputes_stmts,
+    receipts_stmts,
+    call_sheet_stmts,
     events_stmts,
     NULL,
 };

@@ -10,6 +10,12 @@
 #define ADMIN ROLE_ADMIN
 /* Collectors learn who to call on the phone; they keep contacts current. */
 #define CONTACTS (ROLES_LEDGER_WRITE | ROLE_COLLECTOR)
+/* The collectors' own work: calls, promises, disputes, receipt confirmations. */
+#define WORK (ROLE_ADMIN | ROLE_MANAGER | ROLE_COLLECTOR)
+/* CRMs log the calls their users make, so integrations may log calls too. */
+#define CALLS (WORK | ROLE_INTEGRATION)
+/* Decisions: cancelling a promise, resolving or rejecting a dispute. */
+#define MANAGE (ROLE_ADMIN | ROLE_MANAGER)
 
 const struct route arc_routes[] = {
     {HTTP_GET, "/healthz", health_live, 0, 0},
@@ -26,6 +32,7 @@ const struct route arc_routes[] = {
     {HTTP_PUT, "/v1/customers/external/{external_id}", customers_upsert, LEDGER, 0},
     {HTTP_GET, "/v1/customers/{id}", customers_get, ALL, 0},
     {HTTP_PATCH, "/v1/customers/{id}", customers_update, LEDGER, 0},
+    {HTTP_GET, "/v1/customers/{id}/call-sheet", call_sheet_get, ALL, 0},
     {HTTP_GET, "/v1/customers/{id}/contacts", contacts_list, ALL, 0},
     {HTTP_POST, "/v1/customers/{id}/contacts", contacts_create, CONTACTS, 0},
     {HTTP_GET, "/v1/customers/{id}/contacts/{contact_id}", contacts_get, ALL, 0},
@@ -39,6 +46,7 @@ const struct route arc_routes[] = {
     {HTTP_GET, "/v1/invoices/{id}/adjustments", adjustments_list, ALL, 0},
     {HTTP_POST, "/v1/invoices/{id}/adjustments", adjustments_create, LEDGER, 0},
     {HTTP_GET, "/v1/invoices/{id}/adjustments/{adjustment_id}", adjustments_get, ALL, 0},
+    {HTTP_POST, "/v1/invoices/{id}/receipt-confirmation", receipts_confirm, WORK, 0},
 
     {HTTP_GET, "/v1/payments", payments_list, ALL, 0},
     {HTTP_POST, "/v1/payments", payments_create, LEDGER, 0},
@@ -46,6 +54,20 @@ const struct route arc_routes[] = {
     {HTTP_GET, "/v1/payments/{id}", payments_get, ALL, 0},
     {HTTP_PATCH, "/v1/payments/{id}", payments_update, LEDGER, 0},
     {HTTP_POST, "/v1/payments/{id}/reversal", payments_reverse, LEDGER, 0},
+
+    {HTTP_GET, "/v1/call-logs", call_logs_list, ALL, 0},
+    {HTTP_POST, "/v1/call-logs", call_logs_create, CALLS, 0},
+    {HTTP_GET, "/v1/call-logs/{id}", call_logs_get, ALL, 0},
+
+    {HTTP_GET, "/v1/promises", promises_list, ALL, 0},
+    {HTTP_POST, "/v1/promises", promises_create, WORK, 0},
+    {HTTP_GET, "/v1/promises/{id}", promises_get, ALL, 0},
+    {HTTP_PATCH, "/v1/promises/{id}", promises_update, MANAGE, 0},
+
+    {HTTP_GET, "/v1/disputes", disputes_list, ALL, 0},
+    {HTTP_POST, "/v1/disputes", disputes_create, WORK, 0},
+    {HTTP_GET, "/v1/disputes/{id}", disputes_get, ALL, 0},
+    {HTTP_PATCH, "/v1/disputes/{id}", disputes_update, MANAGE, 0},
 
     {HTTP_GET, "/v1/events", events_list, ALL, 0},
 };
