@@ -100,7 +100,8 @@ cmd_run() {
   fi
   build-run/arcollectd serve &
   local pid=$!
-  trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' INT TERM
+  # Ctrl-C: stop the server (it drains in-flight requests), then the cluster; the data stays.
+  trap "kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; stop_cluster '$dir'; exit 0" INT TERM
   for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$ARC_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   if [ "$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM customers")" = 0 ]; then
     say "loading demo data"
@@ -117,7 +118,8 @@ Admin key: $key
   curl -s \$ARC/openapi.json
 
 EOF
-  wait $pid
+  wait $pid || true
+  stop_cluster "$dir"
 }
 
 cmd_test() {

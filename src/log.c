@@ -32,7 +32,8 @@ void log_json(const char *level, const char *msg, json_t *fields)
   if (fields)
     json_object_update(line, fields);
   json_decref(fields);
-  char *text = json_dumps(line, JSON_COMPACT);
+  /* Six significant digits: durations read 3.93, not 3.9300000000000002. */
+  char *text = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6));
   json_decref(line);
   if (!text)
     return;
