@@ -73,6 +73,16 @@ unsigned receipts_confirm(struct request *rq, struct reply *rp);
 /* src/work/call_sheet.c */
 unsigned call_sheet_get(struct request *rq, struct reply *rp);
 
+/* src/schedule/follow_ups.c */
+unsigned follow_ups_list(struct request *rq, struct reply *rp);
+unsigned follow_ups_get(struct request *rq, struct reply *rp);
+unsigned follow_ups_update(struct request *rq, struct reply *rp);
+
+/* src/schedule/runs.c */
+unsigned scheduler_runs_create(struct request *rq, struct reply *rp);
+unsigned scheduler_runs_list(struct request *rq, struct reply *rp);
+unsigned scheduler_runs_get(struct request *rq, struct reply *rp);
+
 /* src/integrate/events.c */
 unsigned events_list(struct request *rq, struct reply *rp);
 

@@ -16,5 +16,8 @@ extern const struct db_stmt promises_stmts[];
 extern const struct db_stmt disputes_stmts[];
 extern const struct db_stmt receipts_stmts[];
 extern const struct db_stmt call_sheet_stmts[];
+/* The scheduler's (src/schedule/ *_repo.c and rules.c). */
+extern const struct db_stmt follow_ups_stmts[];
+extern const struct db_stmt runs_stmts[];
 
 #endif

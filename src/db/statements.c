@@ -3,6 +3,7 @@
 #include "arc/api_keys.h"
 #include "arc/db.h"
 #include "arc/events.h"
+#include "arc/sweep.h"
 #include "arc/ledger.h"
 
 extern const struct db_stmt health_stmts[];
@@ -22,6 +23,9 @@ const struct db_stmt *const db_statement_lists[] = {
     disputes_stmts,
     receipts_stmts,
     call_sheet_stmts,
+    follow_ups_stmts,
+    runs_stmts,
+    sweep_stmts,
     events_stmts,
     NULL,
 };

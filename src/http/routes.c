@@ -69,6 +69,14 @@ const struct route arc_routes[] = {
     {HTTP_GET, "/v1/disputes/{id}", disputes_get, ALL, 0},
     {HTTP_PATCH, "/v1/disputes/{id}", disputes_update, MANAGE, 0},
 
+    {HTTP_GET, "/v1/follow-ups", follow_ups_list, ALL, 0},
+    {HTTP_GET, "/v1/follow-ups/{id}", follow_ups_get, ALL, 0},
+    {HTTP_PATCH, "/v1/follow-ups/{id}", follow_ups_update, WORK, 0},
+
+    {HTTP_GET, "/v1/scheduler/runs", scheduler_runs_list, MANAGE, 0},
+    {HTTP_POST, "/v1/scheduler/runs", scheduler_runs_create, ADMIN, 0},
+    {HTTP_GET, "/v1/scheduler/runs/{id}", scheduler_runs_get, MANAGE, 0},
+
     {HTTP_GET, "/v1/events", events_list, ALL, 0},
 };
 

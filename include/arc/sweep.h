@@ -1,0 +1,39 @@
+/* The scheduler's sweep: every rule of the playbook, evaluated for one
+ * instant (as_of) with set-based SQL, in one transaction. */
+#ifndef ARC_SWEEP_H
+#define ARC_SWEEP_H
+
+#include <jansson.h>
+
+#include "arc/db.h"
+
+struct config;
+struct reply;
+
+/* One rule: a statement taking ($1 as_of timestamptz, $2 run id) and
+ * returning rows (reason text, created integer, closed integer). */
+struct sweep_rule {
+  const char *name;      /* for logs and tests */
+  const char *statement; /* name of a prepared statement in sweep_stmts */
+};
+
+/* The rules, in the order the sweep runs them (src/schedule/rules.c). */
+extern const struct sweep_rule sweep_rules[];
+extern const struct db_stmt sweep_stmts[];
+
+enum sweep_wait { SWEEP_SKIP_IF_BUSY, SWEEP_WAIT };
+
+/* Runs a sweep for AS_OF (RFC 3339; NULL = now) under the cluster-wide
+ * sweep lock.  TRIGGER is "scheduler" or "api".  On success fills RP with
+ * 201 and the run's document; when another instance holds the lock and
+ * WAIT is SWEEP_SKIP_IF_BUSY, replies 409 and changes nothing. */
+unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait,
+                   struct reply *rp);
+
+/* The scheduler thread: sweeps every interval with as_of = now. */
+struct scheduler;
+struct scheduler *scheduler_start(const struct config *cfg);
+/* Stops after the sweep in progress, if any, has finished. */
+void scheduler_stop(struct scheduler *s);
+
+#endif
