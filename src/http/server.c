@@ -20,6 +20,9 @@
 #include "arc/server.h"
 
 #define MAX_JSON_DEPTH 32
+/* How much of an unwanted body is read (and dropped) to deliver an early
+ * error; a client sending more is disconnected. */
+#define DRAIN_MAX (64u << 20)
 
 struct server {
   struct MHD_Daemon *daemon;
@@ -39,7 +42,11 @@ struct rctx {
   const char *method_name;
   char *body;
   size_t len, cap, body_cap;
-  int queued; /* a reply was queued in the first call */
+  int queued;   /* a reply was queued in the first call */
+  int draining; /* an early reply waits until the body has been read */
+  size_t drained;
+  unsigned long long announced; /* Content-Length, 0 when absent */
+  int chunked;
   int content_is_json;
 };
 
@@ -240,8 +247,9 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
     return;
   }
   if (h[H_TRANSFER_ENCODING].count) {
-    if (strncasecmp(h[H_TRANSFER_ENCODING].value, "chunked", h[H_TRANSFER_ENCODING].len) != 0 ||
-        h[H_TRANSFER_ENCODING].len != 7) {
+    c->chunked = h[H_TRANSFER_ENCODING].len == 7 &&
+                 strncasecmp(h[H_TRANSFER_ENCODING].value, "chunked", 7) == 0;
+    if (!c->chunked) {
       reply_problem(rp, PROBLEM_BAD_REQUEST, "only the chunked transfer coding is supported");
       return;
     }
@@ -253,10 +261,7 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   if (h[H_CONTENT_LENGTH].count) {
     char *end;
     unsigned long long n = strtoull(h[H_CONTENT_LENGTH].value, &end, 10);
-    if (n > c->body_cap) {
-      reply_problemf(rp, PROBLEM_PAYLOAD_TOO_LARGE, "the body may be at most %zu bytes", c->body_cap);
-      return;
-    }
+    c->announced = n;
   }
 
   struct query_ctx q = {.rq = rq};
@@ -291,6 +296,10 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
                      m.route->pattern);
       return;
     }
+  }
+  if (c->announced > c->body_cap) {
+    reply_problemf(rp, PROBLEM_PAYLOAD_TOO_LARGE, "the body may be at most %zu bytes", c->body_cap);
+    return;
   }
   c->content_is_json =
       h[H_CONTENT_TYPE].count && media_type_is_json(h[H_CONTENT_TYPE].value, h[H_CONTENT_TYPE].len);
@@ -355,6 +364,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     *con_cls = c;
     first_call(srv, conn, c, url, method);
     if (c->rp.status) {
+      /* An early answer (401, 404, 413...) to a request that still sends a
+       * body: read and drop the body first, so the client is not reset
+       * mid-upload and sees the answer; past DRAIN_MAX, answer now. */
+      if ((c->chunked || c->announced > 0) && c->announced <= DRAIN_MAX) {
+        c->draining = 1;
+        return MHD_YES;
+      }
       c->queued = 1;
       return queue_reply(conn, c);
     }
@@ -364,10 +380,25 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     *upload_data_size = 0; /* a reply is already on its way; drop the body */
     return MHD_YES;
   }
+  if (c->draining && *upload_data_size > 0) {
+    c->drained += *upload_data_size;
+    *upload_data_size = 0;
+    return c->drained > DRAIN_MAX ? MHD_NO : MHD_YES;
+  }
+  if (c->draining) {
+    c->queued = 1;
+    return queue_reply(conn, c);
+  }
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;
-    if (c->len + n > c->body_cap)
-      return MHD_NO; /* chunked body past the cap: drop the connection */
+    if (c->len + n > c->body_cap) {
+      /* A chunked body grew past the cap: drop what came, answer 413 at the end. */
+      reply_problemf(&c->rp, PROBLEM_PAYLOAD_TOO_LARGE, "the body may be at most %zu bytes", c->body_cap);
+      c->draining = 1;
+      c->drained = c->len + n;
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
     if (c->len + n + 1 > c->cap) {
       size_t cap = c->cap ? c->cap : 4096;
       while (cap < c->len + n + 1)

@@ -159,7 +159,15 @@ static void oversized_bodies(void **state)
   big[n] = '\0';
   http_raw(&r, "POST", "/v1/customers", ROLE_ADMIN, big, n, "application/json", NULL);
   assert_problem(&r, 413, "payload-too-large", NULL);
+  /* The same body sent chunked, with no Content-Length announcing it. */
+  const char *const chunked[] = {"Transfer-Encoding: chunked", NULL};
+  http_raw(&r, "POST", "/v1/customers", ROLE_ADMIN, big, n, "application/json", chunked);
+  assert_problem(&r, 413, "payload-too-large", NULL);
+  /* A large body to a route the key may not use still gets its answer. */
+  http_raw(&r, "POST", "/v1/customers", ROLE_VIEWER, big, n, "application/json", NULL);
+  assert_problem(&r, 403, "forbidden", NULL);
   free(big);
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM customers"), 0);
   /* Nothing was created, and the server still answers. */
   http(&r, "GET", "/healthz", NO_KEY, NULL, NULL);
   assert_status(&r, 200);

@@ -355,9 +355,12 @@ static void table_roles(void **state)
     }
     if (strncmp(r->pattern, "/v1/", 4) != 0 && !is_public_pattern(r->pattern))
       fail_msg("%s is neither under /v1 nor a known public route", r->pattern);
-    /* The policy: every role reads, viewers never write, API keys are admin's alone. */
+    /* The policy: every role reads, viewers never write, API keys are admin's
+     * alone, and the scheduler's run log is for those who run it. */
     if (strncmp(r->pattern, "/v1/api-keys", 12) == 0)
       assert_int_equal(r->roles, ROLE_ADMIN);
+    else if (strncmp(r->pattern, "/v1/scheduler/", 14) == 0)
+      assert_int_equal(r->roles & ~(ROLE_ADMIN | ROLE_MANAGER), 0);
     else if (r->roles && r->method == HTTP_GET)
       assert_int_equal(r->roles, ROLES_ALL);
     else if (r->roles)
