@@ -172,6 +172,7 @@ BEGIN
   FROM unnest(v_ids, v_amts) AS u(inv_id, amt)
   WHERE inv.id = u.inv_id;
 
+  PERFORM arc_promises_evaluate(now(), v_customer);
   RETURN QUERY SELECT x.id, x.version, arc_payment_json(x)::text FROM payments x WHERE x.id = v_pay.id;
 END
 $$;
@@ -295,6 +296,7 @@ BEGIN
   UPDATE payments x SET status = 'reversed', reversed_at = now(), reversal_reason = p_reason
   WHERE x.id = p_id
   RETURNING x.* INTO cur;
+  PERFORM arc_promises_evaluate(now(), cur.customer_id);
   RETURN QUERY SELECT cur.id, cur.version, arc_payment_json(cur)::text;
 END
 $$;

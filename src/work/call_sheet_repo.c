@@ -1,4 +1,9 @@
-/* SQL of call_sheet (placeholder until implemented). */
+/* SQL of the call sheet: one statement builds it all (see
+ * migrations/0011_call_sheet.sql); no row when the customer does not exist. */
 #include "arc/ledger.h"
 
-const struct db_stmt call_sheet_stmts[] = {{NULL, NULL}};
+const struct db_stmt call_sheet_stmts[] = {
+    {"call_sheet_select",
+     "SELECT s::text FROM arc_call_sheet($1::bigint) AS s WHERE s IS NOT NULL"},
+    {NULL, NULL},
+};
