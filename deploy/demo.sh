@@ -207,6 +207,25 @@ api POST "/v1/payments/$bounced/reversal" '{"reason": "Check #5120 returned unpa
 api POST "/v1/invoices/$gp5002/adjustments" \
   '{"kind": "credit", "amount": -275000, "reason": "Pricing error on line 3, agreed with Jorge Ortega"}' >/dev/null
 
+# ---------------------------------------------------------- collection work
+# at DAYS HOUR: an instant DAYS days from now at HOUR:00 UTC.
+at() { date -u -d "$1 days" +%Y-%m-%dT"$2":00:00Z; }
+call() { api POST /v1/call-logs "$1" >/dev/null; }
+# Bluebird did not pick up four days ago: a retry comes due after its 5-day cadence.
+call "$(printf '{"customer_id":"%s","channel":"phone","direction":"outbound","outcome":"no_answer","contact_name":"Hannah Price","notes":"Rang twice, no voicemail box.","occurred_at":"%s"}' "$bluebird" "$(at -4 15)")"
+# Keller answered and promised the rest of KM-3001 by Friday week.
+call "$(printf '{"customer_id":"%s","channel":"phone","direction":"outbound","outcome":"reached","contact_name":"Sabine Hartmann","notes":"Second instalment approved, goes out with the next payment run.","occurred_at":"%s","satisfaction":4,"promise":{"amount":2100000,"currency":"EUR","promised_on":"%s","method":"wire","invoice_ids":["%s"]}}' "$keller" "$(at -1 9)" "$(day 6)" "$km3001")"
+# Granite was reached two weeks ago without a commitment: due for a retry.
+call "$(printf '{"customer_id":"%s","channel":"phone","direction":"outbound","outcome":"reached","contact_name":"Jorge Ortega","notes":"Waiting for the owner to sign off; call back.","occurred_at":"%s"}' "$granite" "$(at -14 16)")"
+# Carter disputes the panel service: a damaged inverter was not replaced.
+api POST /v1/disputes "$(printf '{"invoice_id":"%s","reason":"damaged","amount":45000,"notes":"Inverter still faulty after the visit."}' "$(api GET "/v1/invoices?customer_id=$carter&limit=1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')")" >/dev/null
+# Northwind confirmed it received the newest invoice.
+api POST "/v1/invoices/$(api GET '/v1/invoices?number=NW-1005' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')/receipt-confirmation" \
+  '{"confirmed_by": "Dana Whitfield", "via": "email"}' >/dev/null
+
+# The morning sweep, so the worklist is there at once.
+api POST /v1/scheduler/runs '{}' >/dev/null
+
 # The summary counts what the API now answers.
 count() {
   local page
@@ -217,4 +236,5 @@ echo "demo data loaded into $ARC_URL: $(count '/v1/customers?limit=200') custome
   "$contacts contacts, $(count '/v1/invoices?limit=200') invoices" \
   "($(count "/v1/invoices?overdue_as_of=$(day 0)&limit=200") overdue)," \
   "$(count '/v1/payments?limit=200') payments ($(count '/v1/payments?status=reversed') reversed)," \
-  "1 credit adjustment"
+  "1 credit adjustment, 3 calls, 1 promise, 1 dispute;" \
+  "$(count "/v1/follow-ups?due_on=$(day 0)&limit=200") follow-ups due today"

@@ -12,6 +12,7 @@
 #include "arc/log.h"
 #include "arc/router.h"
 #include "arc/server.h"
+#include "arc/sweep.h"
 
 static void usage(void)
 {
@@ -102,10 +103,12 @@ static int cmd_serve(const struct config *cfg)
   log_json("info", "listening",
            json_pack("{s:s, s:i, s:i, s:s}", "bind", cfg->bind, "port", (int)server_port(srv), "threads",
                      (int)cfg->threads, "poll", cfg->poll_mode));
+  struct scheduler *sched = scheduler_start(cfg);
   int sig = 0;
   sigwait(&set, &sig);
   log_json("info", "stopping", json_pack("{s:i, s:i}", "signal", sig, "in_flight", (int)server_in_flight(srv)));
   server_stop(srv, cfg->shutdown_grace_s * 1000);
+  scheduler_stop(sched); /* after the sweep in progress, if any */
   log_info("stopped");
   return 0;
 }

@@ -1,6 +1,60 @@
-/* placeholder */
+/* /v1/scheduler/runs: run a sweep now (admin; optionally for another
+ * instant, to replay a day) and read past runs (admin, manager). */
+#include "arc/db.h"
 #include "arc/handlers.h"
-#include "arc/problem.h"
-unsigned scheduler_runs_create(struct request *rq, struct reply *rp) { (void)rq; return reply_problem(rp, PROBLEM_INTERNAL, "not implemented"); }
-unsigned scheduler_runs_list(struct request *rq, struct reply *rp) { (void)rq; return reply_problem(rp, PROBLEM_INTERNAL, "not implemented"); }
-unsigned scheduler_runs_get(struct request *rq, struct reply *rp) { (void)rq; return reply_problem(rp, PROBLEM_INTERNAL, "not implemented"); }
+#include "arc/jspec.h"
+#include "arc/resource.h"
+#include "arc/sweep.h"
+
+/* The sweep runs on the request's own connection and waits for another
+ * instance's sweep to finish: the caller asked for this one to happen. */
+unsigned scheduler_runs_create(struct request *rq, struct reply *rp)
+{
+  const char *as_of = NULL;
+  struct jspec spec[] = {
+      JSPEC_INSTANTV("as_of", 0, &as_of),
+      JSPEC_ENDV,
+  };
+  struct field_errors fe = {0};
+  if (!jspec_parse(rq->body, spec, JSPEC_CREATE, "", &fe))
+    return reply_validation(rp, &fe);
+  return sweep_run(rq->db, as_of, "api", SWEEP_WAIT, rp);
+}
+
+unsigned scheduler_runs_list(struct request *rq, struct reply *rp)
+{
+  static const char *const known[] = {"limit", "cursor", "as_of_from", "as_of_to", NULL};
+  struct field_errors fe = {0};
+  struct page pg;
+  const char *from, *to;
+  query_known(rq, known, &fe);
+  query_page(rq, &pg, &fe);
+  query_instant(rq, "as_of_from", &from, &fe);
+  query_instant(rq, "as_of_to", &to, &fe);
+  if (field_errors_any(&fe))
+    return reply_validation(rp, &fe);
+  const char *params[] = {pg.cursor, pg.limit_plus_one, from, to};
+  PGresult *r = db_exec(rq->db, "scheduler_runs_select_page", 4, params);
+  if (!r)
+    return db_error_reply(rq->db, rp);
+  reply_page(rp, r, &pg);
+  PQclear(r);
+  return rp->status;
+}
+
+unsigned scheduler_runs_get(struct request *rq, struct reply *rp)
+{
+  const char *id = path_id(rq, rp, 0, "scheduler run");
+  if (!id)
+    return rp->status;
+  const char *params[] = {id};
+  PGresult *r;
+  enum db_status st = db_exec_one(rq->db, "scheduler_runs_select_by_id", 1, params, &r);
+  if (st < 0)
+    return db_error_reply(rq->db, rp);
+  if (st == DB_NONE)
+    return reply_not_found(rp, "scheduler run", id);
+  reply_doc(rp, 200, r, 0, NULL);
+  PQclear(r);
+  return 200;
+}

@@ -1,3 +1,32 @@
-/* placeholder */
+/* SQL of scheduler runs: the sweep's lock and its run row (sweep.c), and
+ * the reads behind GET /v1/scheduler/runs (runs.c). */
 #include "arc/ledger.h"
-const struct db_stmt runs_stmts[] = {{NULL, NULL}};
+
+const struct db_stmt runs_stmts[] = {
+    /* The cluster-wide sweep lock (key 7250002), held until the sweep's
+     * transaction ends: a dead connection or a rollback releases it too. */
+    {"scheduler_runs_lock", "SELECT pg_advisory_xact_lock(7250002)"},
+    {"scheduler_runs_try_lock", "SELECT pg_try_advisory_xact_lock(7250002)"},
+    /* A sweep covers the whole book: a request's statement timeout is too short. */
+    {"scheduler_runs_long_timeout", "SELECT set_config('statement_timeout', '600s', true)"},
+    /* $1 as_of (NULL = the transaction's start), $2 trigger, $3 actor.
+     * Returns the id and as_of in a form every rule reads back exactly. */
+    {"scheduler_runs_insert",
+     "INSERT INTO scheduler_runs (as_of, trigger, actor) "
+     "VALUES (coalesce($1::timestamptz, now()), $2, $3) RETURNING id, arc_ts(as_of)"},
+    /* $1 id, $2 created, $3 closed (jsonb {reason: n}). */
+    {"scheduler_runs_finish",
+     "UPDATE scheduler_runs r SET finished_at = clock_timestamp(), created = $2::jsonb, closed = $3::jsonb "
+     "WHERE id = $1::bigint RETURNING r.id, 1, arc_scheduler_run_json(r)::text"},
+    /* Newest first: $1 cursor (an id), $2 limit + 1, as_of from $3
+     * (inclusive) to $4 (exclusive). */
+    {"scheduler_runs_select_page",
+     "SELECT r.id, 1, arc_scheduler_run_json(r)::text FROM scheduler_runs r "
+     "WHERE ($1::bigint IS NULL OR r.id < $1::bigint) "
+     "AND ($3::timestamptz IS NULL OR r.as_of >= $3::timestamptz) "
+     "AND ($4::timestamptz IS NULL OR r.as_of < $4::timestamptz) "
+     "ORDER BY r.id DESC LIMIT $2::bigint"},
+    {"scheduler_runs_select_by_id",
+     "SELECT r.id, 1, arc_scheduler_run_json(r)::text FROM scheduler_runs r WHERE r.id = $1::bigint"},
+    {NULL, NULL},
+};

@@ -1,5 +1,101 @@
-/* placeholder */
+/* The sweep: every rule of sweep_rules[] for one as_of, in one transaction,
+ * under a cluster-wide advisory lock so that of several instances exactly
+ * one sweeps at a time.  The rules are set-based statements (rules.c,
+ * migrations/0013_sweep.sql); this file only orders and counts them. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "arc/db.h"
 #include "arc/http.h"
 #include "arc/problem.h"
+#include "arc/resource.h"
 #include "arc/sweep.h"
-unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait, struct reply *rp) { (void)db; (void)as_of; (void)trigger; (void)wait; return reply_problem(rp, PROBLEM_INTERNAL, "not implemented"); }
+
+struct sweep_ctx {
+  const char *as_of; /* NULL = now */
+  const char *trigger;
+  enum sweep_wait wait;
+};
+
+/* Adds N to OBJ[REASON]; reasons with nothing to count are left out, so
+ * a sweep that changed nothing shows {}. */
+static void count_add(json_t *obj, const char *reason, const char *n_text)
+{
+  long long n = strtoll(n_text, NULL, 10);
+  if (n == 0)
+    return;
+  json_t *was = json_object_get(obj, reason);
+  json_object_set_new(obj, reason, json_integer(json_integer_value(was) + n));
+}
+
+/* Takes the sweep lock, or replies: 409 when busy and not waiting; a
+ * lock_timeout while waiting is mapped to 503 by db_error_reply. */
+static unsigned lock_sweep(struct db *db, enum sweep_wait wait, struct reply *rp)
+{
+  PGresult *r = db_exec(db, wait == SWEEP_WAIT ? "scheduler_runs_lock" : "scheduler_runs_try_lock", 0, NULL);
+  if (!r)
+    return db_error_reply(db, rp);
+  int got = wait == SWEEP_WAIT || strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+  PQclear(r);
+  if (!got)
+    return reply_problem(rp, PROBLEM_CONFLICT, "another sweep is running");
+  return 0;
+}
+
+static unsigned sweep_tx(struct db *db, void *vctx, struct reply *rp)
+{
+  const struct sweep_ctx *ctx = vctx;
+  unsigned st = lock_sweep(db, ctx->wait, rp);
+  if (st)
+    return st;
+  PQclear(db_exec(db, "scheduler_runs_long_timeout", 0, NULL));
+  if (db->failed)
+    return db_error_reply(db, rp);
+
+  const char *run_params[] = {ctx->as_of, ctx->trigger, db->actor};
+  PGresult *run = db_exec(db, "scheduler_runs_insert", 3, run_params);
+  if (!run)
+    return db_error_reply(db, rp);
+  /* Every rule reads the same instant and records the same run. */
+  const char *rule_params[] = {PQgetvalue(run, 0, 1), PQgetvalue(run, 0, 0)};
+  json_t *created = json_object(), *closed = json_object();
+  for (const struct sweep_rule *rule = sweep_rules; rule->statement; rule++) {
+    PGresult *r = db_exec(db, rule->statement, 2, rule_params);
+    if (!r)
+      break;
+    for (int i = 0; i < PQntuples(r); i++) {
+      if (PQgetisnull(r, i, 0))
+        continue;
+      count_add(created, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+      count_add(closed, PQgetvalue(r, i, 0), PQgetvalue(r, i, 2));
+    }
+    PQclear(r);
+  }
+  if (db->failed) {
+    json_decref(created);
+    json_decref(closed);
+    PQclear(run);
+    return db_error_reply(db, rp);
+  }
+  char *created_text = json_dumps(created, JSON_COMPACT | JSON_SORT_KEYS);
+  char *closed_text = json_dumps(closed, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(created);
+  json_decref(closed);
+  const char *finish_params[] = {PQgetvalue(run, 0, 0), created_text, closed_text};
+  PGresult *done = db_exec(db, "scheduler_runs_finish", 3, finish_params);
+  free(created_text);
+  free(closed_text);
+  PQclear(run);
+  if (!done)
+    return db_error_reply(db, rp);
+  reply_doc(rp, 201, done, 0, "/v1/scheduler/runs/");
+  PQclear(done);
+  return 201;
+}
+
+unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait,
+                   struct reply *rp)
+{
+  struct sweep_ctx ctx = {.as_of = as_of, .trigger = trigger, .wait = wait};
+  return db_run_tx(db, sweep_tx, &ctx, rp);
+}
