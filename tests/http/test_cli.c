@@ -52,7 +52,7 @@ static void create_api_key_prints_the_key_alone(void **state)
   assert_int_equal(strncmp(out, "arc_", 4), 0);
   assert_int_equal(strlen(out), 4 + 16 + 1 + 43);
 
-  char auth[256];
+  char auth[320];
   snprintf(auth, sizeof auth, "Authorization: Bearer %s", out);
   const char *const with_key[] = {auth, NULL};
   struct http_resp r = {0};
