@@ -214,7 +214,7 @@ call() { api POST /v1/call-logs "$1" >/dev/null; }
 # Bluebird did not pick up four days ago: a retry comes due after its 5-day cadence.
 call "$(printf '{"customer_id":"%s","channel":"phone","direction":"outbound","outcome":"no_answer","contact_name":"Hannah Price","notes":"Rang twice, no voicemail box.","occurred_at":"%s"}' "$bluebird" "$(at -4 15)")"
 # Keller answered and promised the rest of KM-3001 by Friday week.
-call "$(printf '{"customer_id":"%s","channel":"phone","direction":"outbound","outcome":"reached","contact_name":"Sabine Hartmann","notes":"Second instalment approved, goes out with the next payment run.","occurred_at":"%s","satisfaction":4,"promise":{"amount":2100000,"currency":"EUR","promised_on":"%s","method":"wire","invoice_ids":["%s"]}}' "$keller" "$(at -1 9)" "$(day 6)" "$km3001")"
+call "$(printf '{"customer_id":"%s","channel":"phone","direction":"outbound","outcome":"reached","contact_name":"Sabine Hartmann","notes":"Second instalment approved, goes out with the next payment run.","occurred_at":"%s","satisfaction":4,"promise":{"amount":2100000,"currency":"EUR","promised_on":"%s","method":"wire","invoice_ids":["%s"]}}' "$keller" "$(at -1 09)" "$(day 6)" "$km3001")"
 # Granite was reached two weeks ago without a commitment: due for a retry.
 call "$(printf '{"customer_id":"%s","channel":"phone","direction":"outbound","outcome":"reached","contact_name":"Jorge Ortega","notes":"Waiting for the owner to sign off; call back.","occurred_at":"%s"}' "$granite" "$(at -14 16)")"
 # Carter disputes the panel service: a damaged inverter was not replaced.

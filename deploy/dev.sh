@@ -105,7 +105,11 @@ cmd_run() {
   for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$ARC_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
   if [ "$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM customers")" = 0 ]; then
     say "loading demo data"
-    ARC_URL="http://127.0.0.1:$ARC_PORT" ARC_KEY="$key" bash deploy/demo.sh
+    if ! ARC_URL="http://127.0.0.1:$ARC_PORT" ARC_KEY="$key" bash deploy/demo.sh; then
+      kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true
+      stop_cluster "$dir"
+      die "the demo data did not load (see above)"
+    fi
   fi
   cat >&2 <<EOF
 
