@@ -7,7 +7,7 @@
 -- strings in the array's order.
 CREATE FUNCTION arc_id_strings(ids bigint[]) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
-$$ SELECT coalesce(jsonb_agg(u.x::text ORDER BY u.o), '[]'::jsonb) FROM unnest(ids) WITH ORDINALITY AS u(x, o) $$;
+$$ SELECT coalesce(to_jsonb(ids::text[]), '[]'::jsonb) $$;
 
 -- The call log as clients see it.  promise_id and dispute_id are the first
 -- promise and dispute recorded with this call (nested in its POST, or
