@@ -128,7 +128,16 @@ EOF
 
 cmd_test() {
   install_missing
-  build build-test -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true --buildtype=debug
+  local bdir=build-test wrap=()
+  if [ "${ARC_TEST_VALGRIND:-0}" = 1 ]; then
+    # valgrind and the sanitizers do not mix: a plain build of its own.
+    command -v valgrind >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+    bdir=build-valgrind
+    build "$bdir" -Dwerror=true --buildtype=debug
+    wrap=(--wrap="valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite" --timeout-multiplier=10)
+  else
+    build "$bdir" -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true --buildtype=debug
+  fi
   local dir port
   mkdir -p "$ROOT/.pgdata"
   dir=$(mktemp -d "$ROOT/.pgdata/test.XXXXXX")
@@ -143,8 +152,9 @@ cmd_test() {
   export ARC_TEST_PG_STOP="$as '$PGBIN/pg_ctl' -D '$dir' -m fast -w stop"
   export ARC_TEST_PG_START="$as '$PGBIN/pg_ctl' -D '$dir' -l '$dir/server.log' -w -t 60 -o '-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off -c full_page_writes=off -c max_connections=200' start"
   local rc=0
-  meson test -C build-test --print-errorlogs --num-processes "${ARC_TEST_JOBS:-2}" "$@" >&2 || rc=$?
-  python3 "$ROOT/tools/test_summary.py" build-test/meson-logs/testlog.json
+  meson test -C "$bdir" --print-errorlogs --num-processes "${ARC_TEST_JOBS:-2}" "${wrap[@]}" "$@" >&2 || rc=$?
+  # meson names the log after the wrapper (testlog-valgrind.json): take the newest.
+  python3 "$ROOT/tools/test_summary.py" "$(ls -t "$bdir"/meson-logs/testlog*.json | head -n 1)"
   return $rc
 }
 
