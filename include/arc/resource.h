@@ -36,6 +36,9 @@ void query_known(const struct request *rq, const char *const *allowed, struct fi
  * and for 201 a Location of LOCATION_PREFIX + id. */
 unsigned reply_doc(struct reply *rp, unsigned status, const PGresult *r, int row,
                    const char *location_prefix);
+/* The text {"data":[doc,...]TAIL of the first SHOWN doc rows of R, where
+ * TAIL carries the page's other members and the closing brace (malloc'd). */
+char *page_json(const PGresult *r, int shown, const char *tail);
 /* Replies 200 with {"data": [docs...], "next_cursor": id|null} from up to
  * limit + 1 doc rows. */
 unsigned reply_page(struct reply *rp, const PGresult *r, const struct page *pg);

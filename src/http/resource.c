@@ -113,17 +113,13 @@ unsigned reply_doc(struct reply *rp, unsigned status, const PGresult *r, int row
   return status;
 }
 
-unsigned reply_page(struct reply *rp, const PGresult *r, const struct page *pg)
+char *page_json(const PGresult *r, int shown, const char *tail)
 {
-  int n = PQntuples(r);
-  int shown = n > pg->limit ? (int)pg->limit : n;
-  size_t size = 64;
+  size_t size = 16 + strlen(tail);
   for (int i = 0; i < shown; i++)
     size += (size_t)PQgetlength(r, i, 2) + 1;
   char *out = malloc(size);
-  size_t used = 0;
-  memcpy(out, "{\"data\":[", 9);
-  used = 9;
+  size_t used = (size_t)snprintf(out, size, "{\"data\":[");
   for (int i = 0; i < shown; i++) {
     if (i)
       out[used++] = ',';
@@ -131,12 +127,20 @@ unsigned reply_page(struct reply *rp, const PGresult *r, const struct page *pg)
     memcpy(out + used, PQgetvalue(r, i, 2), len);
     used += len;
   }
+  snprintf(out + used, size - used, "]%s", tail);
+  return out;
+}
+
+unsigned reply_page(struct reply *rp, const PGresult *r, const struct page *pg)
+{
+  int n = PQntuples(r);
+  int shown = n > pg->limit ? (int)pg->limit : n;
+  char tail[256];
   if (n > shown)
-    used += (size_t)snprintf(out + used, size - used, "],\"next_cursor\":\"%s\"}", PQgetvalue(r, shown - 1, 0));
+    snprintf(tail, sizeof tail, ",\"next_cursor\":\"%.200s\"}", PQgetvalue(r, shown - 1, 0));
   else
-    used += (size_t)snprintf(out + used, size - used, "],\"next_cursor\":null}");
-  out[used] = '\0';
-  return reply_text(rp, 200, out);
+    snprintf(tail, sizeof tail, ",\"next_cursor\":null}");
+  return reply_text(rp, 200, page_json(r, shown, tail));
 }
 
 const char *path_id(const struct request *rq, struct reply *rp, size_t i, const char *what)

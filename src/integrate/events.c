@@ -47,25 +47,13 @@ static unsigned reply_feed(struct reply *rp, const PGresult *r, long limit, cons
 {
   int n = PQntuples(r);
   int shown = n > limit ? (int)limit : n;
-  size_t size = 96;
-  for (int i = 0; i < shown; i++)
-    size += (size_t)PQgetlength(r, i, 2) + 1;
-  char *out = malloc(size);
-  size_t used = (size_t)snprintf(out, size, "{\"data\":[");
-  for (int i = 0; i < shown; i++) {
-    if (i)
-      out[used++] = ',';
-    size_t len = (size_t)PQgetlength(r, i, 2);
-    memcpy(out + used, PQgetvalue(r, i, 2), len);
-    used += len;
-  }
   const char *next = shown ? PQgetvalue(r, shown - 1, 0) : cursor;
+  char tail[256];
   if (next)
-    snprintf(out + used, size - used, "],\"next_cursor\":\"%s\",\"has_more\":%s}", next,
-             n > shown ? "true" : "false");
+    snprintf(tail, sizeof tail, ",\"next_cursor\":\"%.200s\",\"has_more\":%s}", next, n > shown ? "true" : "false");
   else
-    snprintf(out + used, size - used, "],\"next_cursor\":null,\"has_more\":false}");
-  return reply_text(rp, 200, out);
+    snprintf(tail, sizeof tail, ",\"next_cursor\":null,\"has_more\":false}");
+  return reply_text(rp, 200, page_json(r, shown, tail));
 }
 
 unsigned events_list(struct request *rq, struct reply *rp)
