@@ -46,6 +46,21 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Where clusters live: .pgdata/ in the project, unless the project sits in a
+# folder the postgres account cannot reach (a home folder of mode 700, when
+# running as root); then a folder of /var/tmp named after the project.
+pg_root() {
+  local root="$ROOT/.pgdata"
+  mkdir -p "$root"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
+    root="/var/tmp/arcollect-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+    mkdir -p "$root"
+    chmod 755 "$root"
+    say "the postgres account cannot reach $ROOT; clusters go to $root"
+  fi
+  printf '%s' "$root"
+}
+
 # start_cluster DIR PORT [extra postgres options]
 start_cluster() {
   local dir=$1 port=$2; shift 2
@@ -82,7 +97,8 @@ build() {
 cmd_run() {
   install_missing
   build build-run --buildtype=release
-  local dir="$ROOT/.pgdata/run" port=${ARC_PG_PORT:-54329}
+  local dir port=${ARC_PG_PORT:-54329}
+  dir="$(pg_root)/run"
   start_cluster "$dir" "$port"
   local admin="host=127.0.0.1 port=$port user=postgres dbname=postgres"
   if [ "$(psql "$admin" -Atc "SELECT 1 FROM pg_database WHERE datname = 'arcollect'")" != 1 ]; then
@@ -113,7 +129,7 @@ cmd_run() {
   fi
   cat >&2 <<EOF
 
-arcollect is serving on http://127.0.0.1:$ARC_PORT   (Ctrl-C stops it; data stays in .pgdata/run)
+arcollect is serving on http://127.0.0.1:$ARC_PORT   (Ctrl-C stops it; data stays in $dir)
 Admin key: $key
 
   export ARC=http://127.0.0.1:$ARC_PORT KEY=$key
@@ -139,8 +155,7 @@ cmd_test() {
     build "$bdir" -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true --buildtype=debug
   fi
   local dir port
-  mkdir -p "$ROOT/.pgdata"
-  dir=$(mktemp -d "$ROOT/.pgdata/test.XXXXXX")
+  dir=$(mktemp -d "$(pg_root)/test.XXXXXX")
   port=$(free_port)
   trap "stop_cluster '$dir'; rm -rf '$dir' '$dir.initdb.log'" EXIT
   # Processes are killed in tests, never the machine: fsync can go.
