@@ -390,6 +390,42 @@ json_t *create_ok(const char *path, const char *body)
   return j;
 }
 
+const char *tz(void)
+{
+  const char *t = getenv("ARC_TIMEZONE");
+  return t && *t ? t : "UTC";
+}
+
+void day(char out[16], int days)
+{
+  char *d = harness_sql("SELECT to_char((now() AT TIME ZONE '%s')::date + %d, 'YYYY-MM-DD')", tz(), days);
+  snprintf(out, 16, "%s", d);
+  free(d);
+}
+
+void sql_customer(char out[32], const char *name)
+{
+  char *id = harness_sql("INSERT INTO customers (name) VALUES ('%s') RETURNING id", name);
+  assert_non_null(id);
+  snprintf(out, 32, "%s", id);
+  free(id);
+}
+
+size_t data_size(const struct http_resp *r)
+{
+  return json_array_size(json_object_get(r->json, "data"));
+}
+
+const char *data_id(const struct http_resp *r, size_t i)
+{
+  return jstr(json_array_get(json_object_get(r->json, "data"), i), "id");
+}
+
+int is_null(const json_t *o, const char *key)
+{
+  return json_is_null(json_object_get(o, key));
+}
+
 const char *jstr(const json_t *o, const char *key)
 {
   return json_string_value(json_object_get(o, key));

@@ -69,6 +69,20 @@ const char *make_customer(const char *name);
 const char *make_invoice(const char *customer_id, const char *number, long long amount,
                          const char *issued_on, const char *due_on);
 
+/* The business's time zone (ARC_TIMEZONE, UTC when unset): "today" is
+ * computed there, as the server does. */
+const char *tz(void);
+/* Today + DAYS in that time zone, as YYYY-MM-DD. */
+void day(char out[16], int days);
+/* A customer made with SQL, for tests that depend on one resource only. */
+void sql_customer(char out[32], const char *name);
+
+/* A list reply's data array: its length, the id of item I. */
+size_t data_size(const struct http_resp *r);
+const char *data_id(const struct http_resp *r, size_t i);
+/* 1 when member KEY of O is JSON null (absent is not null). */
+int is_null(const json_t *o, const char *key);
+
 const char *jstr(const json_t *o, const char *key);
 long long jint(const json_t *o, const char *key);
 

@@ -9,13 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void new_customer(char out[32], const char *name)
-{
-  char *id = harness_sql("INSERT INTO customers (name) VALUES ('%s') RETURNING id", name);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
 static void new_invoice(char out[32], const char *customer, const char *number, long long amount)
 {
   char body[512];
@@ -55,7 +48,7 @@ static void credit_debit_correction(void **state)
 {
   (void)state;
   char cust[32], inv[32], path[128];
-  new_customer(cust, "Adjust Co");
+  sql_customer(cust, "Adjust Co");
   new_invoice(inv, cust, "ADJ-1", 10000);
   snprintf(path, sizeof path, "/v1/invoices/%s/adjustments", inv);
   struct http_resp r = {0};
@@ -150,7 +143,7 @@ static void balance_rules(void **state)
 {
   (void)state;
   char cust[32], inv[32], path[128];
-  new_customer(cust, "Balance Co");
+  sql_customer(cust, "Balance Co");
   new_invoice(inv, cust, "ADJ-2", 1000);
   snprintf(path, sizeof path, "/v1/invoices/%s/adjustments", inv);
   pay(cust, inv, 600);
@@ -216,7 +209,7 @@ static void closed_invoices(void **state)
 {
   (void)state;
   char cust[32], v[32], w[32];
-  new_customer(cust, "Closed Co");
+  sql_customer(cust, "Closed Co");
   new_invoice(v, cust, "ADJ-V", 1000);
   new_invoice(w, cust, "ADJ-W", 1000);
   struct http_resp r = {0};
@@ -274,7 +267,7 @@ static void bad_input(void **state)
 {
   (void)state;
   char cust[32], inv[32], path[128];
-  new_customer(cust, "Bad Adjust");
+  sql_customer(cust, "Bad Adjust");
   new_invoice(inv, cust, "ADJ-BAD", 1000);
   snprintf(path, sizeof path, "/v1/invoices/%s/adjustments", inv);
   struct http_resp r = {0};
@@ -341,7 +334,7 @@ static void routes_roles_and_ids(void **state)
 {
   (void)state;
   char cust[32], inv[32], other[32], adj[32];
-  new_customer(cust, "Routes Co");
+  sql_customer(cust, "Routes Co");
   new_invoice(inv, cust, "ADJ-R1", 1000);
   new_invoice(other, cust, "ADJ-R2", 1000);
   struct http_resp r = {0};
@@ -452,7 +445,7 @@ static void concurrent_credits(void **state)
 {
   (void)state;
   char cust[32], inv[32];
-  new_customer(cust, "Race Co");
+  sql_customer(cust, "Race Co");
   new_invoice(inv, cust, "ADJ-RACE", 1000);
   enum { N = 10 };
   struct racer rc[N];

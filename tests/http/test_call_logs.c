@@ -12,27 +12,6 @@
 
 static int seq;
 
-static const char *tz(void)
-{
-  const char *t = getenv("ARC_TIMEZONE");
-  return t && *t ? t : "UTC";
-}
-
-/* Today + DAYS in the business's time zone, as YYYY-MM-DD. */
-static void day(char out[16], int days)
-{
-  char *d = harness_sql("SELECT to_char((now() AT TIME ZONE '%s')::date + %d, 'YYYY-MM-DD')", tz(), days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
-static void new_customer(char out[32], const char *name)
-{
-  char *id = harness_sql("INSERT INTO customers (name) VALUES ('%s') RETURNING id", name);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
 static void new_contact(char out[32], const char *customer, const char *name)
 {
   char *id = harness_sql("INSERT INTO contacts (customer_id, name, role) VALUES (%s, '%s', 'accounts_payable') "
@@ -51,11 +30,6 @@ static void new_invoice(char out[32], const char *customer, const char *currency
                          customer, ++seq, currency, amount, amount, amount);
   snprintf(out, 32, "%s", id);
   free(id);
-}
-
-static int is_null(const json_t *o, const char *key)
-{
-  return json_is_null(json_object_get(o, key));
 }
 
 static int ts_shape_ok(const char *s)
@@ -108,7 +82,7 @@ static void create_with_every_field(void **state)
 {
   (void)state;
   char cust[32], inv1[32], inv2[32], contact[32], body[2048];
-  new_customer(cust, "Call Co");
+  sql_customer(cust, "Call Co");
   new_invoice(inv1, cust, "USD", 1000);
   new_invoice(inv2, cust, "USD", 2000);
   new_contact(contact, cust, "Ann Smith");
@@ -172,7 +146,7 @@ static void defaults(void **state)
 {
   (void)state;
   char cust[32], contact[32], body[1024];
-  new_customer(cust, "Defaults Ltd");
+  sql_customer(cust, "Defaults Ltd");
   new_contact(contact, cust, "Bob Jones");
   /* Only contact_id: the name is the contact's; logged_by is the key's
    * actor; occurred_at now; the rest empty. */
@@ -231,7 +205,7 @@ static void append_only(void **state)
 {
   (void)state;
   char cust[32], body[512], path[64];
-  new_customer(cust, "Append Only Inc");
+  sql_customer(cust, "Append Only Inc");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"channel\": \"letter\", \"direction\": \"outbound\", \"outcome\": \"sent\", "
            "\"contact_name\": \"Accounts\"}",
@@ -275,7 +249,7 @@ static void outcome_fits_channel(void **state)
 {
   (void)state;
   char cust[32], body[512];
-  new_customer(cust, "Channels Co");
+  sql_customer(cust, "Channels Co");
   struct http_resp r = {0};
   int created = 0;
   for (size_t c = 0; c < 6; c++)
@@ -321,8 +295,8 @@ static void checked_against_customer(void **state)
 {
   (void)state;
   char cust[32], other[32], inv[32], other_inv[32], contact[32], other_contact[32], body[1024];
-  new_customer(cust, "Checked Co");
-  new_customer(other, "Other Co");
+  sql_customer(cust, "Checked Co");
+  sql_customer(other, "Other Co");
   new_invoice(inv, cust, "USD", 1000);
   new_invoice(other_inv, other, "USD", 1000);
   new_contact(contact, cust, "Cara");
@@ -449,7 +423,7 @@ static void bad_input(void **state)
 {
   (void)state;
   char cust[32], body[4096];
-  new_customer(cust, "Bad Input Ltd");
+  sql_customer(cust, "Bad Input Ltd");
   for (size_t i = 0; i < sizeof bad_bodies / sizeof bad_bodies[0]; i++) {
     const struct bad_body *b = &bad_bodies[i];
     if (strcmp(b->label, "truncated") == 0)
@@ -522,7 +496,7 @@ static void stored_verbatim(void **state)
 {
   (void)state;
   char cust[32], body[2048];
-  new_customer(cust, "Verbatim Calls");
+  sql_customer(cust, "Verbatim Calls");
   const char *notes = "'; DROP TABLE call_logs; -- 100% \\\"sure\\\" _x_ \\\\ $1 $$q$$ Ω ✓";
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"channel\": \"portal\", \"direction\": \"outbound\", \"outcome\": \"sent\", "
@@ -551,8 +525,8 @@ static void promise_in_call(void **state)
   (void)state;
   char cust[32], other[32], inv[32], paid[32], eur[32], other_inv[32], contact[32], on[16], yesterday[16];
   char body[2048];
-  new_customer(cust, "Promising Call Co");
-  new_customer(other, "Not This One");
+  sql_customer(cust, "Promising Call Co");
+  sql_customer(other, "Not This One");
   new_invoice(inv, cust, "USD", 50000);
   new_invoice(paid, cust, "USD", 10000);
   new_invoice(eur, cust, "EUR", 7000);
@@ -673,8 +647,8 @@ static void dispute_in_call(void **state)
 {
   (void)state;
   char cust[32], other[32], inv[32], inv2[32], paid[32], other_inv[32], on[16], body[2048];
-  new_customer(cust, "Disputing Call Co");
-  new_customer(other, "Elsewhere Co");
+  sql_customer(cust, "Disputing Call Co");
+  sql_customer(other, "Elsewhere Co");
   new_invoice(inv, cust, "USD", 10000);
   new_invoice(inv2, cust, "USD", 20000);
   new_invoice(paid, cust, "USD", 5000);
@@ -783,7 +757,7 @@ static void events(void **state)
 {
   (void)state;
   char cust[32], inv[32], on[16], body[1024], types[512];
-  new_customer(cust, "Eventful Calls");
+  sql_customer(cust, "Eventful Calls");
   new_invoice(inv, cust, "USD", 10000);
   day(on, 2);
   snprintf(body, sizeof body,
@@ -814,16 +788,6 @@ static void events(void **state)
   json_decref(second);
 }
 
-static size_t data_size(const struct http_resp *r)
-{
-  return json_array_size(json_object_get(r->json, "data"));
-}
-
-static const char *data_id(const struct http_resp *r, size_t i)
-{
-  return jstr(json_array_get(json_object_get(r->json, "data"), i), "id");
-}
-
 /* Logs a call and copies its id to OUT. */
 static void call(char out[32], const char *customer, const char *invoices, const char *channel, const char *direction,
                  const char *outcome, const char *occurred_at, const char *logged_by)
@@ -842,8 +806,8 @@ static void list_filters_and_pages(void **state)
 {
   (void)state;
   char c1[32], c2[32], i1[32], i2[32], l1[32], l2[32], l3[32], l4[32], path[512], quoted[128];
-  new_customer(c1, "List Calls One");
-  new_customer(c2, "List Calls Two");
+  sql_customer(c1, "List Calls One");
+  sql_customer(c2, "List Calls Two");
   new_invoice(i1, c1, "USD", 100);
   new_invoice(i2, c1, "USD", 100);
   snprintf(quoted, sizeof quoted, "\"%s\", \"%s\"", i1, i2);

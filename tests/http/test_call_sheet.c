@@ -9,20 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *tz(void)
-{
-  const char *t = getenv("ARC_TIMEZONE");
-  return t && *t ? t : "UTC";
-}
-
-/* Today + DAYS in the business's time zone (the server's "today"). */
-static void day(char out[16], int days)
-{
-  char *d = harness_sql("SELECT to_char((now() AT TIME ZONE '%s')::date + %d, 'YYYY-MM-DD')", tz(), days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
 /* An instant MINUTES before now, RFC 3339 UTC. */
 static void minutes_ago(char out[40], int minutes)
 {

@@ -115,14 +115,6 @@ static void run_concurrently(struct call *calls)
 
 static int seq;
 
-static void new_customer(char out[32], const char *name)
-{
-  char *id = harness_sql("INSERT INTO customers (name) VALUES ('%s') RETURNING id", name);
-  assert_non_null(id);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
 static void new_invoice(char out[32], const char *customer, long long amount, const char *due_on)
 {
   char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
@@ -160,7 +152,7 @@ static void assert_books_balance(void)
 static void explicit_allocations_race(const char *name, long long n, long long unit, long long base, long long spread)
 {
   char cust[32], inv[32];
-  new_customer(cust, name);
+  sql_customer(cust, name);
   new_invoice(inv, cust, n, "2025-06-01");
   struct call *calls = calloc(CALLS, sizeof *calls);
   long long asked = 0;
@@ -226,7 +218,7 @@ static void concurrent_auto_allocation_is_exact(void **state)
   static const char *const due[6] = {"2025-03-01", "2025-01-01", "2025-02-01", "2025-01-01", "2025-05-01",
                                      "2025-04-01"};
   long long owed = 0;
-  new_customer(cust, "Auto Race");
+  sql_customer(cust, "Auto Race");
   for (int i = 0; i < 6; i++) {
     new_invoice(inv[i], cust, amounts[i], due[i]);
     owed += amounts[i];
@@ -292,7 +284,7 @@ static void crossing_allocations_all_succeed(void **state)
 {
   (void)state;
   char cust[32], a[32], b[32];
-  new_customer(cust, "Crossing");
+  sql_customer(cust, "Crossing");
   new_invoice(a, cust, 1000000, "2025-01-01");
   new_invoice(b, cust, 1000000, "2025-01-02");
   struct call *calls = calloc(CALLS, sizeof *calls);
@@ -334,7 +326,7 @@ static void reversals_race_with_payments(void **state)
 {
   (void)state;
   char cust[32], inv[32], body[512];
-  new_customer(cust, "Reversal Race");
+  sql_customer(cust, "Reversal Race");
   new_invoice(inv, cust, 100000, "2025-01-01");
   /* Ten payments to reverse, each targeted by eight requests at once. */
   char ids[PER_THREAD][32];
@@ -396,7 +388,7 @@ static void concurrent_upserts_record_once(void **state)
 {
   (void)state;
   char cust[32], inv[32];
-  new_customer(cust, "Upsert Race");
+  sql_customer(cust, "Upsert Race");
   new_invoice(inv, cust, 50000, "2025-01-01");
   struct call *calls = calloc(CALLS, sizeof *calls);
   for (int i = 0; i < CALLS; i++) {

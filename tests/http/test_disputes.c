@@ -11,20 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-static const char *tz(void)
-{
-  const char *t = getenv("ARC_TIMEZONE");
-  return t && *t ? t : "UTC";
-}
-
-/* Today + DAYS in the business's time zone, as YYYY-MM-DD. */
-static void day(char out[16], int days)
-{
-  char *d = harness_sql("SELECT to_char((now() AT TIME ZONE '%s')::date + %d, 'YYYY-MM-DD')", tz(), days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
 static void new_customer(char out[32], const char *name)
 {
   snprintf(out, 32, "%s", make_customer(name));
@@ -85,11 +71,6 @@ static int in_dispute(const char *invoice)
     fail_msg("in_dispute is not a boolean");
   json_decref(j);
   return v;
-}
-
-static int is_null(const json_t *o, const char *key)
-{
-  return json_is_null(json_object_get(o, key));
 }
 
 static int ts_shape_ok(const char *s)
@@ -925,11 +906,6 @@ static void item_and_list_errors(void **state)
 {
   (void)state;
   run_steps(item_errors, sizeof item_errors / sizeof item_errors[0]);
-}
-
-static size_t data_size(const struct http_resp *r)
-{
-  return json_array_size(json_object_get(r->json, "data"));
 }
 
 static void list_filters_and_pages(void **state)

@@ -8,29 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The business's time zone: "today" is computed there, as the server does. */
-static const char *tz(void)
-{
-  const char *t = getenv("ARC_TIMEZONE");
-  return t && *t ? t : "UTC";
-}
-
-/* Today + DAYS in the business's time zone, as YYYY-MM-DD. */
-static void day(char out[16], int days)
-{
-  char *d = harness_sql("SELECT to_char((now() AT TIME ZONE '%s')::date + %d, 'YYYY-MM-DD')", tz(), days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
-/* Customers are made with SQL so these tests depend only on invoices. */
-static void new_customer(char out[32], const char *name)
-{
-  char *id = harness_sql("INSERT INTO customers (name) VALUES ('%s') RETURNING id", name);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
 static void invoice_body(char *buf, size_t size, const char *customer, const char *number, long long amount,
                          const char *issued, const char *due)
 {
@@ -51,11 +28,6 @@ static void new_invoice(char out[32], const char *customer, const char *number, 
   json_decref(j);
 }
 
-static int is_null(const json_t *o, const char *key)
-{
-  return json_is_null(json_object_get(o, key));
-}
-
 static int ts_shape_ok(const char *s)
 {
   /* 2026-01-31T14:05:00.123456Z */
@@ -71,7 +43,7 @@ static void create_and_get(void **state)
 {
   (void)state;
   char cust[32];
-  new_customer(cust, "Create Co");
+  sql_customer(cust, "Create Co");
   struct http_resp r = {0};
   char body[1024];
   snprintf(body, sizeof body,
@@ -139,7 +111,7 @@ static void stored_verbatim(void **state)
 {
   (void)state;
   char cust[32];
-  new_customer(cust, "Verbatim Ltd");
+  sql_customer(cust, "Verbatim Ltd");
   struct http_resp r = {0};
   /* SQL and LIKE metacharacters, quotes, backslashes and non-ASCII text. */
   const char *number = "INV'; DROP TABLE invoices;--";
@@ -176,7 +148,7 @@ static void days_overdue_and_status(void **state)
 {
   (void)state;
   char cust[32], today[16], yesterday[16], ten_ago[16], month_ago[16], a[32], b[32], c[32], d[32], e[32];
-  new_customer(cust, "Aging Inc");
+  sql_customer(cust, "Aging Inc");
   day(today, 0);
   day(yesterday, -1);
   day(ten_ago, -10);
@@ -216,17 +188,12 @@ static void days_overdue_and_status(void **state)
   http_resp_clear(&r);
 }
 
-static size_t data_size(const struct http_resp *r)
-{
-  return json_array_size(json_object_get(r->json, "data"));
-}
-
 static void list_filters_and_pages(void **state)
 {
   (void)state;
   char c1[32], c2[32], i1[32], i2[32], i3[32], i4[32], i5[32], path[512];
-  new_customer(c1, "List One");
-  new_customer(c2, "List Two");
+  sql_customer(c1, "List One");
+  sql_customer(c2, "List Two");
   new_invoice(i1, c1, "L-1", 100, "2019-12-01", "2020-01-01");
   new_invoice(i2, c1, "L-2", 200, "2020-01-01", "2020-06-01");
   new_invoice(i3, c1, "L-3", 300, "2999-01-01", "2999-02-01");
@@ -439,7 +406,7 @@ static void create_errors(void **state)
 {
   (void)state;
   char cust[32];
-  new_customer(cust, "Bad Input");
+  sql_customer(cust, "Bad Input");
   long long before = count_invoices();
   struct http_resp r = {0};
   char body[2048];
@@ -566,7 +533,7 @@ static void patch_fields_and_if_match(void **state)
 {
   (void)state;
   char cust[32], id[32], other[32];
-  new_customer(cust, "Patch Co");
+  sql_customer(cust, "Patch Co");
   new_invoice(id, cust, "P-1", 5000, "2999-01-01", "2999-01-31");
   new_invoice(other, cust, "P-2", 5000, "2999-01-01", "2999-01-31");
   harness_sql("UPDATE invoices SET external_id = 'p-2-ext' WHERE id = %s", other);
@@ -699,7 +666,7 @@ static void void_and_write_off(void **state)
 {
   (void)state;
   char cust[32], a[32], b[32], c[32], d[32];
-  new_customer(cust, "Status Co");
+  sql_customer(cust, "Status Co");
   new_invoice(a, cust, "S-1", 1000, "2020-01-01", "2020-02-01");
   new_invoice(b, cust, "S-2", 1000, "2020-01-01", "2020-02-01");
   new_invoice(c, cust, "S-3", 1000, "2020-01-01", "2020-02-01");
@@ -784,8 +751,8 @@ static void upsert(void **state)
 {
   (void)state;
   char cust[32], other_cust[32], body[1024];
-  new_customer(cust, "Sync Co");
-  new_customer(other_cust, "Other Co");
+  sql_customer(cust, "Sync Co");
+  sql_customer(other_cust, "Other Co");
   struct http_resp r = {0};
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"number\": \"ERP-1\", \"currency\": \"USD\", \"amount\": 1000, "
@@ -952,7 +919,7 @@ static void upsert_errors(void **state)
 {
   (void)state;
   char cust[32], body[1024];
-  new_customer(cust, "Sync Errors");
+  sql_customer(cust, "Sync Errors");
   long long before = count_invoices();
   struct http_resp r = {0};
   snprintf(body, sizeof body,
@@ -1050,7 +1017,7 @@ static void concurrent_upserts(void **state)
 {
   (void)state;
   char cust[32], body[512];
-  new_customer(cust, "Race Sync");
+  sql_customer(cust, "Race Sync");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"number\": \"RACE-1\", \"currency\": \"USD\", \"amount\": 300, "
            "\"issued_on\": \"2999-01-01\", \"due_on\": \"2999-02-01\"}",

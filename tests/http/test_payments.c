@@ -11,14 +11,6 @@
 
 static int seq;
 
-static void new_customer(char out[32], const char *name)
-{
-  char *id = harness_sql("INSERT INTO customers (name) VALUES ('%s') RETURNING id", name);
-  assert_non_null(id);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
 static void new_invoice(char out[32], const char *customer, const char *currency, long long amount,
                         const char *due_on)
 {
@@ -102,7 +94,7 @@ static void records_with_explicit_allocations(void **state)
 {
   (void)state;
   char cust[32], inv1[32], inv2[32], body[1024];
-  new_customer(cust, "Explicit Ltd");
+  sql_customer(cust, "Explicit Ltd");
   new_invoice(inv1, cust, "USD", 10000, "2025-03-01");
   new_invoice(inv2, cust, "USD", 5000, "2025-02-01");
   snprintf(body, sizeof body,
@@ -182,8 +174,8 @@ static void oldest_first_when_allocations_omitted(void **state)
 {
   (void)state;
   char cust[32], other[32], a[32], b[32], c[32], eur[32], paid[32], foreign[32], body[1024];
-  new_customer(cust, "Oldest First Inc");
-  new_customer(other, "Someone Else");
+  sql_customer(cust, "Oldest First Inc");
+  sql_customer(other, "Someone Else");
   new_invoice(a, cust, "USD", 3000, "2025-03-01");
   new_invoice(b, cust, "USD", 2000, "2025-01-10");
   new_invoice(c, cust, "USD", 1000, "2025-01-10"); /* same due date as b, later id */
@@ -270,7 +262,7 @@ static void largest_amount_accepted(void **state)
 {
   (void)state;
   char cust[32], body[512];
-  new_customer(cust, "Big Money");
+  sql_customer(cust, "Big Money");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 9007199254740991, \"currency\": \"JPY\", "
            "\"received_on\": \"2026-01-01\", \"method\": \"wire\"}",
@@ -285,8 +277,8 @@ static void refusals_change_nothing(void **state)
 {
   (void)state;
   char cust[32], other[32], inv[32], inv2[32], paid[32], voided[32], eur[32], foreign[32];
-  new_customer(cust, "Refusals Co");
-  new_customer(other, "Other Co");
+  sql_customer(cust, "Refusals Co");
+  sql_customer(other, "Other Co");
   new_invoice(inv, cust, "USD", 10000, "2025-05-01");
   new_invoice(inv2, cust, "USD", 2000, "2025-05-02");
   new_invoice(paid, cust, "USD", 100, "2025-05-01");
@@ -533,7 +525,7 @@ static void stores_text_verbatim(void **state)
 {
   (void)state;
   char cust[32];
-  new_customer(cust, "Verbatim");
+  sql_customer(cust, "Verbatim");
   json_t *body = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:[]}", "customer_id", cust, "amount", 100, "currency",
                            "USD", "received_on", "2026-01-01", "method", "check", "reference",
                            "'; DROP TABLE payments; -- \"\\ %_ Zahlung für Rechnung ✓", "external_id",
@@ -578,7 +570,7 @@ static void patch_fields_and_preconditions(void **state)
 {
   (void)state;
   char cust[32], inv[32], body[1024], path[64];
-  new_customer(cust, "Patchy");
+  sql_customer(cust, "Patchy");
   new_invoice(inv, cust, "USD", 5000, "2025-06-01");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 1000, \"currency\": \"USD\", \"received_on\": \"2026-01-15\", "
@@ -670,8 +662,8 @@ static void list_filters_and_pages(void **state)
 {
   (void)state;
   char c1[32], c2[32], body[1024], path[256];
-  new_customer(c1, "Lister One");
-  new_customer(c2, "Lister Two");
+  sql_customer(c1, "Lister One");
+  sql_customer(c2, "Lister Two");
   static const char *const dates[] = {"2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04", "2024-03-05"};
   char first_id[32] = "";
   for (int i = 0; i < 5; i++) {
@@ -772,8 +764,8 @@ static void upsert_create_unchanged_conflict(void **state)
 {
   (void)state;
   char cust[32], other[32], inv1[32], inv2[32], body[1024];
-  new_customer(cust, "Upserter");
-  new_customer(other, "Not Upserter");
+  sql_customer(cust, "Upserter");
+  sql_customer(other, "Not Upserter");
   new_invoice(inv1, cust, "USD", 3000, "2025-01-01");
   new_invoice(inv2, cust, "USD", 3000, "2025-02-01");
   const char *path = "/v1/payments/external/erp-7%27%3B--";

@@ -15,27 +15,6 @@
 
 static int seq;
 
-static const char *tz(void)
-{
-  const char *t = getenv("ARC_TIMEZONE");
-  return t && *t ? t : "UTC";
-}
-
-/* Today + DAYS in the business's time zone, as YYYY-MM-DD. */
-static void day(char out[16], int days)
-{
-  char *d = harness_sql("SELECT to_char((now() AT TIME ZONE '%s')::date + %d, 'YYYY-MM-DD')", tz(), days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
-static void new_customer(char out[32], const char *name)
-{
-  char *id = harness_sql("INSERT INTO customers (name) VALUES ('%s') RETURNING id", name);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
 /* An open invoice of AMOUNT in CURRENCY, due long ago. */
 static void new_invoice(char out[32], const char *customer, const char *currency, long long amount)
 {
@@ -95,11 +74,6 @@ static void get_promise(struct http_resp *r, const char *id)
   assert_status(r, 200);
 }
 
-static int is_null(const json_t *o, const char *key)
-{
-  return json_is_null(json_object_get(o, key));
-}
-
 /* "kept,broken" as arc_promises_evaluate(AS_OF, CUSTOMER) answers (malloc'd). */
 static char *evaluate(const char *as_of, const char *customer)
 {
@@ -152,7 +126,7 @@ static void create_with_every_field(void **state)
 {
   (void)state;
   char cust[32], inv1[32], inv2[32], on[16], due[16], body[1024];
-  new_customer(cust, "Promise Co");
+  sql_customer(cust, "Promise Co");
   new_invoice(inv1, cust, "EUR", 40000);
   new_invoice(inv2, cust, "EUR", 20000);
   char *log = harness_sql("INSERT INTO call_logs (customer_id, channel, direction, outcome, contact_name, "
@@ -364,8 +338,8 @@ static void create_errors(void **state)
 {
   (void)state;
   char cust[32], other[32], usd[32], eur[32], other_inv[32], paid_inv[32], tomorrow[16], yesterday[16];
-  new_customer(cust, "Bad Promise Co");
-  new_customer(other, "Someone Else");
+  sql_customer(cust, "Bad Promise Co");
+  sql_customer(other, "Someone Else");
   new_invoice(usd, cust, "USD", 1000);
   new_invoice(eur, cust, "EUR", 500);
   char spare[32];
@@ -463,7 +437,7 @@ static void kept_as_soon_as_paid(void **state)
 {
   (void)state;
   char cust[32], inv[32], prom[32], pay1[32], pay2[32], other_cur[32], early[32];
-  new_customer(cust, "Keeps Promises Ltd");
+  sql_customer(cust, "Keeps Promises Ltd");
   new_invoice(inv, cust, "USD", 100000);
   promise_of(prom, cust, 60000, 3);
   struct http_resp r = {0};
@@ -508,7 +482,7 @@ static void kept_as_soon_as_paid(void **state)
 
   /* A payment through the external upsert counts too. */
   char cust2[32], inv2[32], prom2[32], on[16], body[512];
-  new_customer(cust2, "Syncs Payments Ltd");
+  sql_customer(cust2, "Syncs Payments Ltd");
   new_invoice(inv2, cust2, "USD", 5000);
   promise_of(prom2, cust2, 1000, 2);
   get_promise(&r, prom2);
@@ -538,7 +512,7 @@ static void reversal_reopens(void **state)
 {
   (void)state;
   char cust[32], inv[32], prom[32], p1[32], p2[32];
-  new_customer(cust, "Bounced Checks Inc");
+  sql_customer(cust, "Bounced Checks Inc");
   new_invoice(inv, cust, "USD", 100000);
   promise_of(prom, cust, 50000, 5);
   pay(p1, cust, "USD", 30000, 0);
@@ -583,8 +557,8 @@ static void evaluate_as_of(void **state)
 {
   (void)state;
   char cust[32], other[32], inv[32], oinv[32], prom[32], fut[32], oprom[32];
-  new_customer(cust, "Replay Ltd");
-  new_customer(other, "Bystander Ltd");
+  sql_customer(cust, "Replay Ltd");
+  sql_customer(other, "Bystander Ltd");
   new_invoice(inv, cust, "USD", 100000);
   new_invoice(oinv, other, "USD", 100000);
   promise_of(prom, cust, 1000, 0);
@@ -653,7 +627,7 @@ static void evaluate_as_of(void **state)
 
   /* All customers at once (the scheduler's call). */
   char a[32], b[32], third[32], tinv[32];
-  new_customer(third, "Third Ltd");
+  sql_customer(third, "Third Ltd");
   new_invoice(tinv, third, "USD", 1000);
   promise_of(a, cust, 100, 1);
   promise_of(b, third, 100, 1);
@@ -673,7 +647,7 @@ static void evaluate_business_day(void **state)
 {
   (void)state;
   char cust[32], inv[32], prom[32];
-  new_customer(cust, "Time Zone Co");
+  sql_customer(cust, "Time Zone Co");
   new_invoice(inv, cust, "USD", 1000);
   promise_of(prom, cust, 100, 0);
   harness_sql("UPDATE promises SET promised_on = '2020-01-10', created_at = '2020-01-01T12:00:00Z' WHERE id = %s", prom);
@@ -694,7 +668,7 @@ static void cancel(void **state)
 {
   (void)state;
   char cust[32], inv[32], prom[32], kept[32], p[32], path[64];
-  new_customer(cust, "Cancel Co");
+  sql_customer(cust, "Cancel Co");
   new_invoice(inv, cust, "USD", 100000);
   promise_of(prom, cust, 1000, 5);
   snprintf(path, sizeof path, "/v1/promises/%s", prom);
@@ -796,8 +770,8 @@ static void events(void **state)
 {
   (void)state;
   char cust[32], cust2[32], inv[32], inv2[32], kept[32], broken[32], cancelled[32], p[32], types[512];
-  new_customer(cust, "Eventful Promises");
-  new_customer(cust2, "Breaks Promises");
+  sql_customer(cust, "Eventful Promises");
+  sql_customer(cust2, "Breaks Promises");
   new_invoice(inv, cust, "USD", 100000);
   new_invoice(inv2, cust2, "USD", 100000);
   promise_of(kept, cust, 1000, 3);
@@ -883,7 +857,7 @@ static void concurrent_payments(void **state)
   (void)state;
   enum { N = 8 };
   char cust[32], inv[N][32], prom[32], today[16];
-  new_customer(cust, "Pays In Parallel");
+  sql_customer(cust, "Pays In Parallel");
   for (int i = 0; i < N; i++)
     new_invoice(inv[i], cust, "USD", 1000);
   promise_of(prom, cust, N * 1000, 2);
@@ -921,7 +895,7 @@ static void promise_during_payment(void **state)
 {
   (void)state;
   char cust[32], a[32], b[32], today[16], on[16];
-  new_customer(cust, "Pays While Promising");
+  sql_customer(cust, "Pays While Promising");
   new_invoice(a, cust, "USD", 1000);
   new_invoice(b, cust, "USD", 1000);
   day(today, 0);
@@ -979,7 +953,7 @@ static void sweep_meets_cancel(void **state)
 {
   (void)state;
   char cust[32], inv[32], prom[32];
-  new_customer(cust, "Cancelled Mid-Sweep");
+  sql_customer(cust, "Cancelled Mid-Sweep");
   new_invoice(inv, cust, "USD", 1000);
   promise_of(prom, cust, 100, 1);
   harness_sql("UPDATE promises SET promised_on = '2020-01-10' WHERE id = %s", prom);
@@ -1003,22 +977,12 @@ static void sweep_meets_cancel(void **state)
                    1);
 }
 
-static size_t data_size(const struct http_resp *r)
-{
-  return json_array_size(json_object_get(r->json, "data"));
-}
-
-static const char *data_id(const struct http_resp *r, size_t i)
-{
-  return jstr(json_array_get(json_object_get(r->json, "data"), i), "id");
-}
-
 static void list_filters_and_pages(void **state)
 {
   (void)state;
   char c1[32], c2[32], i1[32], i2[32], p1[32], p2[32], p3[32], p4[32], path[512], body[512], on[16];
-  new_customer(c1, "List Promises One");
-  new_customer(c2, "List Promises Two");
+  sql_customer(c1, "List Promises One");
+  sql_customer(c2, "List Promises Two");
   new_invoice(i1, c1, "USD", 10000);
   new_invoice(i2, c2, "USD", 10000);
   promise_of(p1, c1, 100, 1);

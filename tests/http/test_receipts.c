@@ -8,19 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-static const char *tz(void)
-{
-  const char *t = getenv("ARC_TIMEZONE");
-  return t && *t ? t : "UTC";
-}
-
-static void day(char out[16], int days)
-{
-  char *d = harness_sql("SELECT to_char((now() AT TIME ZONE '%s')::date + %d, 'YYYY-MM-DD')", tz(), days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
 /* A USD invoice issued ISSUED days from today, due DUE days from today. */
 static void new_invoice(char out[32], const char *customer, int issued, int due)
 {

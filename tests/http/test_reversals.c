@@ -9,14 +9,6 @@
 
 static int seq;
 
-static void new_customer(char out[32], const char *name)
-{
-  char *id = harness_sql("INSERT INTO customers (name) VALUES ('%s') RETURNING id", name);
-  assert_non_null(id);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
 static void new_invoice(char out[32], const char *customer, long long amount, const char *due_on)
 {
   char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
@@ -89,7 +81,7 @@ static void reversal_reopens_what_it_paid(void **state)
 {
   (void)state;
   char cust[32], a[32], b[32], c[32], p1[32], p2[32], body[1024], path[96];
-  new_customer(cust, "Bounced Check Co");
+  sql_customer(cust, "Bounced Check Co");
   new_invoice(a, cust, 4000, "2025-01-01");
   new_invoice(b, cust, 3000, "2025-02-01");
   new_invoice(c, cust, 5000, "2025-03-01");
@@ -166,7 +158,7 @@ static void reversal_of_auto_allocated_and_unapplied(void **state)
 {
   (void)state;
   char cust[32], a[32], b[32], p1[32], p2[32], body[1024], path[96];
-  new_customer(cust, "Auto Reverse");
+  sql_customer(cust, "Auto Reverse");
   new_invoice(a, cust, 1000, "2025-01-01");
   new_invoice(b, cust, 1000, "2025-01-02");
   snprintf(body, sizeof body,
@@ -208,7 +200,7 @@ static void reversal_refusals(void **state)
 {
   (void)state;
   char cust[32], inv[32], p[32], body[1024], path[96];
-  new_customer(cust, "Refused Reversal");
+  sql_customer(cust, "Refused Reversal");
   new_invoice(inv, cust, 1000, "2025-01-01");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 400, \"currency\": \"USD\", \"received_on\": \"2026-01-05\", "

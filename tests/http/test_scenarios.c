@@ -21,12 +21,6 @@
 #define BASE "2026-03-02"
 #define COLLECTOR "maria@example.com"
 
-static const char *tz(void)
-{
-  const char *t = getenv("ARC_TIMEZONE");
-  return t && *t ? t : "UTC";
-}
-
 /* DATE + DAYS. */
 static void plus(char out[16], const char *date, int days)
 {
