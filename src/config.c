@@ -54,6 +54,26 @@ static const struct cfg_entry {
      "days after promised_on before a promise is broken (P5)"},
     {"ARC_CONFIRM_RECEIPT_DAYS", CFG_UINT, offsetof(struct config, confirm_receipt_days), "2", 0, 60,
      "days after issued_on to confirm receipt (P1)"},
+    {"ARC_PLAN_GRACE_DAYS", CFG_UINT, offsetof(struct config, plan_grace_days), "3", 0, 60,
+     "days after an installment's due date before it is missed (P7)"},
+    {"ARC_PLAN_MAX_MISSED", CFG_UINT, offsetof(struct config, plan_max_missed), "2", 1, 100,
+     "missed installments that default a payment plan (P7)"},
+    {"ARC_ESCALATE_SALES_ATTEMPTS", CFG_UINT, offsetof(struct config, escalate_sales_attempts), "5", 1,
+     1000, "unsuccessful attempts since the last success before escalating to sales (P8)"},
+    {"ARC_ESCALATE_MANAGEMENT_DAYS", CFG_UINT, offsetof(struct config, escalate_management_days), "45",
+     1, 3650, "days overdue before escalating to management (P8)"},
+    {"ARC_ESCALATE_LEGAL_DAYS", CFG_UINT, offsetof(struct config, escalate_legal_days), "90", 1, 3650,
+     "days overdue before proposing a legal letter (P8)"},
+    {"ARC_MANAGEMENT_ASSIGNEE", CFG_STR, offsetof(struct config, management_assignee), "", 0, 0,
+     "handle that management escalations are assigned to (P8; empty = unassigned)"},
+    {"ARC_CONSUMER_MAX_ATTEMPTS", CFG_UINT, offsetof(struct config, consumer_max_attempts), "7", 1, 100,
+     "call attempts allowed per consumer account within ARC_CONSUMER_WINDOW_DAYS (P15)"},
+    {"ARC_CONSUMER_WINDOW_DAYS", CFG_UINT, offsetof(struct config, consumer_window_days), "7", 1, 60,
+     "days over which consumer call attempts are counted (P15)"},
+    {"ARC_CONSUMER_QUIET_DAYS", CFG_UINT, offsetof(struct config, consumer_quiet_days), "7", 0, 60,
+     "days without calls after a telephone conversation with a consumer (P15)"},
+    {"ARC_RECEIVABLES_GOAL_PCT", CFG_UINT, offsetof(struct config, receivables_goal_pct), "70", 1, 100,
+     "goal: percent of receivables collected within 30 days (P13)"},
 };
 
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
@@ -93,6 +113,14 @@ int config_load(struct config *cfg)
   }
   if (cfg->poll_mode && strcmp(cfg->poll_mode, "epoll") != 0 && strcmp(cfg->poll_mode, "poll") != 0) {
     fprintf(stderr, "arcollectd: ARC_POLL must be epoll or poll\n");
+    bad = 1;
+  }
+  /* Handles travel in the libpq startup options, where blanks and
+   * backslashes would need escaping; handles never contain them. */
+  if (cfg->management_assignee && (strlen(cfg->management_assignee) > 200 ||
+                                   strpbrk(cfg->management_assignee, " \t\n\r\\'\""))) {
+    fprintf(stderr, "arcollectd: ARC_MANAGEMENT_ASSIGNEE must be a handle of at most 200 characters "
+                    "without blanks, quotes or backslashes\n");
     bad = 1;
   }
   if (cfg->threads == 0) {

@@ -23,6 +23,16 @@ struct config {
   unsigned cadence_days;
   unsigned promise_grace_days;
   unsigned confirm_receipt_days;
+  unsigned plan_grace_days;          /* P7 */
+  unsigned plan_max_missed;
+  unsigned escalate_sales_attempts;  /* P8 */
+  unsigned escalate_management_days;
+  unsigned escalate_legal_days;
+  char *management_assignee;         /* "" = none */
+  unsigned consumer_max_attempts;    /* P15 */
+  unsigned consumer_window_days;
+  unsigned consumer_quiet_days;
+  unsigned receivables_goal_pct;     /* P13 */
 };
 
 /* Fills CFG from the environment.  Returns 0, or -1 after printing every

@@ -73,6 +73,18 @@ unsigned receipts_confirm(struct request *rq, struct reply *rp);
 /* src/work/call_sheet.c */
 unsigned call_sheet_get(struct request *rq, struct reply *rp);
 
+/* src/work/payment_plans.c */
+unsigned payment_plans_create(struct request *rq, struct reply *rp);
+unsigned payment_plans_list(struct request *rq, struct reply *rp);
+unsigned payment_plans_get(struct request *rq, struct reply *rp);
+unsigned payment_plans_update(struct request *rq, struct reply *rp);
+
+/* src/work/escalations.c */
+unsigned escalations_create(struct request *rq, struct reply *rp);
+unsigned escalations_list(struct request *rq, struct reply *rp);
+unsigned escalations_get(struct request *rq, struct reply *rp);
+unsigned escalations_update(struct request *rq, struct reply *rp);
+
 /* src/schedule/follow_ups.c */
 unsigned follow_ups_list(struct request *rq, struct reply *rp);
 unsigned follow_ups_get(struct request *rq, struct reply *rp);
@@ -82,6 +94,10 @@ unsigned follow_ups_update(struct request *rq, struct reply *rp);
 unsigned scheduler_runs_create(struct request *rq, struct reply *rp);
 unsigned scheduler_runs_list(struct request *rq, struct reply *rp);
 unsigned scheduler_runs_get(struct request *rq, struct reply *rp);
+
+/* src/integrate/reports.c */
+unsigned reports_aging(struct request *rq, struct reply *rp);
+unsigned reports_kpis(struct request *rq, struct reply *rp);
 
 /* src/integrate/events.c */
 unsigned events_list(struct request *rq, struct reply *rp);

@@ -14,6 +14,9 @@ extern const struct db_stmt payments_stmts[];
 extern const struct db_stmt call_logs_stmts[];
 extern const struct db_stmt promises_stmts[];
 extern const struct db_stmt disputes_stmts[];
+extern const struct db_stmt payment_plans_stmts[];
+extern const struct db_stmt escalations_stmts[];
+extern const struct db_stmt reports_stmts[];
 extern const struct db_stmt receipts_stmts[];
 extern const struct db_stmt call_sheet_stmts[];
 /* The scheduler's (src/schedule/ *_repo.c and rules.c). */

@@ -14,7 +14,7 @@
 #define RECONNECT_BACKOFF_MS 500
 
 static char *g_conninfo;
-static char g_options[512];
+static char g_options[1024];
 static pthread_key_t g_key;
 static int g_key_made;
 
@@ -58,9 +58,16 @@ int db_pool_init(const struct config *cfg)
   snprintf(g_options, sizeof g_options,
            "-c statement_timeout=%u -c lock_timeout=%u -c idle_in_transaction_session_timeout=%u "
            "-c TimeZone=%s -c arc.cadence_days=%u -c arc.promise_grace_days=%u "
-           "-c arc.confirm_receipt_days=%u",
+           "-c arc.confirm_receipt_days=%u -c arc.plan_grace_days=%u -c arc.plan_max_missed=%u "
+           "-c arc.escalate_sales_attempts=%u -c arc.escalate_management_days=%u "
+           "-c arc.escalate_legal_days=%u -c arc.management_assignee=%s "
+           "-c arc.consumer_max_attempts=%u -c arc.consumer_window_days=%u -c arc.consumer_quiet_days=%u "
+           "-c arc.receivables_goal_pct=%u",
            st, st / 2, st * 2, cfg->timezone, cfg->cadence_days, cfg->promise_grace_days,
-           cfg->confirm_receipt_days);
+           cfg->confirm_receipt_days, cfg->plan_grace_days, cfg->plan_max_missed,
+           cfg->escalate_sales_attempts, cfg->escalate_management_days, cfg->escalate_legal_days,
+           cfg->management_assignee ? cfg->management_assignee : "", cfg->consumer_max_attempts,
+           cfg->consumer_window_days, cfg->consumer_quiet_days, cfg->receivables_goal_pct);
   if (!g_key_made) {
     if (pthread_key_create(&g_key, db_free) != 0)
       return -1;

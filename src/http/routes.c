@@ -14,7 +14,8 @@
 #define WORK (ROLE_ADMIN | ROLE_MANAGER | ROLE_COLLECTOR)
 /* CRMs log the calls their users make, so integrations may log calls too. */
 #define CALLS (WORK | ROLE_INTEGRATION)
-/* Decisions: cancelling a promise, resolving or rejecting a dispute. */
+/* Decisions: cancelling a promise, resolving or rejecting a dispute, payment
+ * plans and escalations. */
 #define MANAGE (ROLE_ADMIN | ROLE_MANAGER)
 
 const struct route arc_routes[] = {
@@ -69,6 +70,16 @@ const struct route arc_routes[] = {
     {HTTP_GET, "/v1/disputes/{id}", disputes_get, ALL, 0},
     {HTTP_PATCH, "/v1/disputes/{id}", disputes_update, MANAGE, 0},
 
+    {HTTP_GET, "/v1/payment-plans", payment_plans_list, ALL, 0},
+    {HTTP_POST, "/v1/payment-plans", payment_plans_create, MANAGE, 0},
+    {HTTP_GET, "/v1/payment-plans/{id}", payment_plans_get, ALL, 0},
+    {HTTP_PATCH, "/v1/payment-plans/{id}", payment_plans_update, MANAGE, 0},
+
+    {HTTP_GET, "/v1/escalations", escalations_list, ALL, 0},
+    {HTTP_POST, "/v1/escalations", escalations_create, MANAGE, 0},
+    {HTTP_GET, "/v1/escalations/{id}", escalations_get, ALL, 0},
+    {HTTP_PATCH, "/v1/escalations/{id}", escalations_update, MANAGE, 0},
+
     {HTTP_GET, "/v1/follow-ups", follow_ups_list, ALL, 0},
     {HTTP_GET, "/v1/follow-ups/{id}", follow_ups_get, ALL, 0},
     {HTTP_PATCH, "/v1/follow-ups/{id}", follow_ups_update, WORK, 0},
@@ -76,6 +87,9 @@ const struct route arc_routes[] = {
     {HTTP_GET, "/v1/scheduler/runs", scheduler_runs_list, MANAGE, 0},
     {HTTP_POST, "/v1/scheduler/runs", scheduler_runs_create, ADMIN, 0},
     {HTTP_GET, "/v1/scheduler/runs/{id}", scheduler_runs_get, MANAGE, 0},
+
+    {HTTP_GET, "/v1/reports/aging", reports_aging, ALL, 0},
+    {HTTP_GET, "/v1/reports/kpis", reports_kpis, ALL, 0},
 
     {HTTP_GET, "/v1/events", events_list, ALL, 0},
 };

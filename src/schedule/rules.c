@@ -9,16 +9,21 @@
 
 const struct sweep_rule sweep_rules[] = {
     {"promises", "sweep_promises"},
+    {"plans", "sweep_plans"},
+    {"escalations", "sweep_escalations"},
     {"wake", "sweep_wake"},
     {"close", "sweep_close"},
     {"confirm_receipt", "sweep_confirm_receipt"},
     {"overdue", "sweep_overdue"},
     {"retry", "sweep_retry"},
     {"promise_broken", "sweep_promise_broken"},
+    {"installment_missed", "sweep_installment_missed"},
     {"resolve_dispute", "sweep_resolve_dispute"},
+    {"escalation", "sweep_escalation"},
     {"thank_you", "sweep_thank_you"},
     {"check_in", "sweep_check_in"},
     {"refresh", "sweep_refresh"},
+    {"consumer_limits", "sweep_consumer_limits"},
     {NULL, NULL},
 };
 
@@ -27,15 +32,20 @@ const struct sweep_rule sweep_rules[] = {
 
 const struct db_stmt sweep_stmts[] = {
     {"sweep_promises", RULE_SQL("arc_rule_promises")},
+    {"sweep_plans", RULE_SQL("arc_rule_plans")},
+    {"sweep_escalations", RULE_SQL("arc_rule_escalations")},
     {"sweep_wake", RULE_SQL("arc_rule_wake")},
     {"sweep_close", RULE_SQL("arc_rule_close")},
     {"sweep_confirm_receipt", RULE_SQL("arc_rule_confirm_receipt")},
     {"sweep_overdue", RULE_SQL("arc_rule_overdue")},
     {"sweep_retry", RULE_SQL("arc_rule_retry")},
     {"sweep_promise_broken", RULE_SQL("arc_rule_promise_broken")},
+    {"sweep_installment_missed", RULE_SQL("arc_rule_installment_missed")},
+    {"sweep_escalation", RULE_SQL("arc_rule_escalation")},
     {"sweep_resolve_dispute", RULE_SQL("arc_rule_resolve_dispute")},
     {"sweep_thank_you", RULE_SQL("arc_rule_thank_you")},
     {"sweep_check_in", RULE_SQL("arc_rule_check_in")},
     {"sweep_refresh", RULE_SQL("arc_rule_refresh")},
+    {"sweep_consumer_limits", RULE_SQL("arc_rule_consumer_limits")},
     {NULL, NULL},
 };

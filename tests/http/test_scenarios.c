@@ -733,7 +733,7 @@ static void no_wall_clock(void **state)
       "statement_timestamp|transaction_timestamp|timeofday)\\M'");
   if (clocked)
     fail_msg("rules that read the clock: %s", clocked);
-  assert_int_equal(harness_sql_int("SELECT count(*) FROM pg_proc WHERE proname LIKE 'arc\\_rule\\_%%'"), 11);
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM pg_proc WHERE proname LIKE 'arc\\_rule\\_%%'"), 16);
 }
 
 int main(void)
