@@ -30,6 +30,8 @@
 #define CALL_LOGS 300000
 #define PROMISES 20000
 #define DISPUTES 5000
+/* Plus about 3,000 payment plans, 2,400 escalations, and 16,000 calls
+ * that put 2,000 consumers past the attempt cap (see load()). */
 
 static double now_s(void)
 {
@@ -172,6 +174,51 @@ static void load(PGconn *c)
       "  FROM invoices i JOIN bench_cus b ON b.id = i.customer_id "
       "  WHERE i.status = 'open' AND b.n % 20 = 3 ORDER BY i.customer_id, i.id) x "
       "ORDER BY x.customer_id LIMIT 5000");
+  /* Payment plans (P7) for every 33rd customer: four monthly
+   * installments over its open, undisputed invoices, the first due 40 days
+   * ago; half paid the first one.  The rest have missed two by now and
+   * default in the first sweep (dunning resumes), the others are active with
+   * one missed installment. */
+  run(c, "payment_plans",
+      "INSERT INTO payment_plans (customer_id, invoice_ids, currency, total, frequency, grace_days, max_missed, "
+      "status, paid_amount, created_by, created_at, updated_at) "
+      "SELECT i.customer_id, array_agg(i.id ORDER BY i.id), min(i.currency), sum(i.balance), 'monthly', 3, 2, "
+      "'active', 0, 'bench', now() - interval '45 days', now() - interval '45 days' "
+      "FROM invoices i JOIN bench_cus b ON b.id = i.customer_id "
+      "WHERE b.n % 33 = 5 AND i.status = 'open' AND i.balance > 0 AND NOT i.factored "
+      "AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.invoice_id = i.id) "
+      "GROUP BY i.customer_id");
+  run(c, "payment_plan_installments",
+      "INSERT INTO payment_plan_installments (plan_id, customer_id, seq, due_on, amount, paid_amount, status, paid_at) "
+      "SELECT p.id, p.customer_id, k, current_date - 70 + 30 * k, v.amount, "
+      "CASE WHEN k = 1 AND p.id % 2 = 0 THEN v.amount ELSE 0 END, "
+      "CASE WHEN k = 1 AND p.id % 2 = 0 THEN 'paid' ELSE 'pending' END, "
+      "CASE WHEN k = 1 AND p.id % 2 = 0 THEN now() - interval '40 days' END "
+      "FROM payment_plans p CROSS JOIN generate_series(1, 4) k "
+      "CROSS JOIN LATERAL (SELECT CASE WHEN k < 4 THEN p.total / 4 ELSE p.total - 3 * (p.total / 4) END AS amount) v");
+  run(c, "", "UPDATE payment_plans p SET paid_amount = x.paid FROM (SELECT plan_id, sum(paid_amount) AS paid "
+             "FROM payment_plan_installments GROUP BY plan_id) x WHERE x.plan_id = p.id");
+  run(c, "invoices in plans",
+      "UPDATE invoices i SET plan_id = p.id FROM payment_plans p WHERE i.id = ANY (p.invoice_ids)");
+  /* Escalations (P8) for every 41st customer: open at sales, every 4th of
+   * them at legal (handed off), every 5th only proposed. */
+  run(c, "escalations",
+      "INSERT INTO escalations (customer_id, level, reason, assignee, status, proposed_by, proposed_at, opened_at, "
+      "opened_by, created_at, updated_at) "
+      "SELECT b.id, CASE WHEN b.n % 4 = 0 THEN 'legal' ELSE 'sales' END, 'bench', 'sales@example.com', "
+      "CASE WHEN b.n % 5 = 0 THEN 'proposed' ELSE 'open' END, 'bench', now() - interval '20 days', "
+      "CASE WHEN b.n % 5 <> 0 THEN now() - interval '20 days' END, 'bench', now() - interval '20 days', "
+      "now() - interval '20 days' "
+      "FROM bench_cus b WHERE b.n % 41 = 7");
+  /* Consumers called often (P15): 2,000 of them with eight unanswered
+   * calls over the last six days, past the seven-in-seven cap. */
+  run(c, "call_logs (consumer cap)",
+      "INSERT INTO call_logs (customer_id, invoice_ids, channel, direction, outcome, contact_name, occurred_at, "
+      "logged_by, created_at, updated_at) "
+      "SELECT b.id, '{}', 'phone', 'outbound', 'no_answer', 'Account holder', "
+      "now() - make_interval(days => k % 6, hours => k), 'collector' || (b.id % 40) || '@example.com', now(), now() "
+      "FROM bench_cus b CROSS JOIN generate_series(1, 8) k "
+      "WHERE b.id % 4 = 0 AND b.n % 48 = 3");
   run(c, "", "DROP TABLE bench_cus");
   run(c, "", "COMMIT");
   run(c, "VACUUM ANALYZE", "VACUUM ANALYZE");

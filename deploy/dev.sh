@@ -3,7 +3,9 @@
 #   deploy/dev.sh run    install what is missing, build, start a private PostgreSQL
 #                        under .pgdata/, migrate, load demo data once, serve.
 #   deploy/dev.sh test   the same set-up with a throwaway cluster and a sanitizer
-#                        build, then every test; ends with "N passed, N failed".
+#                        build, then every test, then the contract checks (Redocly
+#                        lint, the HTTP tests again through a Prism validation
+#                        proxy); ends with "N passed, N failed".
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -94,6 +96,37 @@ build() {
   ninja -C "$dir" >/dev/null || ninja -C "$dir"
 }
 
+# The contract checks' tools, pinned by tools/contract/package-lock.json:
+# Node.js and npm from Debian when the machine has none, then `npm ci` once
+# per lock file (a stamp in node_modules remembers which).
+contract_tools() {
+  local need=()
+  command -v node >/dev/null || need+=(nodejs)
+  command -v npm >/dev/null || need+=(npm)
+  if [ ${#need[@]} -gt 0 ]; then
+    say "installing: ${need[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  local dir="$ROOT/tools/contract" want
+  want=$(sha256sum "$dir/package-lock.json" | cut -c1-64)
+  if [ "$(cat "$dir/node_modules/.arc-lock" 2>/dev/null)" != "$want" ] ||
+     [ ! -x "$dir/node_modules/.bin/redocly" ] || [ ! -x "$dir/node_modules/.bin/prism" ]; then
+    say "npm ci in tools/contract (Redocly CLI, Prism; node $(node --version))"
+    # No install scripts: neither tool needs one (core-js only prints a banner).
+    (cd "$dir" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >&2) \
+      || die "npm ci failed in tools/contract (ARC_CONTRACT=0 skips the contract checks)"
+    echo "$want" > "$dir/node_modules/.arc-lock"
+  fi
+}
+
+# Redocly CLI lints openapi/ with redocly.yaml's rules; 0 when no errors.
+contract_lint() {
+  say "contract_lint: redocly lint openapi/openapi.yaml"
+  REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+    "$ROOT/tools/contract/node_modules/.bin/redocly" lint --format=stylish >&2
+}
+
 cmd_run() {
   install_missing
   build build-run --buildtype=release
@@ -144,6 +177,8 @@ EOF
 
 cmd_test() {
   install_missing
+  local contract=${ARC_CONTRACT:-1}
+  [ "$contract" = 1 ] && contract_tools
   local bdir=build-test wrap=()
   if [ "${ARC_TEST_VALGRIND:-0}" = 1 ]; then
     # valgrind and the sanitizers do not mix: a plain build of its own.
@@ -166,10 +201,42 @@ cmd_test() {
   [ "$(id -u)" -eq 0 ] && as="runuser -u postgres --"
   export ARC_TEST_PG_STOP="$as '$PGBIN/pg_ctl' -D '$dir' -m fast -w stop"
   export ARC_TEST_PG_START="$as '$PGBIN/pg_ctl' -D '$dir' -l '$dir/server.log' -w -t 60 -o '-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c fsync=off -c full_page_writes=off -c max_connections=200' start"
-  local rc=0
+  local rc=0 t0 t1 t2 log summary=()
+  t0=$(date +%s)
   meson test -C "$bdir" --print-errorlogs --num-processes "${ARC_TEST_JOBS:-2}" "${wrap[@]}" "$@" >&2 || rc=$?
+  t1=$(date +%s)
   # meson names the log after the wrapper (testlog-valgrind.json): take the newest.
-  python3 "$ROOT/tools/test_summary.py" "$(ls -t "$bdir"/meson-logs/testlog*.json | head -n 1)"
+  log=$(ls -t "$bdir"/meson-logs/testlog*.json | head -n 1)
+  summary=("$log")
+  if [ "$contract" = 1 ]; then
+    local lint=0
+    contract_lint || lint=$?
+    summary+=(--check contract_lint "$lint")
+    [ "$lint" = 0 ] || rc=1
+    # The HTTP tests again, each program through its own Prism validation
+    # proxy (tests/http/harness.c): every request and response they exchange
+    # is checked against the contract. Not under valgrind (too slow there).
+    if [ ${#wrap[@]} -eq 0 ]; then
+      local pargs=("$@")
+      if [ ${#pargs[@]} -eq 0 ]; then
+        # Every HTTP program but those with nothing for Prism to see: they
+        # drive a child arcollectd (cli, shutdown) or their own threads'
+        # clients (concurrency), or stop PostgreSQL under the server (db_restart).
+        mapfile -t pargs < <(meson test -C "$bdir" --list --no-rebuild 2>/dev/null | sed -n 's|^.*:http / ||p' |
+                               grep -Ev '^http_(cli|shutdown|concurrency|db_restart)$')
+      fi
+      say "the HTTP tests through Prism (contract mode): ${pargs[*]}"
+      rm -f "$bdir/meson-logs/testlog-prism.json"
+      ARC_TEST_PRISM="$ROOT/tools/contract/node_modules/.bin/prism" \
+        meson test -C "$bdir" --no-rebuild --print-errorlogs --num-processes "${ARC_TEST_JOBS:-2}" \
+        --logbase testlog-prism "${pargs[@]}" >&2 || rc=$?
+      summary+=(--prefix "prism " "$bdir/meson-logs/testlog-prism.json")
+      python3 "$ROOT/tools/contract/prism_stats.py" "$bdir/meson-logs/testlog-prism.json" >&2 || true
+    fi
+  fi
+  t2=$(date +%s)
+  say "tests: $((t1 - t0)) s; contract checks: $((t2 - t1)) s"
+  python3 "$ROOT/tools/test_summary.py" "${summary[@]}"
   return $rc
 }
 

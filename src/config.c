@@ -74,6 +74,14 @@ static const struct cfg_entry {
      "days without calls after a telephone conversation with a consumer (P15)"},
     {"ARC_RECEIVABLES_GOAL_PCT", CFG_UINT, offsetof(struct config, receivables_goal_pct), "70", 1, 100,
      "goal: percent of receivables collected within 30 days (P13)"},
+    {"ARC_WEBHOOK_INTERVAL_MS", CFG_UINT, offsetof(struct config, webhook_interval_ms), "1000", 0, 3600000,
+     "milliseconds between webhook delivery rounds when idle (0 = no delivery thread)"},
+    {"ARC_WEBHOOK_TIMEOUT_MS", CFG_UINT, offsetof(struct config, webhook_timeout_ms), "10000", 100, 60000,
+     "time limit of one webhook POST, connecting included"},
+    {"ARC_WEBHOOK_RETRY_BASE_MS", CFG_UINT, offsetof(struct config, webhook_retry_base_ms), "5000", 1, 3600000,
+     "first webhook retry delay; later ones are 60, 360, 1440, 3600, 7200 times it (5 s: 5 min, 30 min, 2 h, 5 h, 10 h)"},
+    {"ARC_WEBHOOK_RETRY_WINDOW_S", CFG_UINT, offsetof(struct config, webhook_retry_window_s), "86400", 1, 604800,
+     "seconds a webhook delivery is retried before it is given up; a subscription failing that long is disabled"},
 };
 
 #define N_ENTRIES (sizeof entries / sizeof entries[0])

@@ -13,6 +13,7 @@
 #include "arc/router.h"
 #include "arc/server.h"
 #include "arc/sweep.h"
+#include "arc/webhooks.h"
 
 static void usage(void)
 {
@@ -104,10 +105,12 @@ static int cmd_serve(const struct config *cfg)
            json_pack("{s:s, s:i, s:i, s:s}", "bind", cfg->bind, "port", (int)server_port(srv), "threads",
                      (int)cfg->threads, "poll", cfg->poll_mode));
   struct scheduler *sched = scheduler_start(cfg);
+  struct delivery *hooks = delivery_start(cfg);
   int sig = 0;
   sigwait(&set, &sig);
   log_json("info", "stopping", json_pack("{s:i, s:i}", "signal", sig, "in_flight", (int)server_in_flight(srv)));
   server_stop(srv, cfg->shutdown_grace_s * 1000);
+  delivery_stop(hooks); /* POSTs in flight are abandoned and sent again on the next start */
   scheduler_stop(sched); /* after the sweep in progress, if any */
   log_info("stopped");
   return 0;

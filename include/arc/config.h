@@ -33,6 +33,11 @@ struct config {
   unsigned consumer_window_days;
   unsigned consumer_quiet_days;
   unsigned receivables_goal_pct;     /* P13 */
+  /* Webhook delivery (src/integrate/delivery.c). */
+  unsigned webhook_interval_ms;      /* 0 = no delivery thread */
+  unsigned webhook_timeout_ms;
+  unsigned webhook_retry_base_ms;
+  unsigned webhook_retry_window_s;
 };
 
 /* Fills CFG from the environment.  Returns 0, or -1 after printing every

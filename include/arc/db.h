@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 struct reply;
+struct idempotency;
 
 /* Database call outcome: failure kind, or how many rows. */
 enum db_status { DB_HARD = -2, DB_SOFT = -1, DB_NONE = 0, DB_ONE = 1 };
@@ -32,6 +33,7 @@ struct db {
   int failed;           /* a statement failed in this transaction */
   const char *actor;    /* who writes: recorded on events (arc.actor) */
   const char *request_id;
+  struct idempotency *idem; /* the running POST's Idempotency-Key (idempotency.h), or NULL */
   struct db_error err;
 };
 

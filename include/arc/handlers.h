@@ -95,11 +95,28 @@ unsigned scheduler_runs_create(struct request *rq, struct reply *rp);
 unsigned scheduler_runs_list(struct request *rq, struct reply *rp);
 unsigned scheduler_runs_get(struct request *rq, struct reply *rp);
 
+/* src/http/metrics.c */
+unsigned metrics_get(struct request *rq, struct reply *rp);
+
+/* src/integrate/imports.c */
+unsigned imports_create(struct request *rq, struct reply *rp);
+unsigned imports_list(struct request *rq, struct reply *rp);
+unsigned imports_get(struct request *rq, struct reply *rp);
+unsigned import_errors_list(struct request *rq, struct reply *rp);
+
 /* src/integrate/reports.c */
 unsigned reports_aging(struct request *rq, struct reply *rp);
 unsigned reports_kpis(struct request *rq, struct reply *rp);
 
 /* src/integrate/events.c */
 unsigned events_list(struct request *rq, struct reply *rp);
+
+/* src/integrate/webhooks.c */
+unsigned webhooks_create(struct request *rq, struct reply *rp);
+unsigned webhooks_list(struct request *rq, struct reply *rp);
+unsigned webhooks_get(struct request *rq, struct reply *rp);
+unsigned webhooks_update(struct request *rq, struct reply *rp);
+unsigned webhooks_delete(struct request *rq, struct reply *rp);
+unsigned webhook_deliveries_list(struct request *rq, struct reply *rp);
 
 #endif

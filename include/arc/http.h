@@ -10,6 +10,7 @@
 #include "arc/auth.h"
 
 struct db;
+struct idempotency;
 struct route;
 
 enum http_method {
@@ -39,6 +40,7 @@ struct request {
   size_t n_query;
   char *if_match;        /* NULL when absent */
   char *idempotency_key; /* NULL when absent */
+  struct idempotency *idem; /* a POST's key and request fingerprint (idempotency.h); NULL without one */
   json_t *body;          /* parsed body, NULL when the request had none */
   const char *raw_body;  /* the body bytes as received (valid JSON when body != NULL) */
   size_t raw_len;

@@ -17,6 +17,9 @@ extern const struct db_stmt disputes_stmts[];
 extern const struct db_stmt payment_plans_stmts[];
 extern const struct db_stmt escalations_stmts[];
 extern const struct db_stmt reports_stmts[];
+extern const struct db_stmt webhooks_stmts[];
+extern const struct db_stmt imports_stmts[];
+extern const struct db_stmt metrics_stmts[];
 extern const struct db_stmt receipts_stmts[];
 extern const struct db_stmt call_sheet_stmts[];
 /* The scheduler's (src/schedule/ *_repo.c and rules.c). */

@@ -3,6 +3,7 @@
 #include "arc/api_keys.h"
 #include "arc/db.h"
 #include "arc/events.h"
+#include "arc/idempotency.h"
 #include "arc/sweep.h"
 #include "arc/ledger.h"
 
@@ -12,6 +13,7 @@ extern const struct db_stmt db_tx_stmts[];
 const struct db_stmt *const db_statement_lists[] = {
     health_stmts,
     db_tx_stmts,
+    idempotency_stmts,
     api_keys_stmts,
     customers_stmts,
     contacts_stmts,
@@ -30,5 +32,8 @@ const struct db_stmt *const db_statement_lists[] = {
     sweep_stmts,
     events_stmts,
     reports_stmts,
+    webhooks_stmts,
+    imports_stmts,
+    metrics_stmts,
     NULL,
 };

@@ -8,6 +8,7 @@
 
 #include "arc/db.h"
 #include "arc/http.h"
+#include "arc/idempotency.h"
 #include "arc/log.h"
 #include "arc/problem.h"
 
@@ -63,7 +64,19 @@ unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp)
     PGresult *r = db_exec(db, "tx_set_context", 2, context);
     int context_set = r != NULL;
     PQclear(r);
-    unsigned status = context_set ? fn(db, ctx, rp) : 0;
+    /* A POST's Idempotency-Key is claimed first: a repeat is answered with
+     * the stored response and does no work; the response is stored with
+     * the work, in this transaction. */
+    int replayed = 0;
+    unsigned status = context_set ? idempotency_tx_claim(db, rp, &replayed) : 0;
+    if (replayed) {
+      simple(db, "ROLLBACK");
+      return status;
+    }
+    if (context_set && status == 0 && !db->failed)
+      status = fn(db, ctx, rp);
+    if (!db->failed)
+      idempotency_tx_store(db, status, rp);
     if (db->failed || status >= 400) {
       int failed = db->failed;
       struct db_error saved = db->err;
@@ -92,6 +105,7 @@ unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp)
       }
       return db_error_reply(db, rp);
     }
+    idempotency_tx_committed(db);
     return status;
   }
 }

@@ -18,10 +18,14 @@
  * plans and escalations. */
 #define MANAGE (ROLE_ADMIN | ROLE_MANAGER)
 
+/* Webhook subscriptions: administrators, and the integrations that receive them. */
+#define HOOKS (ROLE_ADMIN | ROLE_INTEGRATION)
+
 const struct route arc_routes[] = {
     {HTTP_GET, "/healthz", health_live, 0, 0},
     {HTTP_GET, "/readyz", health_ready, 0, 0},
     {HTTP_GET, "/openapi.json", openapi_get, 0, 0},
+    {HTTP_GET, "/metrics", metrics_get, 0, 0},
 
     {HTTP_GET, "/v1/api-keys", api_keys_list, ADMIN, 0},
     {HTTP_POST, "/v1/api-keys", api_keys_create, ADMIN, 0},
@@ -88,10 +92,22 @@ const struct route arc_routes[] = {
     {HTTP_POST, "/v1/scheduler/runs", scheduler_runs_create, ADMIN, 0},
     {HTTP_GET, "/v1/scheduler/runs/{id}", scheduler_runs_get, MANAGE, 0},
 
+    {HTTP_GET, "/v1/imports", imports_list, ALL, 0},
+    {HTTP_POST, "/v1/imports", imports_create, LEDGER, 0},
+    {HTTP_GET, "/v1/imports/{id}", imports_get, ALL, 0},
+    {HTTP_GET, "/v1/imports/{id}/errors", import_errors_list, ALL, 0},
+
     {HTTP_GET, "/v1/reports/aging", reports_aging, ALL, 0},
     {HTTP_GET, "/v1/reports/kpis", reports_kpis, ALL, 0},
 
     {HTTP_GET, "/v1/events", events_list, ALL, 0},
+
+    {HTTP_GET, "/v1/webhooks", webhooks_list, HOOKS, 0},
+    {HTTP_POST, "/v1/webhooks", webhooks_create, HOOKS, 0},
+    {HTTP_GET, "/v1/webhooks/{id}", webhooks_get, HOOKS, 0},
+    {HTTP_PATCH, "/v1/webhooks/{id}", webhooks_update, HOOKS, 0},
+    {HTTP_DELETE, "/v1/webhooks/{id}", webhooks_delete, HOOKS, 0},
+    {HTTP_GET, "/v1/webhooks/{id}/deliveries", webhook_deliveries_list, HOOKS, 0},
 };
 
 const size_t arc_routes_count = sizeof arc_routes / sizeof arc_routes[0];

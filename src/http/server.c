@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "arc/db.h"
+#include "arc/idempotency.h"
 #include "arc/jspec.h"
 #include "arc/log.h"
 #include "arc/problem.h"
@@ -303,6 +304,11 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   }
   c->content_is_json =
       h[H_CONTENT_TYPE].count && media_type_is_json(h[H_CONTENT_TYPE].value, h[H_CONTENT_TYPE].len);
+  /* Idempotency-Key makes POST safe to retry; PUT and DELETE are idempotent
+   * already and PATCH is guarded by If-Match, so there it is ignored. */
+  if (rq->method == HTTP_POST && h[H_IDEMPOTENCY_KEY].count && m.route->roles)
+    idempotency_new(&rq->idem, h[H_IDEMPOTENCY_KEY].value, h[H_IDEMPOTENCY_KEY].len, &rq->who,
+                    h[H_AUTHORIZATION].value, h[H_AUTHORIZATION].len, method, url, rp);
 }
 
 /* The last call: parse the body and run the handler. */
@@ -329,13 +335,23 @@ static void last_call(struct rctx *c)
     rq->raw_body = c->body;
     rq->raw_len = c->len;
   }
+  if (rq->idem) {
+    /* A repeat of a stored request is answered here and does no work. */
+    idempotency_set_body(rq->idem, c->body, c->len);
+    if (idempotency_replay(rq->db, rq->idem, rp))
+      return;
+  }
   if (rq->db) {
     rq->db->actor = rq->who.actor[0] ? rq->who.actor : NULL;
     rq->db->request_id = rq->request_id;
+    rq->db->idem = rq->idem;
   }
   unsigned status = rq->route->handler(rq, rp);
-  if (rq->db)
+  if (rq->db) {
     rq->db->actor = rq->db->request_id = NULL;
+    rq->db->idem = NULL;
+  }
+  idempotency_request_done(rq->idem, status, rq->route->pattern);
   if (status != rp->status)
     log_error("handler for %s returned %u but replied %u", rq->route->pattern, status, rp->status);
   /* A handler must never leave a transaction open on the worker's connection. */
@@ -435,7 +451,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     json_object_set_new(f, "key_id", json_string(c->rq.who.key_id));
   if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
     json_object_set_new(f, "aborted", json_integer(toe));
+  if (c->rq.idem && c->rq.idem->state == IDEMPOTENCY_REPLAYED)
+    json_object_set_new(f, "idempotent_replayed", json_true());
   log_json("info", "request", f);
+  idempotency_free(c->rq.idem);
+  c->rq.idem = NULL;
   request_clear(&c->rq);
   reply_clear(&c->rp);
   free(c->body);

@@ -51,6 +51,20 @@ void http_resp_clear(struct http_resp *r);
 const char *harness_base(void);
 uint16_t harness_port(void);
 
+/* Contract mode: with ARC_TEST_PRISM=<path to Prism's CLI> in the
+ * environment, http() (and so httpf, run_steps, create_ok...) goes through a
+ * Prism validation proxy started for this program, which checks each
+ * request and response against the served OpenAPI document; a response the
+ * contract does not describe fails the test, and a request the contract
+ * forbids is re-sent to the server, which must refuse it too (>= 400).
+ * http_raw, HEAD and requests whose bytes Prism would rewrite go straight to
+ * the server (see harness.c). Without ARC_TEST_PRISM nothing changes. */
+/* Prism's base URL, or NULL when contract mode is off. */
+const char *harness_prism_base(void);
+/* So far: exchanges Prism checked, requests it refused (and the server
+ * refused too), requests sent straight to the server. */
+void harness_prism_counts(unsigned long *checked, unsigned long *refused, unsigned long *direct);
+
 /* Runs SQL on the test database over a separate connection and returns the
  * first column of the first row (malloc'd; NULL when no row). */
 char *harness_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -295,7 +295,8 @@ static void method_names(void **state)
 
 static int is_public_pattern(const char *p)
 {
-  return strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 || strcmp(p, "/openapi.json") == 0;
+  return strcmp(p, "/healthz") == 0 || strcmp(p, "/readyz") == 0 || strcmp(p, "/openapi.json") == 0 ||
+         strcmp(p, "/metrics") == 0;
 }
 
 static void table_patterns_well_formed(void **state)
@@ -346,7 +347,7 @@ static void table_roles(void **state)
       fail_msg("%s %s is under /v1 but public", http_method_name(r->method), r->pattern);
     if (r->roles == 0) {
       if (!is_public_pattern(r->pattern))
-        fail_msg("%s %s is public but not one of /healthz, /readyz, /openapi.json",
+        fail_msg("%s %s is public but not one of /healthz, /readyz, /openapi.json, /metrics",
                  http_method_name(r->method), r->pattern);
       assert_int_equal(r->method, HTTP_GET);
       public_seen++;
@@ -356,9 +357,12 @@ static void table_roles(void **state)
     if (strncmp(r->pattern, "/v1/", 4) != 0 && !is_public_pattern(r->pattern))
       fail_msg("%s is neither under /v1 nor a known public route", r->pattern);
     /* The policy: every role reads, viewers never write, API keys are admin's
-     * alone, and the scheduler's run log is for those who run it. */
+     * alone, the scheduler's run log is for those who run it, and webhook
+     * subscriptions (which hold secrets) for admins and integrations. */
     if (strncmp(r->pattern, "/v1/api-keys", 12) == 0)
       assert_int_equal(r->roles, ROLE_ADMIN);
+    else if (strncmp(r->pattern, "/v1/webhooks", 12) == 0)
+      assert_int_equal(r->roles, ROLE_ADMIN | ROLE_INTEGRATION);
     else if (strncmp(r->pattern, "/v1/scheduler/", 14) == 0)
       assert_int_equal(r->roles & ~(ROLE_ADMIN | ROLE_MANAGER), 0);
     else if (r->roles && r->method == HTTP_GET)
@@ -366,7 +370,7 @@ static void table_roles(void **state)
     else if (r->roles)
       assert_true((r->roles & ROLE_VIEWER) == 0);
   }
-  assert_int_equal(public_seen, 3);
+  assert_int_equal(public_seen, 4);
 }
 
 /* Every route can be reached: a concrete path built from its pattern
