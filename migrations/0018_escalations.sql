@@ -300,7 +300,9 @@ LANGUAGE plpgsql AS
 $$
 BEGIN
   -- EXECUTE plans each time (a plan cached for a tiny transition table
-  -- would be used for the sweep's large one).
+  -- would be used for the sweep's large one).  New rows are read in the
+  -- order they were inserted, which is id order (ids are drawn row by row
+  -- as they are inserted): no sort of the sweep's proposals.
   IF TG_OP = 'INSERT' THEN
     EXECUTE $q$
       INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
@@ -309,8 +311,7 @@ BEGIN
              coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
              nullif(current_setting('arc.request_id', true), ''),
              arc_escalation_json(n::escalations)
-      FROM new_rows n
-      ORDER BY n.id $q$;
+      FROM new_rows n $q$;
   ELSE
     EXECUTE $q$
       INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
@@ -382,6 +383,9 @@ CREATE INDEX follow_ups_escalation_idx ON follow_ups (escalation_id)
 --    (reason, invoices and assignee follow).  An open one whose policy
 --    level is above its level, its proposed and its declined level: that
 --    level is proposed.
+-- Every update is guarded by the version the sweep read: a row a manager
+-- changed meanwhile (the sweep takes no row locks before deciding) is
+-- left as the manager left it, and looked at again by the next sweep.
 -- Proposals are events, not follow-ups: no rows returned.
 CREATE OR REPLACE FUNCTION arc_rule_escalations(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
@@ -403,7 +407,8 @@ BEGIN
     proposed_level = NULL, closed_at = p_as_of, closed_by = 'system'
   FROM escalations x
   CROSS JOIN LATERAL arc_escalation_owed(x, v_day) w
-  WHERE e.id = x.id AND x.status = 'open' AND x.level IN ('legal', 'agency') AND NOT w.owes;
+  WHERE e.id = x.id AND e.version = x.version
+    AND x.status = 'open' AND x.level IN ('legal', 'agency') AND NOT w.owes;
 
   PERFORM arc_sweep_accounts(p_as_of, p_run);
 
@@ -416,7 +421,7 @@ BEGIN
     proposed_level = NULL, closed_at = p_as_of, closed_by = 'system'
   FROM escalations x
   CROSS JOIN LATERAL arc_escalation_owed(x, v_day) w
-  WHERE e.id = x.id AND x.status IN ('proposed', 'open')
+  WHERE e.id = x.id AND e.version = x.version AND x.status IN ('proposed', 'open')
     AND NOT (x.status = 'open' AND x.level IN ('legal', 'agency'))
     AND NOT EXISTS (SELECT 1 FROM pg_temp.arc_sweep_accounts s
                     WHERE s.customer_id = x.customer_id AND s.first_due IS NOT NULL
@@ -429,7 +434,7 @@ BEGIN
     FROM pg_temp.arc_sweep_accounts s
     WHERE s.first_due IS NOT NULL),
   cur AS (
-    SELECT e.id, e.customer_id, e.status, e.level, e.proposed_level, e.declined_level
+    SELECT e.id, e.version, e.customer_id, e.status, e.level, e.proposed_level, e.declined_level
     FROM escalations e WHERE e.status IN ('proposed', 'open')),
   -- The highest level a manager closed (cancelled, or resolved while the
   -- account stayed overdue) in this overdue episode.
@@ -471,14 +476,23 @@ BEGIN
                                     WHEN a.days >= v_mgmt THEN 'management'
                                     WHEN t.customer_id IS NOT NULL THEN 'sales' END AS level) AS p
     WHERE p.level IS NOT NULL),
+  -- Each account's policy beside its escalation under way, joined once;
+  -- then only the rows that change are joined further and written.
+  pc AS MATERIALIZED (
+    SELECT p.customer_id, p.invoice_ids, p.level, p.rank, p.reason,
+           cur.id, cur.version, cur.status, cur.level AS cur_level,
+           greatest(arc_escalation_rank(cur.level), arc_escalation_rank(cur.proposed_level),
+                    arc_escalation_rank(cur.declined_level)) AS cur_rank
+    FROM pol p
+    LEFT JOIN cur ON cur.customer_id = p.customer_id),
   proposed AS (
     INSERT INTO escalations (customer_id, invoice_ids, level, reason, assignee, status, proposed_by, proposed_at,
                              run_id)
     SELECT p.customer_id, p.invoice_ids, p.level, p.reason, arc_escalation_assignee(c, p.level), 'proposed',
            'policy', p_as_of, p_run
-    FROM pol p
+    FROM pc p
     JOIN customers c ON c.id = p.customer_id
-    WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.customer_id = p.customer_id)
+    WHERE p.id IS NULL
       AND NOT EXISTS (SELECT 1 FROM refused r WHERE r.customer_id = p.customer_id AND r.rank >= p.rank)
     ORDER BY p.customer_id
     ON CONFLICT DO NOTHING
@@ -486,19 +500,17 @@ BEGIN
   raised AS (
     UPDATE escalations e SET
       level = p.level, reason = p.reason, invoice_ids = p.invoice_ids,
-      assignee = arc_escalation_assignee(c, p.level), proposed_at = p_as_of, run_id = p_run
-    FROM cur
-    JOIN pol p ON p.customer_id = cur.customer_id
-    JOIN customers c ON c.id = cur.customer_id
-    WHERE e.id = cur.id AND cur.status = 'proposed' AND p.rank > arc_escalation_rank(cur.level)
+      assignee = (SELECT arc_escalation_assignee(c, p.level) FROM customers c WHERE c.id = p.customer_id),
+      proposed_at = p_as_of, run_id = p_run
+    FROM pc p
+    WHERE p.status = 'proposed' AND p.rank > arc_escalation_rank(p.cur_level)
+      AND e.id = p.id AND e.version = p.version
     RETURNING 1),
   climbs AS (
     UPDATE escalations e SET proposed_level = p.level, run_id = p_run
-    FROM cur
-    JOIN pol p ON p.customer_id = cur.customer_id
-    WHERE e.id = cur.id AND cur.status = 'open'
-      AND p.rank > greatest(arc_escalation_rank(cur.level), arc_escalation_rank(cur.proposed_level),
-                            arc_escalation_rank(cur.declined_level))
+    FROM pc p
+    WHERE p.status = 'open' AND p.rank > p.cur_rank
+      AND e.id = p.id AND e.version = p.version
     RETURNING 1)
   SELECT (SELECT count(*) FROM proposed) + (SELECT count(*) FROM raised) + (SELECT count(*) FROM climbs)
   INTO v_changed;
@@ -551,7 +563,8 @@ BEGIN
     FROM esc e
     LEFT JOIN owed o ON o.customer_id = e.customer_id
     WHERE f.escalation_id = e.id AND f.reason = 'escalation' AND f.status IN ('open', 'snoozed')
-      AND (f.amount_overdue, f.currency, f.invoice_ids) IS DISTINCT FROM (coalesce(o.amount, 0), o.currency, e.invoice_ids)
+      AND (f.amount_overdue, f.currency, f.invoice_ids)
+          IS DISTINCT FROM (coalesce(o.amount, 0), o.currency, e.invoice_ids)
     RETURNING 1),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
@@ -576,10 +589,11 @@ $$;
 -- check_in, thank_you, installment_missed) and so does confirm_receipt;
 -- internal work goes on (resolve_dispute, escalation).  Overdue, retry and
 -- promise_broken need a dunnable overdue balance, which a handed-off
--- account does not have (arc_dunnable_invoices, 0016); the others are left
--- out below.  Open ones close with the close rule, as for a
--- cease-communication request.  Once the escalation is resolved or
--- cancelled, they are made again as their causes say.
+-- account does not have (arc_dunnable_invoices, 0016); installment_missed
+-- leaves such accounts out itself (0017); the others are left out below.
+-- Open ones close with the close rule, as for a cease-communication
+-- request (installment_missed with its own rule).  Once the escalation is
+-- resolved or cancelled, they are made again as their causes say.
 
 -- 0013's invoices to confirm, without handed-off customers (the close,
 -- create and refresh rules of confirm_receipt all read it).  The hand-off

@@ -31,9 +31,12 @@
 --                hold is over.  Reads as_of only, like every rule.
 --   the document callable_now, call_restriction and callable_from, about
 --                the wall clock (the moment it is read).
--- cease_communication is not a hold: arc_rule_close (0013) closes the
--- customer's contact follow-ups and the create rules make none; internal
--- ones (resolve_dispute, escalation) go on.
+-- Held are the contact reasons (arc_contact_reasons()); confirm_receipt
+-- (asked before anything is owed, usually in writing) and the internal
+-- ones (resolve_dispute, escalation) are not, but their documents still
+-- say whether the customer may be called.  cease_communication is not a
+-- hold: the close rule (0013, 0018) closes the customer's contact
+-- follow-ups and the create rules make none; internal ones go on.
 
 -- Why a follow-up is held back, and from and until when.  held_from is the
 -- due_on the hold moved (so a contact on or after that day still answers

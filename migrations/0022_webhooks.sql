@@ -29,7 +29,7 @@
 CREATE TABLE webhooks (
   id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   url             text NOT NULL
-                  CONSTRAINT webhooks_url_check CHECK (url ~ '^https?://' AND length(url) <= 2000),
+                  CONSTRAINT webhooks_url_check CHECK (url ~* '^https?://' AND length(url) <= 2000),
   event_types     text[] NOT NULL DEFAULT '{}'
                   CONSTRAINT webhooks_event_types_check CHECK (cardinality(event_types) <= 100),
   description     text CONSTRAINT webhooks_description_check CHECK (length(description) <= 1000),
@@ -210,9 +210,9 @@ $$;
 
 -- PATCH (the caller locked the row and checked If-Match).  enabled: false
 -- disables by hand; enabled: true starts a disabled subscription again:
--- its pending deliveries are due at once with a new retry window, and the
--- events since it stopped follow (its feed position did not move while it
--- was disabled).  One event: webhook.enabled / webhook.disabled when that
+-- its pending deliveries are due at once with a new retry window (as after
+-- a new url), and the events since it stopped follow (its feed position
+-- did not move while it was disabled).  One event: webhook.enabled / webhook.disabled when that
 -- flipped, else webhook.updated; none when nothing changed.
 CREATE FUNCTION arc_webhook_update(p_id bigint, p jsonb, p_actor text)
 RETURNS TABLE (res_id bigint, res_version bigint, res_doc text)
@@ -241,11 +241,15 @@ BEGIN
                            ELSE coalesce(disabled_reason, format('disabled by %s', p_actor)) END
   WHERE id = p_id
   RETURNING * INTO w;
-  IF w.enabled AND NOT cur.enabled THEN
-    kind := 'webhook.enabled';
+  -- Enabled again, or pointed elsewhere (the old endpoint was wrong): what
+  -- waits is due at once, with a new retry window.
+  IF w.enabled AND (NOT cur.enabled OR w.url IS DISTINCT FROM cur.url) THEN
     UPDATE webhook_deliveries SET next_attempt_at = now(), retry_step = 0, window_started_at = NULL
     WHERE webhook_id = w.id AND status = 'pending';
     UPDATE webhook_progress SET failing_since = NULL WHERE webhook_id = w.id;
+  END IF;
+  IF w.enabled AND NOT cur.enabled THEN
+    kind := 'webhook.enabled';
   ELSIF cur.enabled AND NOT w.enabled THEN
     kind := 'webhook.disabled';
     PERFORM arc_webhook_park(ARRAY[w.id]);

@@ -82,6 +82,12 @@ static const struct cfg_entry {
      "first webhook retry delay; later ones are 60, 360, 1440, 3600, 7200 times it (5 s: 5 min, 30 min, 2 h, 5 h, 10 h)"},
     {"ARC_WEBHOOK_RETRY_WINDOW_S", CFG_UINT, offsetof(struct config, webhook_retry_window_s), "86400", 1, 604800,
      "seconds a webhook delivery is retried before it is given up; a subscription failing that long is disabled"},
+    {"ARC_IMPORT_MAX_BYTES", CFG_SIZE, offsetof(struct config, import_max_bytes), "268435456", 1024,
+     (unsigned long long)1 << 36, "largest CSV file POST /v1/imports takes, in bytes (413 above)"},
+    {"ARC_IMPORT_MAX_UPLOADS", CFG_UINT, offsetof(struct config, import_max_uploads), "4", 1, 64,
+     "CSV uploads at once, each with a database connection of its own (503 above)"},
+    {"ARC_IMPORT_POLL_S", CFG_UINT, offsetof(struct config, import_poll_s), "5", 0, 3600,
+     "seconds between the import worker's looks for jobs queued by other instances (0 = no import worker)"},
 };
 
 #define N_ENTRIES (sizeof entries / sizeof entries[0])

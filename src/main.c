@@ -9,6 +9,7 @@
 #include "arc/api_keys.h"
 #include "arc/config.h"
 #include "arc/db.h"
+#include "arc/imports.h"
 #include "arc/log.h"
 #include "arc/router.h"
 #include "arc/server.h"
@@ -106,11 +107,13 @@ static int cmd_serve(const struct config *cfg)
                      (int)cfg->threads, "poll", cfg->poll_mode));
   struct scheduler *sched = scheduler_start(cfg);
   struct delivery *hooks = delivery_start(cfg);
+  struct import_worker *imports = import_worker_start(cfg);
   int sig = 0;
   sigwait(&set, &sig);
   log_json("info", "stopping", json_pack("{s:i, s:i}", "signal", sig, "in_flight", (int)server_in_flight(srv)));
   server_stop(srv, cfg->shutdown_grace_s * 1000);
   delivery_stop(hooks); /* POSTs in flight are abandoned and sent again on the next start */
+  import_worker_stop(imports); /* a job in progress is rolled back and run again on the next start */
   scheduler_stop(sched); /* after the sweep in progress, if any */
   log_info("stopped");
   return 0;

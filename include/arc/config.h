@@ -38,6 +38,10 @@ struct config {
   unsigned webhook_timeout_ms;
   unsigned webhook_retry_base_ms;
   unsigned webhook_retry_window_s;
+  /* CSV imports (src/integrate/imports.c, import_job.c). */
+  size_t import_max_bytes;
+  unsigned import_max_uploads;
+  unsigned import_poll_s;            /* 0 = no import worker thread */
 };
 
 /* Fills CFG from the environment.  Returns 0, or -1 after printing every

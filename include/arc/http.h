@@ -60,6 +60,7 @@ struct reply {
   char *text;             /* owned; a ready JSON text, used when json is NULL */
   size_t text_len;
   int is_problem;         /* content type application/problem+json */
+  const char *content_type; /* a static string for a body that is not JSON (GET /metrics); NULL: JSON */
   struct reply_header headers[REPLY_MAX_HEADERS];
   size_t n_headers;
 };

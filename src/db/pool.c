@@ -10,6 +10,7 @@
 #include "arc/config.h"
 #include "arc/db.h"
 #include "arc/log.h"
+#include "arc/metrics.h"
 
 #define RECONNECT_BACKOFF_MS 500
 
@@ -30,6 +31,7 @@ static void db_free(void *p)
   struct db *db = p;
   if (!db)
     return;
+  metrics_db_thread_state(-1);
   if (db->conn)
     PQfinish(db->conn);
   free(db);
@@ -129,8 +131,10 @@ static void try_connect(struct db *db)
   db->conn = connect_with_options(g_conninfo);
   if (PQstatus(db->conn) == CONNECTION_OK && prepare_all(db->conn) == 0) {
     db->healthy = 1;
+    metrics_db_connect(1);
     return;
   }
+  metrics_db_connect(0);
   if (PQstatus(db->conn) != CONNECTION_OK)
     log_json("warn", "database unreachable",
              json_pack("{s:s}", "error", PQerrorMessage(db->conn)));
@@ -147,6 +151,7 @@ struct db *db_thread(void)
   }
   if (!db->healthy)
     try_connect(db);
+  metrics_db_thread_state(db->healthy);
   return db;
 }
 

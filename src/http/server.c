@@ -15,8 +15,10 @@
 
 #include "arc/db.h"
 #include "arc/idempotency.h"
+#include "arc/imports.h"
 #include "arc/jspec.h"
 #include "arc/log.h"
+#include "arc/metrics.h"
 #include "arc/problem.h"
 #include "arc/server.h"
 
@@ -30,6 +32,7 @@ struct server {
   const struct route *routes;
   size_t n_routes;
   size_t max_body;
+  size_t import_max_body; /* POST /v1/imports streams its CSV (imports.c) */
   uint16_t port;
   atomic_uint in_flight;
 };
@@ -49,6 +52,7 @@ struct rctx {
   unsigned long long announced; /* Content-Length, 0 when absent */
   int chunked;
   int content_is_json;
+  struct import_upload *upload; /* a CSV body streamed into the database, not kept here */
 };
 
 /* The request headers we look at, gathered in one pass. */
@@ -196,7 +200,9 @@ static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct rctx *c)
   }
   if (body)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            rp->is_problem ? "application/problem+json" : "application/json");
+                            rp->is_problem     ? "application/problem+json"
+                            : rp->content_type ? rp->content_type
+                                               : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", c->rq.request_id);
   MHD_add_response_header(resp, "Cache-Control", "no-store");
   for (size_t i = 0; i < rp->n_headers; i++)
@@ -241,6 +247,8 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   rq->route = m.route;
   memcpy(rq->path_params, m.params, sizeof m.params);
   c->body_cap = m.route->body_cap ? m.route->body_cap : srv->max_body;
+  if (import_route_streams(m.route))
+    c->body_cap = srv->import_max_body;
 
   if (h[H_AUTHORIZATION].count > 1 || h[H_IDEMPOTENCY_KEY].count > 1 || h[H_IF_MATCH].count > 1 ||
       h[H_CONTENT_TYPE].count > 1 || h[H_CONTENT_LENGTH].count > 1 || h[H_TRANSFER_ENCODING].count > 1) {
@@ -309,6 +317,9 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   if (rq->method == HTTP_POST && h[H_IDEMPOTENCY_KEY].count && m.route->roles)
     idempotency_new(&rq->idem, h[H_IDEMPOTENCY_KEY].value, h[H_IDEMPOTENCY_KEY].len, &rq->who,
                     h[H_AUTHORIZATION].value, h[H_AUTHORIZATION].len, method, url, rp);
+  if (!rp->status && import_route_streams(m.route))
+    c->upload = import_upload_begin(rq, h[H_CONTENT_TYPE].count ? h[H_CONTENT_TYPE].value : NULL,
+                                    h[H_CONTENT_TYPE].len, rp);
 }
 
 /* The last call: parse the body and run the handler. */
@@ -316,6 +327,10 @@ static void last_call(struct rctx *c)
 {
   struct request *rq = &c->rq;
   struct reply *rp = &c->rp;
+  if (c->upload) {
+    import_upload_finish(c->upload, rq, rp);
+    return;
+  }
   if (c->len > 0) {
     if (!c->content_is_json) {
       reply_problem(rp, PROBLEM_UNSUPPORTED_MEDIA_TYPE, "send the body as Content-Type: application/json");
@@ -415,6 +430,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
       *upload_data_size = 0;
       return MHD_YES;
     }
+    if (c->upload) {
+      /* Straight on to the database; a refusal (a bad header row) is
+       * answered once the rest of the body has been drained. */
+      c->len += n;
+      *upload_data_size = 0;
+      if (import_upload_write(c->upload, upload_data, n, &c->rp) != 0) {
+        c->draining = 1;
+        c->drained = c->len;
+      }
+      return MHD_YES;
+    }
     if (c->len + n + 1 > c->cap) {
       size_t cap = c->cap ? c->cap : 4096;
       while (cap < c->len + n + 1)
@@ -454,8 +480,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (c->rq.idem && c->rq.idem->state == IDEMPOTENCY_REPLAYED)
     json_object_set_new(f, "idempotent_replayed", json_true());
   log_json("info", "request", f);
+  metrics_http_request(c->rq.route, c->rq.method, c->rp.status, elapsed_us(&c->start));
   idempotency_free(c->rq.idem);
   c->rq.idem = NULL;
+  import_upload_free(c->upload);
   request_clear(&c->rq);
   reply_clear(&c->rp);
   free(c->body);
@@ -491,6 +519,8 @@ struct server *server_start(const struct config *cfg, const struct route *routes
   srv->routes = routes;
   srv->n_routes = n_routes;
   srv->max_body = cfg->max_body;
+  srv->import_max_body = cfg->import_max_bytes;
+  imports_configure(cfg);
 
   struct sockaddr_storage ss = {0};
   unsigned ipv6 = 0;

@@ -30,7 +30,7 @@
 #include "arc/log.h"
 #include "arc/webhooks.h"
 
-#define BATCH 8              /* deliveries POSTed at once */
+#define BATCH 16             /* deliveries POSTed at once */
 #define ENQUEUE_LIMIT 500    /* events read per subscription per round */
 #define RESPONSE_KEEP 1000   /* bytes of an answer kept with the attempt */
 #define POLL_MS 100          /* how often a running batch looks at the stop flag */

@@ -7,6 +7,7 @@
 
 #include "arc/db.h"
 #include "arc/http.h"
+#include "arc/metrics.h"
 #include "arc/problem.h"
 #include "arc/resource.h"
 #include "arc/sweep.h"
@@ -97,5 +98,8 @@ unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum s
                    struct reply *rp)
 {
   struct sweep_ctx ctx = {.as_of = as_of, .trigger = trigger, .wait = wait};
-  return db_run_tx(db, sweep_tx, &ctx, rp);
+  long long t0 = metrics_clock_us();
+  unsigned status = db_run_tx(db, sweep_tx, &ctx, rp);
+  metrics_sweep_run(trigger, status, metrics_clock_us() - t0);
+  return status;
 }

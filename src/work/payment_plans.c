@@ -45,8 +45,8 @@ static void check_installments(const json_t *v, const char *field, struct field_
     field_error(fe, field, "must hold 1 to %d installments", INSTALLMENTS_MAX);
     return;
   }
-  const char *previous = NULL;
-  size_t i;
+  const char *previous = NULL; /* the last valid due date, at index prev_i */
+  size_t i, prev_i = 0;
   const json_t *item;
   json_array_foreach(v, i, item) {
     char prefix[96];
@@ -62,11 +62,13 @@ static void check_installments(const json_t *v, const char *field, struct field_
     if (due_on && previous && strcmp(due_on, previous) <= 0) {
       char dfield[128];
       snprintf(dfield, sizeof dfield, "%s.due_on", prefix);
-      field_error(fe, dfield, "must be after the due date of %s[%zu] (%s): due dates ascend", field, i - 1,
+      field_error(fe, dfield, "must be after the due date of %s[%zu] (%s): due dates ascend", field, prev_i,
                   previous);
     }
-    if (due_on)
+    if (due_on) {
       previous = due_on;
+      prev_i = i;
+    }
   }
 }
 

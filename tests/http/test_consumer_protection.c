@@ -385,9 +385,10 @@ static void recent_conversation(void **state)
   expect_story("day 12", inbound, "retry", b, "done:4:contact_logged open:12");
 }
 
-/* The sweep's limits read as_of, never the clock, and a customer that
- * stops being a consumer is released at once, due on the day it was due
- * (or the sweep's day, if later). */
+/* A hold follows the calls of the sweep's day, not the clock: seven calls
+ * on day 1 no longer hold on day 9.  A customer that stops being a
+ * consumer is released at once, due on the sweep's day (the day it was
+ * due, if later).  No function of the rule reads the clock. */
 static void lifted_early(void **state)
 {
   (void)state;
@@ -395,7 +396,6 @@ static void lifted_early(void **state)
   char cus[32], inv[32], path[64];
   consumer(cus, "Becomes Business", "");
   invoice(inv, cus, b, -30, 0, 7000);
-  /* Cap replayed in the past: the clock has nothing to do with it. */
   attempts(cus, b, 1, 7);
   sweep(b, 9);
   /* Day 9: the calls of day 1 are out of the window; no hold. */
@@ -452,10 +452,9 @@ static void next_eight(char out[40], const char *zone)
 static void calling_hours(void **state)
 {
   (void)state;
-  char awake_zone[32], asleep_zone[32], extra[128], yesterday[16], t[16], inv[32];
+  char awake_zone[32], asleep_zone[32], extra[128], t[16], inv[32];
   zone_at_hour(awake_zone, 14);
   zone_at_hour(asleep_zone, 3);
-  day(yesterday, -1);
   today(t);
   char awake[32], asleep[32], business[32];
   snprintf(extra, sizeof extra, "\"timezone\": \"%s\"", awake_zone);
@@ -556,24 +555,27 @@ static void day_limits_now(void **state)
   zone_for_midnight(noon_zone, d7, 12);
   zone_for_midnight(early_zone, d7, 3);
   zone_at_hour(awake_zone, 14);
-  char capped[32], capped_early[32], talked[32], six[32], business[32], ceased[32];
+  char capped[32], capped_early[32], talked[32], tied[32], six[32], business[32], ceased[32];
   snprintf(extra, sizeof extra, "\"timezone\": \"%s\"", noon_zone);
   consumer(capped, "Capped Today", extra);
   snprintf(extra, sizeof extra, "\"timezone\": \"%s\"", early_zone);
   consumer(capped_early, "Capped Today Early Zone", extra);
   snprintf(extra, sizeof extra, "\"timezone\": \"%s\"", noon_zone);
   consumer(talked, "Talked Today", extra);
+  consumer(tied, "Capped And Talked Today", extra);
   snprintf(extra, sizeof extra, "\"timezone\": \"%s\"", awake_zone);
   consumer(six, "Six Today", extra);
   snprintf(extra, sizeof extra, "\"kind\": \"commercial\", \"timezone\": \"%s\"", awake_zone);
   customer(business, "Business Today", extra);
   snprintf(extra, sizeof extra, "\"timezone\": \"%s\", \"cease_communication\": true", awake_zone);
   consumer(ceased, "Ceased Today", extra);
-  const char *all[] = {capped, capped_early, talked, six, business, ceased};
-  for (size_t i = 0; i < 6; i++)
+  const char *all[] = {capped, capped_early, talked, tied, six, business, ceased};
+  const size_t n_all = sizeof all / sizeof all[0];
+  for (size_t i = 0; i < n_all; i++)
     invoice(inv, all[i], t, -40, -2, 10000);
   sweep(t, -1);
   recent_calls(capped, 7, "outbound", "no_answer");
+  recent_calls(tied, 6, "outbound", "no_answer");
   recent_calls(capped_early, 7, "outbound", "voicemail");
   recent_calls(talked, 1, "outbound", "reached");
   recent_calls(six, 6, "outbound", "no_answer");
@@ -584,7 +586,7 @@ static void day_limits_now(void **state)
   json_decref(contact(six, when, "sms", "outbound", "sent", ""));
   free(when);
   /* Follow-ups to look at, as the sweep would have made them. */
-  for (size_t i = 0; i < 6; i++)
+  for (size_t i = 0; i < n_all; i++)
     free(harness_sql("INSERT INTO follow_ups (customer_id, reason, cause_key, due_on) "
                      "VALUES (%s, 'resolve_dispute', 'cp:%zu', '%s') RETURNING id",
                      all[i], i, t));
@@ -601,6 +603,12 @@ static void day_limits_now(void **state)
   json_decref(doc);
   doc = get_doc(follow_up_id(talked, "resolve_dispute"));
   expect_callable("talked today", doc, 0, "recent_conversation", midnight);
+  json_decref(doc);
+  /* Seven attempts today, the last one reached: both limits end on the
+   * same day; the conversation is named. */
+  recent_calls(tied, 1, "outbound", "reached");
+  doc = get_doc(follow_up_id(tied, "resolve_dispute"));
+  expect_callable("capped and talked today", doc, 0, "recent_conversation", midnight);
   json_decref(doc);
   doc = get_doc(follow_up_id(six, "resolve_dispute"));
   expect_callable("six attempts, an e-mail, an sms", doc, 1, NULL, NULL);
@@ -627,11 +635,11 @@ static void day_limits_now(void **state)
       "SELECT string_agg(c.name, ', ') FROM customers c "
       "LEFT JOIN arc_consumer_holds(now()) h ON h.customer_id = c.id "
       "CROSS JOIN LATERAL arc_call_status(c, now()) s "
-      "WHERE c.id IN (%s, %s, %s, %s) "
+      "WHERE c.id IN (%s, %s, %s, %s, %s) "
       "AND (h.held_by IS DISTINCT FROM CASE WHEN s->>'call_restriction' <> 'outside_hours' THEN s->>'call_restriction' END "
       "  OR h.held_until::timestamptz IS DISTINCT FROM "
       "     CASE WHEN s->>'call_restriction' <> 'outside_hours' THEN '%s'::date::timestamptz END)",
-      capped, capped_early, talked, six, d7);
+      capped, capped_early, talked, tied, six, d7);
   if (agree)
     fail_msg("the sweep's holds and the documents disagree for: %s", agree);
 }

@@ -12,7 +12,9 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <libpq-fe.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1279,6 +1281,14 @@ static void attempts_since_success(void **state)
   current(id, cus);
   json_t *e = get_escalation(id);
   assert_string_equal(jstr(e, "reason"), "5 unsuccessful attempts since the last successful contact");
+  assert_string_equal(jstr(e, "assignee"), SALES);
+  json_decref(e);
+  /* Not decided by day 45: raised to management, for the management handle. */
+  sweep(BASE, 45);
+  expect_ladder("45 days", cus, "proposed:management:-:-");
+  e = get_escalation(id);
+  assert_string_equal(jstr(e, "reason"), "45 days overdue");
+  assert_string_equal(jstr(e, "assignee"), MANAGEMENT);
   json_decref(e);
 }
 
@@ -1449,8 +1459,8 @@ static void settled_by_the_sweep(void **state)
   char w[32], p[32], inv[32], inv2[32], body[256], id[32];
   customer(w, "Written Off Ltd", "");
   invoice(inv, w, BASE, -30, 0, 3000);
-  snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"level\": \"agency\", \"reason\": \"r\", \"invoice_ids\": [\"%s\"]}",
-           w, inv);
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"level\": \"agency\", \"reason\": \"r\", \"invoice_ids\": [\"%s\"]}", w, inv);
   json_t *e = open_escalation(body);
   snprintf(id, sizeof id, "%s", jstr(e, "id"));
   json_decref(e);
@@ -1471,8 +1481,8 @@ static void settled_by_the_sweep(void **state)
   customer(h, "Back To Dunning Ltd", "");
   invoice(a, h, BASE, -30, 0, 3000);
   invoice(b, h, BASE, -20, 10, 2000);
-  snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"level\": \"legal\", \"reason\": \"r\", \"invoice_ids\": [\"%s\"]}",
-           h, a);
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"level\": \"legal\", \"reason\": \"r\", \"invoice_ids\": [\"%s\"]}", h, a);
   json_decref(open_escalation(body));
   sweep(BASE, 20);
   assert_int_equal(open_follow_ups(h, "overdue"), 0);
@@ -1494,7 +1504,8 @@ static void settled_by_the_sweep(void **state)
   pay(p, 3000, BASE, 51);
   sweep(BASE, 52);
   expect_ladder("paid", p, "cancelled:management:-:-");
-  char *closed_by = harness_sql("SELECT closed_by || '/' || coalesce(outcome, '-') FROM escalations WHERE customer_id = %s", p);
+  char *closed_by =
+      harness_sql("SELECT closed_by || '/' || coalesce(outcome, '-') FROM escalations WHERE customer_id = %s", p);
   assert_string_equal(closed_by, "system/-");
   free(closed_by);
   sweep(BASE, 100);
@@ -1539,6 +1550,78 @@ static void idempotent(void **state)
   free(fafter);
 }
 
+static void *sweep_thread(void *arg)
+{
+  char *as_of = arg, body[96], url[256];
+  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
+  snprintf(url, sizeof url, "%s/v1/scheduler/runs", harness_base());
+  /* A sweep is an admin's (race() sends a manager's key). */
+  CURL *c = curl_easy_init();
+  char auth[256];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
+  struct curl_slist *h = curl_slist_append(NULL, auth);
+  h = curl_slist_append(h, "Content-Type: application/json");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  long status = 0;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return (void *)(intptr_t)status;
+}
+
+static void exec_ok(PGconn *c, const char *sql)
+{
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+    fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+  PQclear(r);
+}
+
+/* A manager's decision committed while a sweep waits on the same row: the
+ * sweep does not write over it (it raises only the version it read). */
+static void manager_wins_a_race_with_the_sweep(void **state)
+{
+  (void)state;
+  char cus[32], inv[32], id[32], as_of[40], sql[256];
+  customer(cus, "Race Ltd", "");
+  invoice(inv, cus, BASE, -30, 0, 4000);
+  proposal(id, cus, "sales");
+  PGconn *held = PQconnectdb(getenv("DATABASE_URL"));
+  assert_int_equal(PQstatus(held), CONNECTION_OK);
+  exec_ok(held, "BEGIN");
+  snprintf(sql, sizeof sql,
+           "UPDATE escalations SET status = 'cancelled', closed_at = now(), closed_by = 'boss@example.com' "
+           "WHERE id = %s",
+           id);
+  exec_ok(held, sql);
+  /* Day 50: the policy would raise the proposal to management. */
+  at(as_of, BASE, 50, "09:00");
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, sweep_thread, as_of), 0);
+  int waiting = 0;
+  for (int i = 0; i < 200 && !waiting; i++) {
+    waiting = harness_sql_int("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                              "AND wait_event_type = 'Lock'") > 0;
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  exec_ok(held, "COMMIT");
+  PQfinish(held);
+  void *status;
+  pthread_join(th, &status);
+  assert_int_equal((intptr_t)status, 201);
+  assert_true(waiting);
+  expect_ladder("after the race", cus, "cancelled:sales:-:-");
+  /* The next sweep: cancelled at sales, so management is proposed anew. */
+  sweep(BASE, 51);
+  expect_ladder("next sweep", cus, "cancelled:sales:-:- proposed:management:-:-");
+}
+
 int main(void)
 {
   /* The management handle, for this test's server only. */
@@ -1562,6 +1645,7 @@ int main(void)
       cmocka_unit_test(handed_off_stops_routine),
       cmocka_unit_test(settled_by_the_sweep),
       cmocka_unit_test(idempotent),
+      cmocka_unit_test(manager_wins_a_race_with_the_sweep),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }

@@ -183,7 +183,8 @@ static json_t *at(json_t *o, const char *path)
       size_t i;
       json_array_foreach(o, i, e) {
         json_t *v = json_object_get(e, key);
-        if (strcmp(want, "null") == 0 ? json_is_null(v) : (json_is_string(v) && strcmp(json_string_value(v), want) == 0))
+        int null_wanted = strcmp(want, "null") == 0;
+        if (null_wanted ? json_is_null(v) : (json_is_string(v) && strcmp(json_string_value(v), want) == 0))
           found = e;
       }
       o = found;
@@ -244,7 +245,8 @@ static void raw_number(const char *text, const char *key, const char *want)
   p += strlen(quoted);
   while (*p == ' ' || *p == ':')
     p++;
-  if (strncmp(p, want, strlen(want)) != 0 || (p[strlen(want)] != ',' && p[strlen(want)] != '}' && p[strlen(want)] != ' '))
+  size_t n = strlen(want);
+  if (strncmp(p, want, n) != 0 || (p[n] != ',' && p[n] != '}' && p[n] != ' '))
     fail_msg("%s: expected exactly %s in %.40s", key, want, p);
 }
 
@@ -792,8 +794,10 @@ static void kpis_by_hand(void **state)
   size_t n = json_array_size(groups);
   assert_true(n >= 3);
   assert_true(is_null(json_array_get(groups, n - 1), "collector"));
-  for (size_t i = 0; i + 2 < n; i++)
-    assert_true(strcmp(jstr(json_array_get(groups, i), "collector"), jstr(json_array_get(groups, i + 1), "collector")) < 0);
+  for (size_t i = 0; i + 2 < n; i++) {
+    const char *a = jstr(json_array_get(groups, i), "collector"), *b = jstr(json_array_get(groups, i + 1), "collector");
+    assert_true(strcmp(a, b) < 0);
+  }
   json_decref(r);
 
   /* A collector with nothing: empty currencies, nulls, zero counts. */
@@ -863,6 +867,13 @@ static void aging_errors(void **state)
        "validation", "customer_id"},
       {"empty collector", "GET", "/v1/reports/aging?collector=", ROLE_ADMIN, NULL, 422, "validation", "collector"},
       {"unknown", "GET", "/v1/reports/aging?colour=red", ROLE_ADMIN, NULL, 422, "validation", "colour"},
+      {"invalid UTF-8", "GET", "/v1/reports/aging?collector=%FF%FE", ROLE_ADMIN, NULL, 400, "bad-request", NULL},
+      {"NUL", "GET", "/v1/reports/aging?collector=a%00b", ROLE_ADMIN, NULL, 400, "bad-request", NULL},
+      {"long collector", "GET",
+       "/v1/reports/aging?collector="
+       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+       "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+       ROLE_ADMIN, NULL, 422, "validation", "collector"},
       {"kpi parameter", "GET", "/v1/reports/aging?from=2026-01-01", ROLE_ADMIN, NULL, 422, "validation", "from"},
       {"twice", "GET", twice, ROLE_ADMIN, NULL, 422, "validation", "as_of"},
       {"both named: as_of", "GET", both, ROLE_ADMIN, NULL, 422, "validation", "as_of"},
@@ -939,10 +950,21 @@ static void roles(void **state)
   char from[16], to[16];
   day(from, -30);
   day(to, 0);
+  struct http_resp r = {0};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
     json_decref(report(all[i], "/v1/reports/aging?group_by=collector"));
     json_decref(report(all[i], "/v1/reports/kpis?from=%s&to=%s&group_by=collector", from, to));
+    /* HEAD goes through the same door. */
+    http(&r, "HEAD", "/v1/reports/aging", all[i], NULL, NULL);
+    assert_status(&r, 200);
+    httpf(&r, "HEAD", all[i], NULL, "/v1/reports/kpis?from=%s&to=%s", from, to);
+    assert_status(&r, 200);
   }
+  http(&r, "HEAD", "/v1/reports/aging", NO_KEY, NULL, NULL);
+  assert_status(&r, 401);
+  http(&r, "GET", "/v1/reports/kpis", NO_KEY, NULL, NULL);
+  assert_problem(&r, 401, "unauthorized", NULL);
+  http_resp_clear(&r);
 }
 
 /* Filter values reach SQL as parameters: metacharacters find what is

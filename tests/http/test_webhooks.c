@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "arc/config.h"
 #include "arc/webhooks.h"
 
@@ -1107,6 +1109,71 @@ static void keeps_failing_disabled(void **state)
   http_resp_clear(&r);
 }
 
+/* Transactions that commit out of order: an event of an older transaction
+ * still running holds the newer ones back, so it is not skipped when it
+ * commits (the feed's rule, migrations/0006_events.sql). */
+static void out_of_order_commits_not_skipped(void **state)
+{
+  (void)state;
+  struct sub s;
+  subscribe(&s, &rx_main, "/order", "[\"customer.created\"]");
+  hooks_start(1);
+  PGconn *early = PQconnectdb(getenv("DATABASE_URL"));
+  assert_int_equal(PQstatus(early), CONNECTION_OK);
+  PGresult *res = PQexec(early, "BEGIN; INSERT INTO customers (name) VALUES ('Early Bird') RETURNING id");
+  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+  char early_id[32];
+  snprintf(early_id, sizeof early_id, "%s", PQgetvalue(res, 0, 0));
+  PQclear(res);
+  char late[32];
+  snprintf(late, sizeof late, "%s", make_customer("Late Bird"));
+  sleep_ms(800); /* many rounds: the later one waits for the earlier transaction */
+  size_t held = rx_count(&rx_main, "/order", "customer.created", late);
+  res = PQexec(early, "COMMIT");
+  int committed = PQresultStatus(res) == PGRES_COMMAND_OK;
+  PQclear(res);
+  PQfinish(early);
+  assert_true(committed);
+  assert_int_equal(held, 0);
+  rx_wait(&rx_main, "/order", "customer.created", early_id, 1);
+  rx_wait(&rx_main, "/order", "customer.created", late, 1);
+  hooks_stop();
+  struct http_resp r = {0};
+  httpf(&r, "DELETE", ROLE_ADMIN, NULL, "/v1/webhooks/%s", s.id);
+  http_resp_clear(&r);
+}
+
+/* A wrong URL corrected: what waits is sent at once, not after the backoff. */
+static void new_url_retries_at_once(void **state)
+{
+  (void)state;
+  rx_route(&rx_main, "/wrong", NULL, 404);
+  struct sub s;
+  subscribe(&s, &rx_main, "/wrong", "[\"customer.created\"]");
+  hooks_start(1);
+  char cust[32];
+  snprintf(cust, sizeof cust, "%s", make_customer("Moved Endpoint AG"));
+  rx_wait(&rx_main, "/wrong", "customer.created", cust, 2); /* the next try is ~3 s away */
+  char url[256], body[512];
+  rx_url(&rx_main, "/right", url, sizeof url);
+  snprintf(body, sizeof body, "{\"url\": \"%s\"}", url);
+  struct http_resp r = {0};
+  double t0 = now_s();
+  httpf(&r, "PATCH", ROLE_ADMIN, body, "/v1/webhooks/%s", s.id);
+  assert_status(&r, 200);
+  assert_true(is_null(r.json, "failing_since"));
+  rx_wait(&rx_main, "/right", "customer.created", cust, 1);
+  double took = now_s() - t0;
+  if (took > 1.5)
+    fail_msg("the corrected URL got the delivery after %.2f s", took);
+  sql_wait(1, "delivered after the move",
+           "SELECT count(*) FROM webhook_deliveries WHERE webhook_id = %s AND status = 'delivered'", s.id);
+  hooks_stop();
+  assert_all_signed(&rx_main, "/right", s.secret);
+  httpf(&r, "DELETE", ROLE_ADMIN, NULL, "/v1/webhooks/%s", s.id);
+  http_resp_clear(&r);
+}
+
 /* DELETE: its deliveries and attempts go, nothing more is sent to it. */
 static void delete_stops_deliveries(void **state)
 {
@@ -1369,6 +1436,8 @@ int main(void)
       cmocka_unit_test_teardown(event_type_filter, cleanup),
       cmocka_unit_test_teardown(retries_with_backoff, cleanup),
       cmocka_unit_test_teardown(keeps_failing_disabled, cleanup),
+      cmocka_unit_test_teardown(out_of_order_commits_not_skipped, cleanup),
+      cmocka_unit_test_teardown(new_url_retries_at_once, cleanup),
       cmocka_unit_test_teardown(delete_stops_deliveries, cleanup),
       cmocka_unit_test_teardown(two_threads_share, cleanup),
       cmocka_unit_test_teardown(at_least_once_across_restarts, cleanup),

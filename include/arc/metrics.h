@@ -1,0 +1,36 @@
+/* Process metrics for GET /metrics (src/http/metrics.c), in Prometheus text
+ * format.  The recorders below are called on hot paths by many threads:
+ * they only add to fixed tables of C11 atomics, never allocate, never lock
+ * and never touch the database.  Counters are per process (per instance);
+ * values that live in the database are read once per scrape. */
+#ifndef ARC_METRICS_H
+#define ARC_METRICS_H
+
+#include "arc/http.h"
+
+struct route;
+
+/* A monotonic clock in microseconds, for durations. */
+long long metrics_clock_us(void);
+
+/* One request answered: ROUTE is the matched route of arc_routes (NULL when
+ * no route matched the path and method: 404, 405), METHOD as parsed (0 when
+ * unknown), STATUS the reply's code (0 when none was sent: the client went
+ * away first).  Server.c calls it once per request, in the completion
+ * callback. */
+void metrics_http_request(const struct route *route, enum http_method method, unsigned status,
+                          long long duration_us);
+
+/* One sweep (sweep_run): TRIGGER "scheduler" or "api", STATUS its reply
+ * (201 done, 409 skipped because another instance sweeps, else failed). */
+void metrics_sweep_run(const char *trigger, unsigned status, long long duration_us);
+
+/* The calling thread's database connection (pool.c): 1 open (connected and
+ * prepared), 0 down (waiting to reconnect), -1 given up (the thread ends).
+ * Only a change of the thread's own state touches the shared gauges. */
+void metrics_db_thread_state(int state);
+
+/* One connection attempt and whether it succeeded (pool.c). */
+void metrics_db_connect(int ok);
+
+#endif
