@@ -252,8 +252,7 @@ CREATE FUNCTION arc_import_customer(p_id text, p_ext text) RETURNS bigint
 LANGUAGE sql STABLE AS
 $$
   SELECT coalesce(
-    (SELECT c.id FROM customers c
-     WHERE CASE WHEN p_id ~ '^[1-9][0-9]{0,17}$' THEN c.id = p_id::bigint ELSE false END),
+    (SELECT c.id FROM customers c WHERE c.id = arc_import_bigint(p_id)),
     (SELECT c.id FROM customers c WHERE c.external_id = p_ext AND NOT arc_import_blank(p_ext)))
 $$;
 
@@ -358,9 +357,8 @@ $$
   WITH r AS (
     SELECT r.*, arc_import_customer(r.customer_id, r.customer_external_id) AS cust,
            CASE WHEN r.amount ~ '^[0-9]{1,16}$' THEN r.amount::bigint END AS amt,
-           i AS cur
+           (SELECT i FROM invoices i WHERE i.external_id = r.external_id) AS cur
     FROM import_invoice_rows r
-    LEFT JOIN invoices i ON i.external_id = r.external_id
     WHERE r.import_id = p_import AND r.rn BETWEEN p_from AND p_to)
   SELECT coalesce(jsonb_agg(e - 'ord' ORDER BY r.rn, (e->>'ord')::int), '[]'::jsonb)
   FROM r

@@ -169,7 +169,7 @@ static int finish(struct db *db, const struct job *j, const char *status, long l
 static int process(struct import_worker *w, struct db *tx, struct job *j)
 {
   struct db *side = w->side;
-  int all = 0;
+  int all = strcmp(j->mode, "all_or_nothing") == 0;
   int any_error = 0;
   long long done = 0, applied = 0;
   char *errs = NULL;

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,6 +513,187 @@ static int prism_carries(const char *method, const char *path, enum role who, co
   return ok;
 }
 
+/* The tee: Prism's upstream is this relay, not the server itself. It
+ * passes bytes both ways unchanged and keeps a copy of what the server
+ * answered since the last tee_reset(), so that a test sees the server's own
+ * bytes (Prism re-serialises JSON: 50.00 would reach the test as 50) while
+ * Prism's verdict stands; and so that the harness knows whether Prism
+ * forwarded a request at all. */
+static struct {
+  int listen_fd, wake[2];
+  unsigned port;
+  pthread_t thread;
+  int running;
+  pthread_mutex_t mu;
+  char *cap;
+  size_t cap_len;
+} T = {.listen_fd = -1, .wake = {-1, -1}, .mu = PTHREAD_MUTEX_INITIALIZER};
+
+static int send_all(int fd, const char *buf, size_t n)
+{
+  while (n > 0) {
+    ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return -1;
+    buf += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int connect_server(void)
+{
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                          .sin_port = htons(server_port(H.srv))};
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+static void *tee_main(void *arg)
+{
+  (void)arg;
+  enum { MAX_PAIRS = 32 };
+  int side[MAX_PAIRS][2]; /* [0] Prism's connection, [1] ours to the server */
+  size_t npairs = 0;
+  static char buf[65536];
+  for (;;) {
+    struct pollfd pf[2 + 2 * MAX_PAIRS];
+    pf[0] = (struct pollfd){.fd = T.wake[0], .events = POLLIN};
+    pf[1] = (struct pollfd){.fd = T.listen_fd, .events = npairs < MAX_PAIRS ? POLLIN : 0};
+    for (size_t i = 0; i < npairs; i++) {
+      pf[2 + 2 * i] = (struct pollfd){.fd = side[i][0], .events = POLLIN};
+      pf[3 + 2 * i] = (struct pollfd){.fd = side[i][1], .events = POLLIN};
+    }
+    if (poll(pf, 2 + 2 * npairs, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    if (pf[0].revents)
+      break;
+    size_t n = npairs;
+    for (size_t i = n; i-- > 0;) {
+      for (int from = 0; from < 2; from++) {
+        if (!pf[2 + 2 * i + (size_t)from].revents || side[i][0] < 0)
+          continue;
+        ssize_t got = recv(side[i][from], buf, sizeof buf, 0);
+        if (got > 0 && from == 1) {
+          pthread_mutex_lock(&T.mu);
+          T.cap = realloc(T.cap, T.cap_len + (size_t)got + 1);
+          memcpy(T.cap + T.cap_len, buf, (size_t)got);
+          T.cap_len += (size_t)got;
+          T.cap[T.cap_len] = '\0';
+          pthread_mutex_unlock(&T.mu);
+        }
+        if (got <= 0 || send_all(side[i][!from], buf, (size_t)got) != 0) {
+          close(side[i][0]);
+          close(side[i][1]);
+          side[i][0] = side[i][1] = -1;
+        }
+      }
+    }
+    size_t kept = 0; /* drop closed pairs, keep the order */
+    for (size_t i = 0; i < npairs; i++)
+      if (side[i][0] >= 0) {
+        side[kept][0] = side[i][0];
+        side[kept][1] = side[i][1];
+        kept++;
+      }
+    npairs = kept;
+    if (pf[1].revents & POLLIN) {
+      int a = accept4(T.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+      int b = a >= 0 ? connect_server() : -1;
+      if (a >= 0 && b >= 0) {
+        side[npairs][0] = a;
+        side[npairs][1] = b;
+        npairs++;
+      } else if (a >= 0) {
+        close(a);
+      }
+    }
+  }
+  for (size_t i = 0; i < npairs; i++) {
+    close(side[i][0]);
+    close(side[i][1]);
+  }
+  return NULL;
+}
+
+static int tee_start(void)
+{
+  T.listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t alen = sizeof a;
+  if (T.listen_fd < 0 || bind(T.listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(T.listen_fd, 16) != 0 ||
+      getsockname(T.listen_fd, (struct sockaddr *)&a, &alen) != 0 || pipe2(T.wake, O_CLOEXEC) != 0) {
+    fprintf(stderr, "harness: cannot set up the relay before Prism: %s\n", strerror(errno));
+    return -1;
+  }
+  T.port = ntohs(a.sin_port);
+  if (pthread_create(&T.thread, NULL, tee_main, NULL) != 0)
+    return -1;
+  T.running = 1;
+  return 0;
+}
+
+static void tee_stop(void)
+{
+  if (T.running) {
+    if (write(T.wake[1], "x", 1) != 1)
+      fprintf(stderr, "harness: cannot wake the relay\n");
+    pthread_join(T.thread, NULL);
+  }
+  for (int i = 0; i < 2; i++)
+    if (T.wake[i] >= 0)
+      close(T.wake[i]);
+  if (T.listen_fd >= 0)
+    close(T.listen_fd);
+  free(T.cap);
+  T.cap = NULL;
+  T.cap_len = 0;
+  T.running = 0;
+  T.listen_fd = T.wake[0] = T.wake[1] = -1;
+}
+
+static void tee_reset(void)
+{
+  pthread_mutex_lock(&T.mu);
+  T.cap_len = 0;
+  pthread_mutex_unlock(&T.mu);
+}
+
+/* The server's one answer since tee_reset(): its status and its body, as
+ * sent (malloc'd, NUL-terminated). 0 when nothing, or not exactly one
+ * complete answer, came through. */
+static int tee_answer(long *status, char **body, size_t *len)
+{
+  pthread_mutex_lock(&T.mu);
+  int ok = 0;
+  const char *end = T.cap_len ? strstr(T.cap, "\r\n\r\n") : NULL;
+  if (end && sscanf(T.cap, "HTTP/1.%*d %ld", status) == 1) {
+    size_t head = (size_t)(end + 4 - T.cap), clen = 0;
+    int has_len = 0;
+    for (const char *h = strstr(T.cap, "\r\n"); h && h < end; h = strstr(h + 2, "\r\n"))
+      if (strncasecmp(h + 2, "content-length:", 15) == 0)
+        has_len = sscanf(h + 17, " %zu", &clen) == 1;
+    if (has_len && head + clen == T.cap_len) {
+      *body = malloc(clen + 1);
+      memcpy(*body, T.cap + head, clen);
+      (*body)[clen] = '\0';
+      *len = clen;
+      ok = 1;
+    }
+  }
+  pthread_mutex_unlock(&T.mu);
+  return ok;
+}
+
 /* Fails the test with MSG; OUT is cleared first (the test's own clear is
  * skipped by the failure) and Prism's log is kept for a look. */
 static void prism_fail(struct http_resp *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -546,15 +729,24 @@ static long prism_exchange(struct http_resp *out, const char *method, const char
                            const char *body, size_t len, const char *const *headers)
 {
   static char why[4096];
+  tee_reset();
   long st = perform(out, P.base, method, path, who, body, len, "application/json", headers);
   if (st < 0)
     prism_fail(out, "contract: %s %s: no answer from Prism (its log: %s)", method, path, P.log_path);
+  long server_st = 0;
+  char *server_body = NULL;
+  size_t server_len = 0;
+  int forwarded = tee_answer(&server_st, &server_body, &server_len);
   const char *type = out->json ? jstr(out->json, "type") : NULL;
   if (strncmp(out->content_type, "application/problem+json", 24) == 0 && type &&
       strncmp(type, "urn:arcollect:problem:", 22) != 0) {
+    free(server_body);
     prism_reason(out, why, sizeof why);
     if (st < 400 || st >= 500 || strstr(type, "#VIOLATIONS"))
       prism_fail(out, "contract: %s %s: Prism answered %ld %s: %s", method, path, st, type, why);
+    if (forwarded) /* it did its work already: sending it again would do it twice */
+      prism_fail(out, "contract: %s %s: Prism refused the request (%s) after the server had answered it", method,
+                 path, why);
     P.refused++;
     long direct = perform(out, H.base, method, path, who, body, len, body ? "application/json" : NULL, headers);
     if (direct < 400)
@@ -564,8 +756,20 @@ static long prism_exchange(struct http_resp *out, const char *method, const char
                  method, path, why, direct, out->body ? out->body : "");
     return direct;
   }
-  if (P.violations)
+  if (P.violations) {
+    free(server_body);
     prism_fail(out, "contract: %s %s -> %ld: Prism reports: %s", method, path, st, P.violations);
+  }
+  /* The test gets the server's own bytes; Prism only vouched for them. */
+  if (forwarded && server_st == st) {
+    free(out->body);
+    out->body = server_body;
+    out->body_len = server_len;
+    json_decref(out->json);
+    out->json = strstr(out->content_type, "json") ? json_loadb(server_body, server_len, 0, NULL) : NULL;
+  } else {
+    free(server_body);
+  }
   P.checked++;
   return st;
 }
@@ -605,9 +809,10 @@ static unsigned free_port(void)
  * it dies without its teardown (PR_SET_PDEATHSIG). */
 static pid_t prism_spawn(const char *prism, const char *spec, unsigned port, int log_fd)
 {
-  char port_s[16];
+  char port_s[16], upstream[64];
   snprintf(port_s, sizeof port_s, "%u", port);
-  char *argv[] = {(char *)prism, "proxy", (char *)spec, H.base, "--errors", "--cors=false", "-v", "warn",
+  snprintf(upstream, sizeof upstream, "http://127.0.0.1:%u", T.port);
+  char *argv[] = {(char *)prism, "proxy", (char *)spec, upstream, "--errors", "--cors=false", "-v", "warn",
                   "-h", "127.0.0.1", "-p", port_s, NULL};
   pid_t parent = getpid();
   pid_t pid = fork();
@@ -683,6 +888,10 @@ static int prism_start(const char *prism)
     fprintf(stderr, "harness: cannot create Prism's log: %s\n", strerror(errno));
     return -1;
   }
+  if (tee_start() != 0) {
+    close(fd);
+    return -1;
+  }
   double t0 = now_s();
   int rc = -1;
   for (int attempt = 0; attempt < 3 && rc == -1; attempt++) {
@@ -719,6 +928,7 @@ static void prism_stop(void)
                     "%lu sent straight to the server\n",
             P.checked, P.refused, P.direct);
   }
+  tee_stop();
   if (P.log_path[0] && (P.failures || getenv("ARC_TEST_VERBOSE")))
     fprintf(stderr, "harness: Prism's log is %s\n", P.log_path);
   else if (P.log_path[0])

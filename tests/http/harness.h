@@ -55,8 +55,9 @@ uint16_t harness_port(void);
  * environment, http() (and so httpf, run_steps, create_ok...) goes through a
  * Prism validation proxy started for this program, which checks each
  * request and response against the served OpenAPI document; a response the
- * contract does not describe fails the test, and a request the contract
- * forbids is re-sent to the server, which must refuse it too (>= 400).
+ * contract does not describe fails the test (else the test gets the server's
+ * own bytes), and a request the contract forbids is re-sent to the server,
+ * which must refuse it too (>= 400).
  * http_raw, HEAD and requests whose bytes Prism would rewrite go straight to
  * the server (see harness.c). Without ARC_TEST_PRISM nothing changes. */
 /* Prism's base URL, or NULL when contract mode is off. */

@@ -299,7 +299,8 @@ static int security_has_bearer(json_t *sec)
 static void roles_and_security_as_the_table_says(void **state)
 {
   (void)state;
-  json_t *scheme = json_object_get(json_object_get(json_object_get(doc, "components"), "securitySchemes"), "bearerAuth");
+  json_t *schemes = json_object_get(json_object_get(doc, "components"), "securitySchemes");
+  json_t *scheme = json_object_get(schemes, "bearerAuth");
   assert_non_null(scheme);
   assert_string_equal(jstr(scheme, "type"), "http");
   assert_string_equal(jstr(scheme, "scheme"), "bearer");
@@ -406,6 +407,19 @@ static void prism_is_in_the_path(void **state)
   assert_status(&r, 200);
   harness_prism_counts(&checked, &refused, &direct);
   assert_int_equal(checked, checked0 + 1);
+  /* The test sees the server's bytes, not Prism's re-serialisation of them. */
+  const char *id = make_customer("Bytes & Co");
+  char path[64];
+  snprintf(path, sizeof path, "/v1/customers/%s", id);
+  struct http_resp straight = {0};
+  http(&r, "GET", path, ROLE_VIEWER, NULL, NULL);
+  http_raw(&straight, "GET", path, ROLE_VIEWER, NULL, 0, NULL, NULL);
+  assert_status(&r, 200);
+  assert_status(&straight, 200);
+  assert_int_equal(r.body_len, straight.body_len);
+  assert_memory_equal(r.body, straight.body, r.body_len);
+  http_resp_clear(&straight);
+  harness_prism_counts(&checked0, &refused0, &direct0);
   /* Bytes Prism would rewrite (a float, here) go straight to the server. */
   http(&r, "POST", "/v1/customers", ROLE_ADMIN, "{\"name\": \"Float\", \"cadence_days\": 3.0}", NULL);
   assert_problem(&r, 422, "validation", "cadence_days");
