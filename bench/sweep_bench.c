@@ -270,6 +270,12 @@ static long long timed_sweep(struct db *db, const char *label, const char *as_of
   char *closed = json_dumps(json_object_get(doc, "closed"), JSON_COMPACT | JSON_SORT_KEYS);
   printf("%-22s as_of %s  %7.2f s  created %lld %s  closed %lld %s\n", label, json_string_value(json_object_get(doc, "as_of")),
          secs, created_total, created, closed_total, closed);
+  /* Escalations are not follow-ups: what the run proposed (or raised, or
+   * proposed to climb) is counted by the run_id it left on them. */
+  char sql[160];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM escalations WHERE run_id = %lld",
+           strtoll(json_string_value(json_object_get(doc, "id")), NULL, 10));
+  printf("%-22s escalations proposed, raised or climbing: %lld\n", "", value(db->conn, sql));
   free(created);
   free(closed);
   json_decref(doc);

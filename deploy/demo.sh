@@ -223,6 +223,16 @@ api POST /v1/disputes "$(printf '{"invoice_id":"%s","reason":"damaged","amount":
 api POST "/v1/invoices/$(api GET '/v1/invoices?number=NW-1005' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')/receipt-confirmation" \
   '{"confirmed_by": "Dana Whitfield", "via": "email"}' >/dev/null
 
+# Mario Alvarez cannot pay at once: three monthly instalments over both
+# invoices (P7); while the plan runs they are not dunned as overdue.
+ma_invoices=$(api GET "/v1/invoices?customer_id=$alvarez&status=open" |
+  python3 -c 'import json,sys; print(json.dumps([i["id"] for i in json.load(sys.stdin)["data"]]))')
+api POST /v1/payment-plans "$(printf '{"customer_id":"%s","invoice_ids":%s,"count":3,"frequency":"monthly","first_due_on":"%s","notes":"Agreed on the phone: pays after payday."}' \
+  "$alvarez" "$ma_invoices" "$(day 7)")" >/dev/null
+# Granite Peak is months overdue and the owner does not call back: a manager
+# takes the account over (P8).
+api POST /v1/escalations "$(printf '{"customer_id":"%s","level":"management","reason":"Months overdue; the owner does not return calls."}' "$granite")" >/dev/null
+
 # The morning sweep, so the worklist is there at once.
 api POST /v1/scheduler/runs '{}' >/dev/null
 
@@ -236,5 +246,5 @@ echo "demo data loaded into $ARC_URL: $(count '/v1/customers?limit=200') custome
   "$contacts contacts, $(count '/v1/invoices?limit=200') invoices" \
   "($(count "/v1/invoices?overdue_as_of=$(day 0)&limit=200") overdue)," \
   "$(count '/v1/payments?limit=200') payments ($(count '/v1/payments?status=reversed') reversed)," \
-  "1 credit adjustment, 3 calls, 1 promise, 1 dispute;" \
+  "1 credit adjustment, 3 calls, 1 promise, 1 dispute, 1 payment plan, 1 escalation;" \
   "$(count "/v1/follow-ups?due_on=$(day 0)&limit=200") follow-ups due today"

@@ -141,20 +141,3 @@ CREATE INDEX invoices_open_sweep_idx ON invoices (due_on)
   INCLUDE (customer_id, id, currency, balance, issued_on, receipt_confirmed_at, plan_id)
   WHERE status = 'open' AND NOT factored;
 
--- PLACEHOLDER-BEGIN (session scaffolding: 0017-0019 replace these)
-CREATE FUNCTION arc_rule_plans(p_as_of timestamptz, p_run bigint)
-RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE sql AS $$ SELECT NULL::text, 0, 0 WHERE false $$;
-CREATE FUNCTION arc_rule_installment_missed(p_as_of timestamptz, p_run bigint)
-RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE sql AS $$ SELECT NULL::text, 0, 0 WHERE false $$;
-CREATE FUNCTION arc_rule_escalations(p_as_of timestamptz, p_run bigint)
-RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE sql AS $$ SELECT NULL::text, 0, 0 WHERE false $$;
-CREATE FUNCTION arc_rule_escalation(p_as_of timestamptz, p_run bigint)
-RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE sql AS $$ SELECT NULL::text, 0, 0 WHERE false $$;
-CREATE FUNCTION arc_rule_consumer_limits(p_as_of timestamptz, p_run bigint)
-RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE sql AS $$ SELECT NULL::text, 0, 0 WHERE false $$;
--- PLACEHOLDER-END

@@ -487,6 +487,14 @@ static int prism_carries(const char *method, const char *path, enum role who, co
 {
   if (strcmp(method, "HEAD") == 0 || path[0] != '/' || strstr(path, "//") || !headers_survive(who, headers))
     return 0;
+  /* Node's HTTP parser in front of Prism answers a method it does not know
+   * (BREW) with a bare 400 of its own: such requests go to the server. */
+  static const char *const known[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", NULL};
+  int standard = 0;
+  for (size_t i = 0; known[i]; i++)
+    standard |= strcmp(method, known[i]) == 0;
+  if (!standard)
+    return 0;
   const char *q = strchr(path, '?');
   size_t plen = q ? (size_t)(q - path) : strlen(path);
   char decoded[2048];

@@ -6,6 +6,8 @@
  * sees every response header (the harness's http() keeps a few). */
 #include "harness.h"
 
+#include "arc/config.h"
+#include "arc/imports.h"
 #include "arc/log.h"
 #include "arc/router.h"
 
@@ -94,10 +96,11 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
   return len;
 }
 
-/* METHOD PATH as WHO with BODY (NULL: none) and, when KEY_HEADER is not
- * NULL, that exact header line ("Idempotency-Key: …"). */
-static long send_on(CURL *c, struct ir *out, const char *method, const char *path, enum role who,
-                    const char *key_header, const char *body)
+/* METHOD PATH as WHO with BODY (NULL: none) of CONTENT_TYPE (NULL: JSON)
+ * and, when KEY_HEADER is not NULL, that exact header line
+ * ("Idempotency-Key: …"). */
+static long send_as(CURL *c, struct ir *out, const char *method, const char *path, enum role who,
+                    const char *key_header, const char *body, const char *content_type)
 {
   ir_clear(out);
   char url[1024], auth[256];
@@ -106,8 +109,10 @@ static long send_on(CURL *c, struct ir *out, const char *method, const char *pat
   struct curl_slist *hl = NULL;
   hl = curl_slist_append(hl, auth);
   hl = curl_slist_append(hl, "Expect:");
+  char type_line[160];
+  snprintf(type_line, sizeof type_line, "Content-Type: %s", content_type ? content_type : "application/json");
   if (body)
-    hl = curl_slist_append(hl, "Content-Type: application/json");
+    hl = curl_slist_append(hl, type_line);
   if (key_header)
     hl = curl_slist_append(hl, key_header);
   curl_easy_reset(c);
@@ -134,13 +139,26 @@ static long send_on(CURL *c, struct ir *out, const char *method, const char *pat
   return out->status;
 }
 
-/* POST with "Idempotency-Key: KEY" (KEY NULL: no header). */
-static long post(struct ir *out, const char *path, enum role who, const char *key, const char *body)
+static long send_on(CURL *c, struct ir *out, const char *method, const char *path, enum role who,
+                    const char *key_header, const char *body)
+{
+  return send_as(c, out, method, path, who, key_header, body, NULL);
+}
+
+/* POST of a CONTENT_TYPE body (NULL: JSON) with "Idempotency-Key: KEY"
+ * (KEY NULL: no header). */
+static long post_as(struct ir *out, const char *path, enum role who, const char *key, const char *body,
+                    const char *content_type)
 {
   char line[400];
   if (key)
     snprintf(line, sizeof line, "Idempotency-Key: %s", key);
-  return send_on(main_curl, out, "POST", path, who, key ? line : NULL, body);
+  return send_as(main_curl, out, "POST", path, who, key ? line : NULL, body, content_type);
+}
+
+static long post(struct ir *out, const char *path, enum role who, const char *key, const char *body)
+{
+  return post_as(out, path, who, key, body, NULL);
 }
 
 static void expect_status(const struct ir *r, long status)
@@ -547,7 +565,30 @@ struct route_case {
   enum role who;
   long status;       /* of the first answer, and of its replay */
   const char *table; /* which must not change at all on replay */
+  const char *content_type; /* of the body; NULL: application/json */
 };
+
+/* Waits (at most 30 s) until the job at LOCATION, accepted with 202, has
+ * succeeded: a job still running would change its table under the replay
+ * check. */
+static void wait_job_done(const char *label, const char *location)
+{
+  for (int i = 0; i < 3000; i++) {
+    struct http_resp r = {0};
+    http(&r, "GET", location, ROLE_VIEWER, NULL, NULL);
+    assert_status(&r, 200);
+    char status[32];
+    snprintf(status, sizeof status, "%s", jstr(r.json, "status"));
+    http_resp_clear(&r);
+    if (strcmp(status, "queued") != 0 && strcmp(status, "running") != 0) {
+      if (strcmp(status, "succeeded") != 0)
+        fail_msg("%s: the job at %s ended %s", label, location, status);
+      return;
+    }
+    sleep_ms(10);
+  }
+  fail_msg("%s: the job at %s did not end within 30 s", label, location);
+}
 
 static void every_post_route(void **state)
 {
@@ -571,8 +612,8 @@ static void every_post_route(void **state)
   snprintf(pay, sizeof pay, "%s", json_string_value(json_object_get(r.json, "id")));
   day(on, 3);
 
-  struct route_case cases[15];
-  static char bodies[15][512], paths[15][128];
+  struct route_case cases[16];
+  static char bodies[16][512], paths[16][128];
   size_t n = 0;
 #define CASE(L, R, W, S, T, P, ...)                                                                                  \
   do {                                                                                                             \
@@ -621,6 +662,11 @@ static void every_post_route(void **state)
        "{\"customer_id\": \"%s\", \"level\": \"sales\", \"reason\": \"Ignores our calls\"}", esc_cust);
   CASE("webhook", "/v1/webhooks", ROLE_INTEGRATION, 201, "webhooks", "/v1/webhooks",
        "{\"url\": \"http://127.0.0.1:9/idem\", \"event_types\": [\"payment.received\"]}");
+  /* A CSV upload answered 202: its job runs (the worker of setup) and is
+   * awaited below; the replay must not queue it again. */
+  CASE("import", "/v1/imports", ROLE_INTEGRATION, 202, "imports", "/v1/imports?kind=customers",
+       "external_id,name,notes\r\nIDEM-IMP-1,\"Every Route Import, Ltd\",\"x'); DROP TABLE imports; --\"\r\n");
+  cases[n - 1].content_type = "text/csv";
 #undef CASE
 
   /* Every POST route of the table is here: a new one needs a case. */
@@ -638,16 +684,18 @@ static void every_post_route(void **state)
     char key[64];
     snprintf(key, sizeof key, "every-%zu", i);
     struct ir first = {0}, again = {0};
-    post(&first, cases[i].path, cases[i].who, key, cases[i].body);
+    post_as(&first, cases[i].path, cases[i].who, key, cases[i].body, cases[i].content_type);
     if (first.status != cases[i].status)
       fail_msg("%s: expected %ld, got %ld: %s", cases[i].label, cases[i].status, first.status,
                first.body ? first.body : "");
+    if (first.status == 202)
+      wait_job_done(cases[i].label, first.location);
     long long rows = harness_sql_int("SELECT count(*) FROM %s", cases[i].table);
     long long events = events_count();
     /* The whole table, every column of every row. */
     char *before = harness_sql("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM %s t",
                                cases[i].table);
-    post(&again, cases[i].path, cases[i].who, key, cases[i].body);
+    post_as(&again, cases[i].path, cases[i].who, key, cases[i].body, cases[i].content_type);
     if (again.replayed != 1)
       fail_msg("%s: not replayed: %ld %s", cases[i].label, again.status, again.body ? again.body : "");
     expect_replay_of(&first, &again);
@@ -673,6 +721,10 @@ static void every_post_route(void **state)
     ir_clear(&first);
     ir_clear(&again);
   }
+  /* The import was done once, its text kept verbatim. */
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE external_id = 'IDEM-IMP-1' AND name = "
+                                   "'Every Route Import, Ltd' AND notes = 'x''); DROP TABLE imports; --'"),
+                   1);
   ir_clear(&r);
 }
 
@@ -976,17 +1028,25 @@ static void still_running_is_409(void **state)
   ir_clear(&a.out);
 }
 
+static struct config import_cfg;
+static struct import_worker *import_worker;
+
 static int setup(void **state)
 {
   /* lock_timeout is half the statement timeout: keep the 409 test short. */
   setenv("ARC_STATEMENT_TIMEOUT_MS", "3000", 1);
   int rc = harness_setup(state);
   main_curl = curl_easy_init();
-  return rc || !main_curl;
+  /* The worker that runs the import of every_post_route. */
+  if (rc == 0 && config_load(&import_cfg) == 0)
+    import_worker = import_worker_start(&import_cfg);
+  return rc || !main_curl || !import_worker;
 }
 
 static int teardown(void **state)
 {
+  import_worker_stop(import_worker);
+  config_free(&import_cfg);
   curl_easy_cleanup(main_curl);
   return harness_teardown(state);
 }
