@@ -1142,3 +1142,42 @@ void run_steps(const struct step *steps, size_t n)
   }
   http_resp_clear(&r);
 }
+
+static size_t racer_discard(char *p, size_t size, size_t n, void *ud)
+{
+  (void)p;
+  (void)ud;
+  return size * n;
+}
+
+void *racer_run(void *arg)
+{
+  struct racer *rc = arg;
+  CURL *c = curl_easy_init();
+  char auth[256];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(rc->who));
+  struct curl_slist *h = curl_slist_append(NULL, auth);
+  h = curl_slist_append(h, "Content-Type: application/json");
+  h = curl_slist_append(h, "Expect:");
+  curl_easy_setopt(c, CURLOPT_URL, rc->url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rc->method ? rc->method : "POST");
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, racer_discard);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return NULL;
+}
+
+void run_racers(struct racer *rc, size_t n)
+{
+  pthread_t th[16];
+  assert_true(n <= sizeof th / sizeof th[0]);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, racer_run, &rc[i]), 0);
+  for (size_t i = 0; i < n; i++)
+    pthread_join(th[i], NULL);
+}

@@ -39,6 +39,21 @@ const char *tok(enum role r);
  * NULL-terminated list of "Name: value" lines, or NULL.  Returns status. */
 long http(struct http_resp *out, const char *method, const char *path, enum role who, const char *body,
           const char *const *headers);
+/* Requests that must overlap: each on its own thread and connection,
+ * straight to the server (not through Prism), answers discarded; STATUS is
+ * filled in (0 when no answer).  METHOD NULL means POST.  At most 16. */
+struct racer {
+  char url[256];
+  const char *method;
+  enum role who;
+  char body[1024];
+  long status;
+};
+void run_racers(struct racer *rc, size_t n);
+/* One racer, as a pthread start routine, for a request that must wait
+ * while the test holds a lock: start it, release, join, read STATUS. */
+void *racer_run(void *rc);
+
 /* Printf-style path. */
 long httpf(struct http_resp *out, const char *method, enum role who, const char *body, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

@@ -404,41 +404,6 @@ static void routes_roles_and_ids(void **state)
   http_resp_clear(&r);
 }
 
-/* One request on its own connection, for requests that must overlap. */
-struct racer {
-  char url[256];
-  const char *body;
-  long status;
-};
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-  (void)p;
-  (void)ud;
-  return size * n;
-}
-
-static void *race_post(void *arg)
-{
-  struct racer *rc = arg;
-  CURL *c = curl_easy_init();
-  char auth[256];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
-  struct curl_slist *h = curl_slist_append(NULL, auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, rc->url);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return NULL;
-}
-
 /* Credits racing for one balance: the row lock lets exactly as many
  * through as fit, and the rest see the lowered balance. */
 static void concurrent_credits(void **state)
@@ -449,16 +414,14 @@ static void concurrent_credits(void **state)
   new_invoice(inv, cust, "ADJ-RACE", 1000);
   enum { N = 10 };
   struct racer rc[N];
-  pthread_t th[N];
   for (int i = 0; i < N; i++) {
+    rc[i] = (struct racer){.who = ROLE_ADMIN,
+                           .body = "{\"kind\": \"credit\", \"amount\": -150, \"reason\": \"race\"}"};
     snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/invoices/%s/adjustments", harness_base(), inv);
-    rc[i].body = "{\"kind\": \"credit\", \"amount\": -150, \"reason\": \"race\"}";
-    rc[i].status = 0;
-    assert_int_equal(pthread_create(&th[i], NULL, race_post, &rc[i]), 0);
   }
+  run_racers(rc, N);
   int created = 0, refused = 0;
   for (int i = 0; i < N; i++) {
-    pthread_join(th[i], NULL);
     if (rc[i].status == 201)
       created++;
     else if (rc[i].status == 409)

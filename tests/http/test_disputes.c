@@ -1078,53 +1078,6 @@ static void events(void **state)
   http_resp_clear(&r);
 }
 
-/* One request on its own connection, for requests that must overlap. */
-struct racer {
-  char url[256];
-  const char *method;
-  enum role who;
-  char body[512];
-  long status;
-};
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-  (void)p;
-  (void)ud;
-  return size * n;
-}
-
-static void *race(void *arg)
-{
-  struct racer *rc = arg;
-  CURL *c = curl_easy_init();
-  char auth[256];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(rc->who));
-  struct curl_slist *h = curl_slist_append(NULL, auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, rc->url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rc->method);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return NULL;
-}
-
-static void run_racers(struct racer *rc, size_t n)
-{
-  pthread_t th[16];
-  for (size_t i = 0; i < n; i++)
-    assert_int_equal(pthread_create(&th[i], NULL, race, &rc[i]), 0);
-  for (size_t i = 0; i < n; i++)
-    pthread_join(th[i], NULL);
-}
-
 /* Concurrent openings of one invoice: exactly one dispute.  A credit racing
  * a payment on the same invoice: together they exceed the balance, so one
  * of them is refused and the balance never goes below zero. */

@@ -1018,41 +1018,6 @@ static void call_sheet(void **state)
   http_resp_clear(&r);
 }
 
-/* One request on its own connection, for requests that must overlap. */
-struct racer {
-  char url[256];
-  char body[512];
-  long status;
-};
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-  (void)p;
-  (void)ud;
-  return size * n;
-}
-
-static void *race(void *arg)
-{
-  struct racer *rc = arg;
-  CURL *c = curl_easy_init();
-  char auth[256];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(ROLE_MANAGER));
-  struct curl_slist *h = curl_slist_append(NULL, auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, rc->url);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return NULL;
-}
-
 /* Concurrent openings for one customer: exactly one escalation. */
 static void concurrent_opens(void **state)
 {
@@ -1062,17 +1027,14 @@ static void concurrent_opens(void **state)
   enum { N = 8 };
   static const char *const lv[] = {"sales", "management", "legal", "agency"};
   struct racer rc[N];
-  pthread_t th[N];
   for (int i = 0; i < N; i++) {
     memset(&rc[i], 0, sizeof rc[i]);
+    rc[i].who = ROLE_MANAGER;
     snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/escalations", harness_base());
     snprintf(rc[i].body, sizeof rc[i].body, "{\"customer_id\": \"%s\", \"level\": \"%s\", \"reason\": \"racer %d\"}",
              cus, lv[i % 4], i);
   }
-  for (int i = 0; i < N; i++)
-    assert_int_equal(pthread_create(&th[i], NULL, race, &rc[i]), 0);
-  for (int i = 0; i < N; i++)
-    pthread_join(th[i], NULL);
+  run_racers(rc, N);
   int created = 0, refused = 0;
   for (int i = 0; i < N; i++) {
     if (rc[i].status == 201)
@@ -1550,30 +1512,6 @@ static void idempotent(void **state)
   free(fafter);
 }
 
-static void *sweep_thread(void *arg)
-{
-  char *as_of = arg, body[96], url[256];
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
-  snprintf(url, sizeof url, "%s/v1/scheduler/runs", harness_base());
-  /* A sweep is an admin's (race() sends a manager's key). */
-  CURL *c = curl_easy_init();
-  char auth[256];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
-  struct curl_slist *h = curl_slist_append(NULL, auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  long status = 0;
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return (void *)(intptr_t)status;
-}
-
 static void exec_ok(PGconn *c, const char *sql)
 {
   PGresult *r = PQexec(c, sql);
@@ -1601,8 +1539,12 @@ static void manager_wins_a_race_with_the_sweep(void **state)
   exec_ok(held, sql);
   /* Day 50: the policy would raise the proposal to management. */
   at(as_of, BASE, 50, "09:00");
+  /* A sweep is an admin's. */
+  struct racer run = {.who = ROLE_ADMIN};
+  snprintf(run.url, sizeof run.url, "%s/v1/scheduler/runs", harness_base());
+  snprintf(run.body, sizeof run.body, "{\"as_of\": \"%s\"}", as_of);
   pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, sweep_thread, as_of), 0);
+  assert_int_equal(pthread_create(&th, NULL, racer_run, &run), 0);
   int waiting = 0;
   for (int i = 0; i < 200 && !waiting; i++) {
     waiting = harness_sql_int("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
@@ -1612,9 +1554,8 @@ static void manager_wins_a_race_with_the_sweep(void **state)
   }
   exec_ok(held, "COMMIT");
   PQfinish(held);
-  void *status;
-  pthread_join(th, &status);
-  assert_int_equal((intptr_t)status, 201);
+  pthread_join(th, NULL);
+  assert_int_equal(run.status, 201);
   assert_true(waiting);
   expect_ladder("after the race", cus, "cancelled:sales:-:-");
   /* The next sweep: cancelled at sales, so management is proposed anew. */

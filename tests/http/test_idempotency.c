@@ -884,7 +884,7 @@ static void other_methods_ignore_the_key(void **state)
 
 #define THREADS 8
 
-struct racer {
+struct key_racer {
   const char *path, *key, *body;
   enum role who;
   pthread_barrier_t *start;
@@ -893,7 +893,7 @@ struct racer {
 
 static void *race(void *arg)
 {
-  struct racer *w = arg;
+  struct key_racer *w = arg;
   CURL *c = curl_easy_init();
   char line[400];
   snprintf(line, sizeof line, "Idempotency-Key: %s", w->key);
@@ -920,13 +920,13 @@ static void concurrent_repeats_done_once(void **state)
   const char *bodies[] = {"{\"name\": \"Race Co\"}", body};
   for (int round = 0; round < 2; round++) {
     pthread_t th[THREADS];
-    struct racer w[THREADS];
+    struct key_racer w[THREADS];
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, THREADS);
     char key[32];
     snprintf(key, sizeof key, "race-%d", round);
     for (int t = 0; t < THREADS; t++) {
-      w[t] = (struct racer){.path = paths[round], .key = key, .body = bodies[round], .who = ROLE_ADMIN,
+      w[t] = (struct key_racer){.path = paths[round], .key = key, .body = bodies[round], .who = ROLE_ADMIN,
                             .start = &start};
       assert_int_equal(pthread_create(&th[t], NULL, race, &w[t]), 0);
     }
@@ -969,8 +969,8 @@ static void waiter_replays_after_commit(void **state)
            cust);
   harness_sql("BEGIN");
   harness_sql("LOCK TABLE payments IN SHARE ROW EXCLUSIVE MODE");
-  struct racer a = {.path = "/v1/payments", .key = "wait-1", .body = body, .who = ROLE_ADMIN};
-  struct racer b = a;
+  struct key_racer a = {.path = "/v1/payments", .key = "wait-1", .body = body, .who = ROLE_ADMIN};
+  struct key_racer b = a;
   pthread_t ta, tb;
   assert_int_equal(pthread_create(&ta, NULL, race, &a), 0);
   wait_for_lock_waiters(1); /* a claimed the key and waits for payments */
@@ -995,7 +995,7 @@ static void waiter_works_after_rollback(void **state)
   harness_sql("INSERT INTO idempotency_keys (api_key_id, idempotency_key, method, path, body_sha256) VALUES "
               "('%s', 'held-1', 'POST', '/v1/customers', sha256('x'))",
               key_id(ROLE_ADMIN));
-  struct racer a = {.path = "/v1/customers", .key = "held-1", .body = "{\"name\": \"Held Co\"}", .who = ROLE_ADMIN};
+  struct key_racer a = {.path = "/v1/customers", .key = "held-1", .body = "{\"name\": \"Held Co\"}", .who = ROLE_ADMIN};
   pthread_t ta;
   assert_int_equal(pthread_create(&ta, NULL, race, &a), 0);
   wait_for_lock_waiters(1);
@@ -1018,7 +1018,7 @@ static void still_running_is_409(void **state)
   harness_sql("INSERT INTO idempotency_keys (api_key_id, idempotency_key, method, path, body_sha256) VALUES "
               "('%s', 'held-2', 'POST', '/v1/customers', sha256('x'))",
               key_id(ROLE_ADMIN));
-  struct racer a = {.path = "/v1/customers", .key = "held-2", .body = "{\"name\": \"Busy Co\"}", .who = ROLE_ADMIN};
+  struct key_racer a = {.path = "/v1/customers", .key = "held-2", .body = "{\"name\": \"Busy Co\"}", .who = ROLE_ADMIN};
   race(&a);
   harness_sql("ROLLBACK");
   expect_problem(&a.out, 409, "idempotency-key-in-use", "Idempotency-Key");

@@ -975,42 +975,6 @@ static void upsert_errors(void **state)
   http_resp_clear(&r);
 }
 
-/* One PUT on its own connection, for requests that must overlap. */
-struct racer {
-  char url[256];
-  const char *body;
-  long status;
-};
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-  (void)p;
-  (void)ud;
-  return size * n;
-}
-
-static void *race_put(void *arg)
-{
-  struct racer *rc = arg;
-  CURL *c = curl_easy_init();
-  char auth[256];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(ROLE_INTEGRATION));
-  struct curl_slist *h = curl_slist_append(NULL, auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, rc->url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PUT");
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return NULL;
-}
-
 /* The same upsert sent at once from several connections: one creates,
  * the others find it and change nothing. */
 static void concurrent_upserts(void **state)
@@ -1024,16 +988,14 @@ static void concurrent_upserts(void **state)
            cust);
   enum { N = 8 };
   struct racer rc[N];
-  pthread_t th[N];
   for (int i = 0; i < N; i++) {
+    rc[i] = (struct racer){.method = "PUT", .who = ROLE_INTEGRATION};
     snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/invoices/external/race-1", harness_base());
-    rc[i].body = body;
-    rc[i].status = 0;
-    assert_int_equal(pthread_create(&th[i], NULL, race_put, &rc[i]), 0);
+    snprintf(rc[i].body, sizeof rc[i].body, "%s", body);
   }
+  run_racers(rc, N);
   int created = 0, found = 0;
   for (int i = 0; i < N; i++) {
-    pthread_join(th[i], NULL);
     if (rc[i].status == 201)
       created++;
     else if (rc[i].status == 200)

@@ -914,52 +914,6 @@ static void credit_completes(void **state)
 
 /* Payments racing on two invoices of one plan all count; plans racing for
  * one invoice: exactly one is made. */
-struct racer {
-  char url[256];
-  const char *method;
-  enum role who;
-  char body[768];
-  long status;
-};
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-  (void)p;
-  (void)ud;
-  return size * n;
-}
-
-static void *race(void *arg)
-{
-  struct racer *rc = arg;
-  CURL *c = curl_easy_init();
-  char auth[256];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(rc->who));
-  struct curl_slist *h = curl_slist_append(NULL, auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, rc->url);
-  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rc->method);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  return NULL;
-}
-
-static void run_racers(struct racer *rc, size_t n)
-{
-  pthread_t th[16];
-  for (size_t i = 0; i < n; i++)
-    assert_int_equal(pthread_create(&th[i], NULL, race, &rc[i]), 0);
-  for (size_t i = 0; i < n; i++)
-    pthread_join(th[i], NULL);
-}
-
 static void concurrency(void **state)
 {
   (void)state;

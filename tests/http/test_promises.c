@@ -813,7 +813,7 @@ static void events(void **state)
   http_resp_clear(&r);
 }
 
-struct racer {
+struct promise_racer {
   char url[256];
   char body[512];
   enum role who;
@@ -830,7 +830,7 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ud)
 
 static void *race_post(void *arg)
 {
-  struct racer *rc = arg;
+  struct promise_racer *rc = arg;
   CURL *c = curl_easy_init();
   char auth[256];
   snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(rc->who));
@@ -862,7 +862,7 @@ static void concurrent_payments(void **state)
     new_invoice(inv[i], cust, "USD", 1000);
   promise_of(prom, cust, N * 1000, 2);
   day(today, 0);
-  struct racer rc[N];
+  struct promise_racer rc[N];
   pthread_t th[N];
   for (int i = 0; i < N; i++) {
     snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/payments", harness_base());
@@ -907,7 +907,7 @@ static void promise_during_payment(void **state)
                    "[{\"invoice_id\": \"%s\", \"amount\": 500}]}', 'test')",
                    cust, today, a);
   free(r0);
-  struct racer rc = {.who = ROLE_COLLECTOR, .status = 0};
+  struct promise_racer rc = {.who = ROLE_COLLECTOR, .status = 0};
   atomic_init(&rc.done, 0);
   snprintf(rc.url, sizeof rc.url, "%s/v1/promises", harness_base());
   snprintf(rc.body, sizeof rc.body,
