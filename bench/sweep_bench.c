@@ -251,13 +251,41 @@ static void profile(struct db *db, const char *as_of)
   run(db->conn, "", "ROLLBACK");
 }
 
-/* One timed sweep; prints the run's counts.  Returns what it created. */
+/* CPU seconds the database server process behind CONN has used, or -1
+ * when it cannot be read (a server on another machine): on a shared
+ * machine it varies less from run to run than the wall clock. */
+static double server_cpu_s(PGconn *conn)
+{
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", PQbackendPID(conn));
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return -1;
+  char buf[1024];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* Fields after the command name, which is in parentheses: utime and
+   * stime are the 12th and 13th of them. */
+  char *p = strrchr(buf, ')');
+  unsigned long long utime = 0, stime = 0;
+  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+    return -1;
+  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* One timed sweep; prints the run's counts, the events it wrote, the WAL
+ * it made and the server's CPU time.  Returns what it created. */
 static long long timed_sweep(struct db *db, const char *label, const char *as_of)
 {
   struct reply rp = {0};
+  long long last_event = value(db->conn, "SELECT coalesce(max(id), 0) FROM events");
+  char *lsn = text_value(db->conn, "SELECT pg_current_wal_lsn()::text");
+  double cpu0 = server_cpu_s(db->conn);
   double t0 = now_s();
   unsigned status = sweep_run(db, as_of, "api", SWEEP_WAIT, &rp);
   double secs = now_s() - t0;
+  double cpu = cpu0 < 0 ? -1 : server_cpu_s(db->conn) - cpu0;
   json_t *doc = rp.json ? json_incref(rp.json) : json_loads(rp.text ? rp.text : "null", 0, NULL);
   if (status != 201) {
     char *text = json_dumps(doc, JSON_COMPACT);
@@ -279,6 +307,11 @@ static long long timed_sweep(struct db *db, const char *label, const char *as_of
   snprintf(sql, sizeof sql, "SELECT count(*) FROM escalations WHERE run_id = %lld",
            strtoll(json_string_value(json_object_get(doc, "id")), NULL, 10));
   printf("%-22s escalations proposed, raised or climbing: %lld\n", "", value(db->conn, sql));
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE id > %lld", last_event);
+  long long events = value(db->conn, sql);
+  snprintf(sql, sizeof sql, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '%s') / 1048576", lsn);
+  printf("%-22s events written: %lld   WAL: %lld MB   server CPU: %.2f s\n", "", events, value(db->conn, sql), cpu);
+  free(lsn);
   free(created);
   free(closed);
   json_decref(doc);
