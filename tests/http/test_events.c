@@ -222,6 +222,60 @@ static void failed_writes_leave_no_event(void **state)
   http_resp_clear(&r);
 }
 
+/* The deferred row triggers ask whether their transaction already wrote an
+ * event for the row (arc_event_written): a row changed twice in one
+ * transaction has one event, with its final state.  The lookup goes by the
+ * transaction and the row: through the feed index (txid, id) it read every
+ * event of the transaction once per row (1 ms a row in a daily sweep).  The
+ * plan checked is the generic one the triggers' PL/pgSQL caches, in a
+ * transaction that already wrote thousands of events. */
+static void one_event_per_row_per_transaction(void **state)
+{
+  (void)state;
+  char cus[32];
+  sql_customer(cus, "Twice Changed Ltd");
+  long long before = harness_sql_int("SELECT count(*) FROM events WHERE resource_type = 'customer' "
+                                     "AND resource_id = '%s'",
+                                     cus);
+  /* The function's own query, its parameters as $1 and $2: a SQL function
+   * that reads a table is never inlined, so EXPLAIN of a call shows no scan. */
+  char *body = harness_sql("SELECT regexp_replace(regexp_replace(prosrc, '\\mp_resource\\M', '$1', 'g'), "
+                           "'\\mp_id\\M', '$2', 'g') FROM pg_proc WHERE proname = 'arc_event_written'");
+  assert_non_null(body);
+  char *plan = harness_sql(
+      "BEGIN; "
+      "INSERT INTO events (type, resource_type, resource_id, customer_id, actor, data) "
+      "SELECT 'test.filler', 'follow_up', g::text, NULL, 'test', '{}' FROM generate_series(1, 3000) g; "
+      "UPDATE customers SET name = 'Changed Once' WHERE id = %s; "
+      "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan; "
+      "PREPARE written(text, text) AS %s; "
+      "EXPLAIN (FORMAT JSON, COSTS OFF) EXECUTE written('customer', '%s')",
+      cus, body, cus);
+  free(body);
+  assert_non_null(plan);
+  if (!strstr(plan, "events_written_idx") || strstr(plan, "events_feed_idx"))
+    fail_msg("the lookup does not go by events_written_idx: %s", plan);
+  free(plan);
+  free(harness_sql("DEALLOCATE written"));
+  free(harness_sql("ROLLBACK"));
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM events WHERE type = 'test.filler'"), 0);
+
+  free(harness_sql("BEGIN; "
+                   "UPDATE customers SET name = 'Changed Once' WHERE id = %s; "
+                   "UPDATE customers SET name = 'Changed Twice' WHERE id = %s; "
+                   "COMMIT",
+                   cus, cus));
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM events WHERE resource_type = 'customer' "
+                                   "AND resource_id = '%s'",
+                                   cus),
+                   before + 1);
+  char *name = harness_sql("SELECT data->>'name' FROM events WHERE resource_type = 'customer' "
+                           "AND resource_id = '%s' ORDER BY id DESC LIMIT 1",
+                           cus);
+  assert_string_equal(name, "Changed Twice");
+  free(name);
+}
+
 static const struct step errors[] = {
     {"bad cursor", "GET", "/v1/events?cursor=12", ROLE_ADMIN, NULL, 422, "validation", "cursor"},
     {"cursor injection", "GET", "/v1/events?cursor=1-1';--", ROLE_ADMIN, NULL, 422, "validation", "cursor"},
@@ -246,6 +300,7 @@ int main(void)
       cmocka_unit_test(pages_follow_the_cursor),
       cmocka_unit_test(out_of_order_commits_are_not_skipped),
       cmocka_unit_test(failed_writes_leave_no_event),
+      cmocka_unit_test(one_event_per_row_per_transaction),
       cmocka_unit_test(error_cases),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
