@@ -26,15 +26,13 @@ $$
                    AND e.resource_type = p_resource AND e.resource_id = p_id)
 $$;
 
--- 0006's, asking arc_event_written.
-CREATE OR REPLACE FUNCTION arc_event_append(p_type text, p_resource text, p_id text, p_customer bigint, p_data jsonb)
+-- Records an event of this transaction (actor and request id from the
+-- transaction's settings); callers have asked arc_event_written.
+CREATE FUNCTION arc_event_insert(p_type text, p_resource text, p_id text, p_customer bigint, p_data jsonb)
 RETURNS void
-LANGUAGE plpgsql SET enable_seqscan = off AS
+LANGUAGE plpgsql AS  -- PL/pgSQL keeps the INSERT's plan; a SQL function would plan it per call
 $$
 BEGIN
-  IF arc_event_written(p_resource, p_id) THEN
-    RETURN;
-  END IF;
   INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
   VALUES (p_type, p_resource, p_id, p_customer,
           coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
@@ -42,7 +40,20 @@ BEGIN
 END
 $$;
 
--- 0017's, asking arc_event_written before it renders the document.
+-- 0006's: the first event of the transaction for the row, none after it.
+CREATE OR REPLACE FUNCTION arc_event_append(p_type text, p_resource text, p_id text, p_customer bigint, p_data jsonb)
+RETURNS void
+LANGUAGE plpgsql SET enable_seqscan = off AS
+$$
+BEGIN
+  IF NOT arc_event_written(p_resource, p_id) THEN
+    PERFORM arc_event_insert(p_type, p_resource, p_id, p_customer, p_data);
+  END IF;
+END
+$$;
+
+-- 0017's, asking arc_event_written once, before it renders the document
+-- (0017 asked again in arc_event_append).
 CREATE OR REPLACE FUNCTION arc_emit() RETURNS trigger
 LANGUAGE plpgsql SET enable_seqscan = off AS
 $$
@@ -76,7 +87,7 @@ BEGIN
                  TG_TABLE_NAME)
     INTO doc, cust USING NEW.id;
   IF doc IS NOT NULL THEN
-    PERFORM arc_event_append(kind, res, NEW.id::text, cust, doc);
+    PERFORM arc_event_insert(kind, res, NEW.id::text, cust, doc);
   END IF;
   RETURN NULL;
 END
