@@ -271,6 +271,12 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
     if (len > nl && strncasecmp(buf, want[i].name, nl) == 0)
       header_copy((char *)r + want[i].off, want[i].size, buf + nl, len - nl);
   }
+  static const char replayed[] = "idempotent-replayed:";
+  if (len > sizeof replayed - 1 && strncasecmp(buf, replayed, sizeof replayed - 1) == 0) {
+    char v[16];
+    header_copy(v, sizeof v, buf + sizeof replayed - 1, len - (sizeof replayed - 1));
+    r->replayed = strcmp(v, "true") == 0 ? 1 : -1;
+  }
   /* Prism lists what it found wrong, warnings included, in this header. */
   static const char sl[] = "sl-violations:";
   if (P.pid > 0 && len > sizeof sl - 1 && strncasecmp(buf, sl, sizeof sl - 1) == 0) {
@@ -279,6 +285,14 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
     header_copy(P.violations, len, buf + sizeof sl - 1, len - (sizeof sl - 1));
   }
   return len;
+}
+
+void http_capture(void *curl, struct http_resp *out)
+{
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, out);
 }
 
 void http_resp_clear(struct http_resp *r)
@@ -791,11 +805,17 @@ static void discard_init(CURL *c, const char *url)
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
 }
 
-static double now_s(void)
+double now_s(void)
 {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void sleep_ms(long ms)
+{
+  struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&t, NULL);
 }
 
 /* A loopback port free at this moment (Prism binds it a moment later; if
@@ -1066,6 +1086,44 @@ void day(char out[16], int days)
   char *d = harness_sql("SELECT to_char((now() AT TIME ZONE '%s')::date + %d, 'YYYY-MM-DD')", tz(), days);
   snprintf(out, 16, "%s", d);
   free(d);
+}
+
+void date_plus(char out[16], const char *date, int days)
+{
+  char *d = harness_sql("SELECT to_char('%s'::date + %d, 'YYYY-MM-DD')", date, days);
+  snprintf(out, 16, "%s", d);
+  free(d);
+}
+
+void instant_at(char out[40], const char *date, int days, const char *hhmm)
+{
+  char *t = harness_sql("SELECT arc_ts(('%s'::date + %d + '%s'::time) AT TIME ZONE '%s')", date, days, hhmm, tz());
+  snprintf(out, 40, "%s", t);
+  free(t);
+}
+
+json_t *sweep_at_doc(const char *date, int days)
+{
+  char as_of[40], body[96];
+  instant_at(as_of, date, days, "09:00");
+  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
+  struct http_resp r = {0};
+  http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL);
+  assert_status(&r, 201);
+  json_t *doc = json_incref(r.json);
+  http_resp_clear(&r);
+  return doc;
+}
+
+void sweep_at(const char *date, int days)
+{
+  json_decref(sweep_at_doc(date, days));
+}
+
+void sweep_days(const char *date, int first, int last)
+{
+  for (int d = first; d <= last; d++)
+    sweep_at(date, d);
 }
 
 void sql_customer(char out[32], const char *name)

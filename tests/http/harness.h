@@ -26,7 +26,17 @@ struct http_resp {
   char allow[128];
   char retry_after[32];
   char request_id[80];
+  int replayed; /* Idempotent-Replayed: 1 "true", -1 another value, 0 absent */
 };
+
+/* Points the body and header callbacks of libcurl handle CURL (a CURL *)
+ * at OUT, for tests that drive their own handles (threads, custom
+ * requests); the caller sets STATUS and parses JSON after the transfer. */
+void http_capture(void *curl, struct http_resp *out);
+
+/* Seconds on the monotonic clock; a pause of MS milliseconds. */
+double now_s(void);
+void sleep_ms(long ms);
 
 /* cmocka group setup/teardown. */
 int harness_setup(void **state);
@@ -104,6 +114,16 @@ const char *make_invoice(const char *customer_id, const char *number, long long 
 const char *tz(void);
 /* Today + DAYS in that time zone, as YYYY-MM-DD. */
 void day(char out[16], int days);
+/* DATE + DAYS, as YYYY-MM-DD. */
+void date_plus(char out[16], const char *date, int days);
+/* HH:MM on DATE + DAYS in the business's time zone, as an RFC 3339 instant. */
+void instant_at(char out[40], const char *date, int days, const char *hhmm);
+/* POST /v1/scheduler/runs for 09:00 on DATE + DAYS: asserts 201 and
+ * returns the run document (caller decrefs); sweep_at drops it. */
+json_t *sweep_at_doc(const char *date, int days);
+void sweep_at(const char *date, int days);
+/* The sweeps for every day from DATE + FIRST to DATE + LAST. */
+void sweep_days(const char *date, int first, int last);
 /* A customer made with SQL, for tests that depend on one resource only. */
 void sql_customer(char out[32], const char *name);
 

@@ -25,51 +25,10 @@
 #define SETTINGS_BASE "2026-03-30"
 #define COLLECTOR "maria@example.com"
 
-/* DATE + DAYS. */
-static void plus(char out[16], const char *date, int days)
-{
-  char *d = harness_sql("SELECT to_char('%s'::date + %d, 'YYYY-MM-DD')", date, days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
-/* HH:MM on DATE + DAYS in the business's time zone, as an RFC 3339 instant. */
-static void at(char out[40], const char *date, int days, const char *hhmm)
-{
-  char *t = harness_sql("SELECT arc_ts(('%s'::date + %d + '%s'::time) AT TIME ZONE '%s')", date, days, hhmm, tz());
-  snprintf(out, 40, "%s", t);
-  free(t);
-}
-
 /* Today in the business's time zone. */
 static void today(char out[16])
 {
   day(out, 0);
-}
-
-static json_t *sweep_doc(const char *date, int days)
-{
-  char as_of[40], body[96];
-  at(as_of, date, days, "09:00");
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
-  struct http_resp r = {0};
-  http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL);
-  assert_status(&r, 201);
-  json_t *doc = json_incref(r.json);
-  http_resp_clear(&r);
-  return doc;
-}
-
-/* The sweep for 09:00 on DATE + DAYS. */
-static void sweep(const char *date, int days)
-{
-  json_decref(sweep_doc(date, days));
-}
-
-static void sweep_days(const char *date, int first, int last)
-{
-  for (int d = first; d <= last; d++)
-    sweep(date, d);
 }
 
 static void story(char *out, size_t size, const char *cus, const char *reason, const char *day0)
@@ -96,7 +55,7 @@ static void expect_story(const char *when, const char *cus, const char *reason, 
 static void expect_worklist(const char *when, const char *cus, const char *date, int days, const char *want)
 {
   char day_s[16], got[512];
-  plus(day_s, date, days);
+  date_plus(day_s, date, days);
   struct http_resp r = {0};
   httpf(&r, "GET", ROLE_COLLECTOR, NULL, "/v1/follow-ups?customer_id=%s&due_on=%s&limit=200", cus, day_s);
   assert_status(&r, 200);
@@ -198,8 +157,8 @@ static void invoice(char out[32], const char *cus, const char *date, int issued,
 {
   static int seq;
   char issued_on[16], due_on[16], body[512];
-  plus(issued_on, date, issued);
-  plus(due_on, date, due);
+  date_plus(issued_on, date, issued);
+  date_plus(due_on, date, due);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"number\": \"CP-%d\", \"currency\": \"USD\", \"amount\": %lld, "
            "\"issued_on\": \"%s\", \"due_on\": \"%s\"}",
@@ -226,7 +185,7 @@ static void contact_at(const char *cus, const char *date, int days, const char *
                        const char *direction, const char *outcome)
 {
   char when[40];
-  at(when, date, days, hhmm);
+  instant_at(when, date, days, hhmm);
   json_decref(contact(cus, when, channel, direction, outcome, ""));
 }
 
@@ -265,7 +224,7 @@ static void attempt_cap(void **state)
   invoice(inv, capped, b, -30, 0, 50000);
   invoice(inv, business, b, -30, 0, 50000);
   invoice(inv, six, b, -30, 0, 50000);
-  sweep(b, 1);
+  sweep_at(b, 1);
   expect_story("day 1", capped, "overdue", b, "open:1");
 
   /* Seven attempts: one on day 1, six on day 3.  The window of day 6 is
@@ -280,7 +239,7 @@ static void attempt_cap(void **state)
 
   sweep_days(b, 4, 5);
   expect_story("days 1-2 after the last call", capped, "retry", b, "");
-  sweep(b, 6);
+  sweep_at(b, 6);
   /* The retry of day 6 waits for day 8, when the attempt of day 1 is out
    * of the window (not day 10, a week after the last call). */
   expect_story("capped", capped, "retry", b, "open:8 attempt_cap 6..8");
@@ -291,8 +250,8 @@ static void attempt_cap(void **state)
   expect_worklist("six attempts", six, b, 6, "retry");
 
   char d6[16], d8[16];
-  plus(d6, b, 6);
-  plus(d8, b, 8);
+  date_plus(d6, b, 6);
+  date_plus(d8, b, 8);
   json_t *doc = get_doc(follow_up_id(capped, "retry"));
   assert_string_equal(jstr(doc, "due_on"), d8);
   expect_member(doc, "held_by", "attempt_cap");
@@ -308,17 +267,17 @@ static void attempt_cap(void **state)
   /* The same as_of again changes no follow-up (not even its version). */
   const char *digest_sql = "SELECT md5(coalesce(string_agg(f::text, '|' ORDER BY f.id), '')) FROM follow_ups f";
   char *before = harness_sql("%s", digest_sql);
-  sweep(b, 6);
+  sweep_at(b, 6);
   char *after = harness_sql("%s", digest_sql);
   assert_string_equal(before, after);
   free(before);
   free(after);
 
-  sweep(b, 7);
+  sweep_at(b, 7);
   expect_story("day 7, the window is days 1..7", capped, "retry", b, "open:8 attempt_cap 6..8");
   expect_worklist("day 7", capped, b, 7, "");
   /* Day 8: the hold is over; due that day, on the worklist. */
-  sweep(b, 8);
+  sweep_at(b, 8);
   expect_story("day 8", capped, "retry", b, "open:8");
   expect_worklist("day 8", capped, b, 8, "retry");
   doc = get_doc(follow_up_id(capped, "retry"));
@@ -347,7 +306,7 @@ static void recent_conversation(void **state)
   const char *all[] = {talked, inbound, emailed, business};
   for (size_t i = 0; i < 4; i++)
     invoice(inv, all[i], b, -30, 0, 20000);
-  sweep(b, 1);
+  sweep_at(b, 1);
   expect_story("day 1", talked, "overdue", b, "open:1");
   contact_at(talked, b, 1, "10:00", "phone", "outbound", "reached");
   contact_at(inbound, b, 1, "10:00", "phone", "inbound", "reached");
@@ -357,7 +316,7 @@ static void recent_conversation(void **state)
 
   /* No promise: a retry three days later, which the quiet period holds
    * until day 8 (the talk on day 1 is day 1 of seven). */
-  sweep(b, 4);
+  sweep_at(b, 4);
   expect_story("reached by phone", talked, "retry", b, "open:8 recent_conversation 4..8");
   expect_story("inbound call", inbound, "retry", b, "open:8 recent_conversation 4..8");
   expect_story("e-mail reached", emailed, "retry", b, "open:4");
@@ -374,14 +333,14 @@ static void recent_conversation(void **state)
   expect_member(doc, "held_from", NULL);
   json_decref(doc);
 
-  sweep(b, 7);
+  sweep_at(b, 7);
   expect_story("day 7 (X+6)", talked, "retry", b, "open:8 recent_conversation 4..8");
-  sweep(b, 8);
+  sweep_at(b, 8);
   expect_story("day 8 (X+7)", talked, "retry", b, "open:8");
   expect_worklist("day 8", talked, b, 8, "retry");
   /* The call-in's retry (day 5 + 3) waits for day 12. */
   expect_story("after the call-in", inbound, "retry", b, "done:4:contact_logged open:12 recent_conversation 8..12");
-  sweep(b, 12);
+  sweep_at(b, 12);
   expect_story("day 12", inbound, "retry", b, "done:4:contact_logged open:12");
 }
 
@@ -397,7 +356,7 @@ static void lifted_early(void **state)
   consumer(cus, "Becomes Business", "");
   invoice(inv, cus, b, -30, 0, 7000);
   attempts(cus, b, 1, 7);
-  sweep(b, 9);
+  sweep_at(b, 9);
   /* Day 9: the calls of day 1 are out of the window; no hold. */
   expect_story("day 9", cus, "retry", b, "open:4");
 
@@ -405,14 +364,14 @@ static void lifted_early(void **state)
   consumer(cus2, "Lifted Early", "");
   invoice(inv, cus2, b, -30, 9, 7000);
   attempts(cus2, b, 10, 7);
-  sweep(b, 13);
+  sweep_at(b, 13);
   expect_story("capped", cus2, "retry", b, "open:17 attempt_cap 13..17");
   snprintf(path, sizeof path, "/v1/customers/%s", cus2);
   struct http_resp r = {0};
   http(&r, "PATCH", path, ROLE_ADMIN, "{\"kind\": \"commercial\"}", NULL);
   assert_status(&r, 200);
   http_resp_clear(&r);
-  sweep(b, 14);
+  sweep_at(b, 14);
   expect_story("no longer a consumer", cus2, "retry", b, "open:14");
 
   char *clocked = harness_sql(
@@ -466,7 +425,7 @@ static void calling_hours(void **state)
   const char *all[] = {awake, asleep, business};
   for (size_t i = 0; i < 3; i++)
     invoice(inv, all[i], t, -40, -2, 10000);
-  sweep(t, -1);
+  sweep_at(t, -1);
 
   /* 03:xx there, maybe 04:xx by now: either way 08:00 today, its time. */
   char from[40];
@@ -551,7 +510,7 @@ static void day_limits_now(void **state)
   /* This session's business day is the server's (arc_consumer_holds below). */
   free(harness_sql("SELECT set_config('TimeZone', '%s', false)", tz()));
   today(t);
-  plus(d7, t, 7);
+  date_plus(d7, t, 7);
   zone_for_midnight(noon_zone, d7, 12);
   zone_for_midnight(early_zone, d7, 3);
   zone_at_hour(awake_zone, 14);
@@ -573,7 +532,7 @@ static void day_limits_now(void **state)
   const size_t n_all = sizeof all / sizeof all[0];
   for (size_t i = 0; i < n_all; i++)
     invoice(inv, all[i], t, -40, -2, 10000);
-  sweep(t, -1);
+  sweep_at(t, -1);
   recent_calls(capped, 7, "outbound", "no_answer");
   recent_calls(tied, 6, "outbound", "no_answer");
   recent_calls(capped_early, 7, "outbound", "voicemail");
@@ -703,12 +662,12 @@ static void cease_communication(void **state)
            plan, inv, t);
   json_decref(create_ok("/v1/payment-plans", body));
 
-  sweep(t, -12);
-  sweep(t, -9);
-  sweep(t, 0);
-  sweep(t, 2);
-  sweep(t, 4);
-  sweep(t, 5);
+  sweep_at(t, -12);
+  sweep_at(t, -9);
+  sweep_at(t, 0);
+  sweep_at(t, 2);
+  sweep_at(t, 4);
+  sweep_at(t, 5);
   expect_story("before", over, "overdue", t, "open:-9");
   expect_story("before", over, "resolve_dispute", t, "open:0");
   expect_story("before", over, "escalation", t, "open:0");
@@ -734,7 +693,7 @@ static void cease_communication(void **state)
     assert_status(&r, 200);
     http_resp_clear(&r);
   }
-  sweep(t, 6);
+  sweep_at(t, 6);
   expect_story("ceased", over, "overdue", t, "done:-9:cause_gone");
   expect_story("ceased", retry, "retry", t, "done:-12:cause_gone");
   /* Closed while held: back to the day it was due. */
@@ -806,16 +765,16 @@ static void changed_settings(void **state)
   invoice(inv, two, b, -30, 0, 5000);
   invoice(inv, talked, b, -30, 0, 5000);
   invoice(inv, called_in, b, -30, 0, 5000);
-  sweep(b, 1);
+  sweep_at(b, 1);
   attempts(three, b, 1, 3);
   attempts(two, b, 1, 2);
   contact_at(talked, b, 1, "10:00", "phone", "outbound", "reached");
   /* An inbound call is a conversation, not an attempt. */
   attempts(called_in, b, 1, 2);
   contact_at(called_in, b, 1, "18:00", "phone", "inbound", "reached");
-  sweep(b, 2);
+  sweep_at(b, 2);
   expect_story("called in, day 2", called_in, "retry", b, "");
-  sweep(b, 4);
+  sweep_at(b, 4);
   expect_story("three attempts", three, "retry", b, "open:11 attempt_cap 4..11");
   expect_story("two attempts", two, "retry", b, "open:4");
   /* The talk of day 1 quiets days 1 and 2 only. */
@@ -825,7 +784,7 @@ static void changed_settings(void **state)
   /* And the document, by the wall clock. */
   char t[16], d10[16], zone[32], extra[96];
   today(t);
-  plus(d10, t, 10);
+  date_plus(d10, t, 10);
   zone_for_midnight(zone, d10, 12);
   char now_capped[32];
   snprintf(extra, sizeof extra, "\"timezone\": \"%s\"", zone);

@@ -21,19 +21,6 @@ static const char *const fresh[] = {"Connection: close", NULL};
 static int pg_down;
 static int skipped;
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 /* Runs a cluster control command through /bin/sh; 1 on exit status 0. */
 static int run_shell(const char *what, const char *cmd)
 {

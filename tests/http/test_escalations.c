@@ -26,41 +26,6 @@
 #define SALES "sam@example.com"
 #define MANAGEMENT "credit.manager@example.com"
 
-/* DATE + DAYS. */
-static void plus(char out[16], const char *date, int days)
-{
-  char *d = harness_sql("SELECT to_char('%s'::date + %d, 'YYYY-MM-DD')", date, days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
-/* HH:MM on DATE + DAYS in the business's time zone, as an RFC 3339 instant. */
-static void at(char out[40], const char *date, int days, const char *hhmm)
-{
-  char *t = harness_sql("SELECT arc_ts(('%s'::date + %d + '%s'::time) AT TIME ZONE '%s')", date, days, hhmm, tz());
-  snprintf(out, 40, "%s", t);
-  free(t);
-}
-
-/* The sweep for 09:00 on DATE + DAYS; returns the run document. */
-static json_t *sweep_doc(const char *date, int days)
-{
-  char as_of[40], body[96];
-  at(as_of, date, days, "09:00");
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
-  struct http_resp r = {0};
-  http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL);
-  assert_status(&r, 201);
-  json_t *doc = json_incref(r.json);
-  http_resp_clear(&r);
-  return doc;
-}
-
-static void sweep(const char *date, int days)
-{
-  json_decref(sweep_doc(date, days));
-}
-
 /* A customer of COLLECTOR with salesperson SALES; EXTRA adds members. */
 static void customer(char out[32], const char *name, const char *extra)
 {
@@ -78,8 +43,8 @@ static void invoice(char out[32], const char *cus, const char *date, int issued,
 {
   static int seq;
   char issued_on[16], due_on[16], body[512];
-  plus(issued_on, date, issued);
-  plus(due_on, date, due);
+  date_plus(issued_on, date, issued);
+  date_plus(due_on, date, due);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"number\": \"ESC-%d\", \"currency\": \"USD\", \"amount\": %lld, "
            "\"issued_on\": \"%s\", \"due_on\": \"%s\"}",
@@ -94,7 +59,7 @@ static void contact(const char *cus, const char *date, int days, const char *hhm
                     const char *direction, const char *outcome)
 {
   char when[40], body[512];
-  at(when, date, days, hhmm);
+  instant_at(when, date, days, hhmm);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"channel\": \"%s\", \"direction\": \"%s\", \"outcome\": \"%s\", "
            "\"contact_name\": \"Pat (accounts payable)\", \"occurred_at\": \"%s\"}",
@@ -111,7 +76,7 @@ static void no_answer(const char *cus, const char *date, int days)
 static void pay(const char *cus, long long amount, const char *date, int days)
 {
   char received[16], body[256];
-  plus(received, date, days);
+  date_plus(received, date, days);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": %lld, \"currency\": \"USD\", \"received_on\": \"%s\", "
            "\"method\": \"ach\"}",
@@ -1093,21 +1058,21 @@ static void ladder_climbs(void **state)
   day(today, 0);
   customer(cus, "Never Answers Ltd", "");
   invoice(inv, cus, BASE, -30, 0, 90000);
-  sweep(BASE, 1);
+  sweep_at(BASE, 1);
   for (int d = 1; d <= 4; d++)
     no_answer(cus, BASE, d);
-  sweep(BASE, 5);
+  sweep_at(BASE, 5);
   expect_ladder("4 attempts", cus, "");
   no_answer(cus, BASE, 5);
   /* An attempt after the sweep's instant does not count yet. */
   contact(cus, BASE, 6, "15:00", "phone", "outbound", "voicemail");
-  json_t *run = sweep_doc(BASE, 6);
+  json_t *run = sweep_at_doc(BASE, 6);
   expect_ladder("5 attempts", cus, "proposed:sales:-:-");
   current(id, cus);
   json_t *e = get_escalation(id);
   assert_string_equal(jstr(e, "reason"), "5 unsuccessful attempts and no successful contact yet");
   assert_string_equal(jstr(e, "proposed_by"), "policy");
-  at(as_of, BASE, 6, "09:00");
+  instant_at(as_of, BASE, 6, "09:00");
   assert_string_equal(jstr(e, "proposed_at"), as_of);
   assert_string_equal(jstr(e, "run_id"), jstr(run, "id"));
   assert_string_equal(jstr(e, "assignee"), SALES);
@@ -1123,7 +1088,7 @@ static void ladder_climbs(void **state)
 
   /* Accepted: the salesperson's follow-up, due the day it was accepted. */
   patch_ok(id, "{\"status\": \"open\"}");
-  sweep(BASE, 7);
+  sweep_at(BASE, 7);
   expect_follow_ups("sales", cus, "escalation", "open:" SALES "");
   char *fu = harness_sql("SELECT id FROM follow_ups WHERE customer_id = %s AND reason = 'escalation'", cus);
   struct http_resp r = {0};
@@ -1144,13 +1109,13 @@ static void ladder_climbs(void **state)
   expect_follow_ups("after a call", cus, "escalation", "open:" SALES "");
   /* Another assignee named: the same follow-up moves to them. */
   patch_ok(id, "{\"assignee\": \"rep2@example.com\"}");
-  sweep(BASE, 8);
+  sweep_at(BASE, 8);
   expect_follow_ups("reassigned", cus, "escalation", "open:rep2@example.com");
 
   /* 45 days overdue: management proposed (not on day 44). */
-  sweep(BASE, 44);
+  sweep_at(BASE, 44);
   expect_ladder("day 44", cus, "open:sales:-:-");
-  sweep(BASE, 45);
+  sweep_at(BASE, 45);
   expect_ladder("day 45", cus, "open:sales:management:-");
   char type[64];
   last_event(type, id);
@@ -1158,9 +1123,9 @@ static void ladder_climbs(void **state)
   e = patch(id, "{\"level\": \"management\"}", ROLE_MANAGER, 200);
   assert_string_equal(jstr(e, "assignee"), MANAGEMENT);
   json_decref(e);
-  sweep(BASE, 46);
+  sweep_at(BASE, 46);
   expect_follow_ups("management", cus, "escalation", "done:rep2@example.com:cause_gone open:" MANAGEMENT "");
-  at(as_of, BASE, 46, "09:00");
+  instant_at(as_of, BASE, 46, "09:00");
   assert_int_equal(harness_sql_int("SELECT count(*) FROM follow_ups WHERE customer_id = %s AND reason = 'escalation' "
                                    "AND closed_at = '%s'",
                                    cus, as_of),
@@ -1169,14 +1134,14 @@ static void ladder_climbs(void **state)
   assert_int_equal(open_follow_ups(cus, "retry"), 1);
 
   /* 90 days: legal proposed; accepted: handed off. */
-  sweep(BASE, 89);
+  sweep_at(BASE, 89);
   expect_ladder("day 89", cus, "open:management:-:-");
-  sweep(BASE, 90);
+  sweep_at(BASE, 90);
   expect_ladder("day 90", cus, "open:management:legal:-");
   e = patch(id, "{\"level\": \"legal\"}", ROLE_MANAGER, 200);
   assert_true(json_is_true(json_object_get(e, "handed_off")));
   json_decref(e);
-  sweep(BASE, 91);
+  sweep_at(BASE, 91);
   expect_follow_ups("legal", cus, "escalation",
                     "done:rep2@example.com:cause_gone done:" MANAGEMENT ":cause_gone open:" MANAGEMENT "");
   assert_int_equal(open_follow_ups(cus, "retry"), 0);
@@ -1187,8 +1152,8 @@ static void ladder_climbs(void **state)
                    0);
   /* Calls while handed off make no retry. */
   no_answer(cus, BASE, 92);
-  sweep(BASE, 95);
-  sweep(BASE, 96);
+  sweep_at(BASE, 95);
+  sweep_at(BASE, 96);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM follow_ups WHERE customer_id = %s AND status = 'open' "
                                    "AND reason <> 'escalation'",
                                    cus),
@@ -1198,19 +1163,19 @@ static void ladder_climbs(void **state)
   /* It pays: resolved paid by the sweep, at its as_of; the follow-up
    * closes; routine work is back (a thank-you); nothing more proposed. */
   pay(cus, 90000, BASE, 96);
-  sweep(BASE, 97);
+  sweep_at(BASE, 97);
   expect_ladder("paid", cus, "resolved:legal:-:-");
   e = get_escalation(id);
   assert_string_equal(jstr(e, "outcome"), "paid");
   assert_string_equal(jstr(e, "closed_by"), "system");
-  at(as_of, BASE, 97, "09:00");
+  instant_at(as_of, BASE, 97, "09:00");
   assert_string_equal(jstr(e, "closed_at"), as_of);
   assert_false(json_is_true(json_object_get(e, "handed_off")));
   json_decref(e);
   expect_follow_ups("paid", cus, "escalation",
                     "done:rep2@example.com:cause_gone done:" MANAGEMENT ":cause_gone done:" MANAGEMENT ":cause_gone");
   assert_int_equal(open_follow_ups(cus, "thank_you"), 1);
-  sweep(BASE, 140);
+  sweep_at(BASE, 140);
   expect_ladder("long after", cus, "resolved:legal:-:-");
   http_resp_clear(&r);
 }
@@ -1229,16 +1194,16 @@ static void attempts_since_success(void **state)
   for (int d = 6; d <= 8; d++)
     no_answer(cus, BASE, d);
   contact(cus, BASE, 9, "10:00", "email", "outbound", "sent");
-  sweep(BASE, 10);
+  sweep_at(BASE, 10);
   expect_ladder("4 since the talk", cus, "");
   /* An inbound contact is a success too. */
   contact(cus, BASE, 10, "12:00", "email", "inbound", "reached");
   for (int d = 11; d <= 14; d++)
     no_answer(cus, BASE, d);
-  sweep(BASE, 15);
+  sweep_at(BASE, 15);
   expect_ladder("4 since the inbound mail", cus, "");
   no_answer(cus, BASE, 15);
-  sweep(BASE, 16);
+  sweep_at(BASE, 16);
   expect_ladder("5 since", cus, "proposed:sales:-:-");
   current(id, cus);
   json_t *e = get_escalation(id);
@@ -1246,7 +1211,7 @@ static void attempts_since_success(void **state)
   assert_string_equal(jstr(e, "assignee"), SALES);
   json_decref(e);
   /* Not decided by day 45: raised to management, for the management handle. */
-  sweep(BASE, 45);
+  sweep_at(BASE, 45);
   expect_ladder("45 days", cus, "proposed:management:-:-");
   e = get_escalation(id);
   assert_string_equal(jstr(e, "reason"), "45 days overdue");
@@ -1265,15 +1230,15 @@ static void cancelled_not_again(void **state)
   invoice(inv, cus, BASE, -30, 0, 8000);
   for (int d = 1; d <= 5; d++)
     no_answer(cus, BASE, d);
-  sweep(BASE, 6);
+  sweep_at(BASE, 6);
   current(id, cus);
   patch_ok(id, "{\"status\": \"cancelled\", \"outcome_notes\": \"owner in hospital\"}");
   no_answer(cus, BASE, 8);
-  sweep(BASE, 7);
-  sweep(BASE, 9);
-  sweep(BASE, 44);
+  sweep_at(BASE, 7);
+  sweep_at(BASE, 9);
+  sweep_at(BASE, 44);
   expect_ladder("after cancelling", cus, "cancelled:sales:-:-");
-  sweep(BASE, 45);
+  sweep_at(BASE, 45);
   expect_ladder("45 days", cus, "cancelled:sales:-:- proposed:management:-:-");
   current(id2, cus);
   json_t *e = get_escalation(id2);
@@ -1283,7 +1248,7 @@ static void cancelled_not_again(void **state)
   /* Nobody looked at it: at 90 days the same proposal is raised. */
 #define MINE "SELECT count(*) FROM events WHERE resource_type = 'escalation' AND customer_id = %s"
   long long events = harness_sql_int(MINE, cus);
-  sweep(BASE, 90);
+  sweep_at(BASE, 90);
   expect_ladder("90 days", cus, "cancelled:sales:-:- proposed:legal:-:-");
   e = get_escalation(id2);
   assert_string_equal(jstr(e, "reason"), "90 days overdue");
@@ -1295,7 +1260,7 @@ static void cancelled_not_again(void **state)
   assert_string_equal(type, "escalation.proposed");
   /* Cancelled too: nothing more this episode. */
   patch_ok(id2, "{\"status\": \"cancelled\"}");
-  sweep(BASE, 120);
+  sweep_at(BASE, 120);
   expect_ladder("both cancelled", cus, "cancelled:sales:-:- cancelled:legal:-:-");
 }
 
@@ -1310,16 +1275,16 @@ static void declined_climb(void **state)
   json_t *e = open_escalation(body);
   snprintf(id, sizeof id, "%s", jstr(e, "id"));
   json_decref(e);
-  sweep(BASE, 45);
+  sweep_at(BASE, 45);
   expect_ladder("45 days", cus, "open:sales:management:-");
   patch_ok(id, "{\"proposed_level\": null}");
-  sweep(BASE, 46);
-  sweep(BASE, 89);
+  sweep_at(BASE, 46);
+  sweep_at(BASE, 89);
   expect_ladder("declined", cus, "open:sales:-:management");
-  sweep(BASE, 90);
+  sweep_at(BASE, 90);
   expect_ladder("90 days", cus, "open:sales:legal:management");
   patch_ok(id, "{\"proposed_level\": null}");
-  sweep(BASE, 120);
+  sweep_at(BASE, 120);
   expect_ladder("both declined", cus, "open:sales:-:legal");
 }
 
@@ -1334,7 +1299,7 @@ static void handed_off_stops_routine(void **state)
   customer(cus, "Handed Off Ltd", "\"check_in_days\": 5");
   invoice(inv, cus, BASE, -30, 0, 50000);
   contact(cus, BASE, -10, "10:00", "phone", "outbound", "reached");
-  sweep(BASE, 1);
+  sweep_at(BASE, 1);
   expect_follow_ups("overdue", cus, "overdue", "open:" COLLECTOR "");
   /* A new customer (nothing paid): an invoice to confirm. */
   customer(fresh, "Handed Off New Ltd", "");
@@ -1349,7 +1314,7 @@ static void handed_off_stops_routine(void **state)
   invoice(inv4, thanked, BASE, -30, 0, 6000);
   contact(thanked, BASE, -5, "10:00", "phone", "outbound", "no_answer");
   pay(thanked, 1000, BASE, 1);
-  sweep(BASE, 2);
+  sweep_at(BASE, 2);
   expect_follow_ups("thanked", thanked, "thank_you", "open:" COLLECTOR "");
   snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"level\": \"legal\", \"reason\": \"r\"}", thanked);
   e = open_escalation(body);
@@ -1376,7 +1341,7 @@ static void handed_off_stops_routine(void **state)
   /* A part payment after a call would be thanked for. */
   pay(cus, 1000, BASE, 4);
 
-  sweep(BASE, 5);
+  sweep_at(BASE, 5);
   expect_follow_ups("handed off", cus, "overdue", "done:" COLLECTOR ":cause_gone");
   expect_follow_ups("handed off", cus, "check_in", "");
   expect_follow_ups("handed off", cus, "thank_you", "");
@@ -1394,14 +1359,14 @@ static void handed_off_stops_routine(void **state)
                                    cus),
                    51000);
   no_answer(cus, BASE, 6);
-  sweep(BASE, 9);
+  sweep_at(BASE, 9);
   expect_follow_ups("still handed off", cus, "retry", "");
   expect_follow_ups("still handed off", cus, "check_in", "");
 
   /* Closed by a manager: routine work comes back at the next sweep. */
   patch_ok(id, "{\"status\": \"resolved\", \"outcome\": \"letter_sent\"}");
   patch_ok(id2, "{\"status\": \"cancelled\"}");
-  sweep(BASE, 10);
+  sweep_at(BASE, 10);
   expect_follow_ups("resolved", cus, "escalation", "done:" MANAGEMENT ":cause_gone");
   assert_int_equal(open_follow_ups(cus, "retry"), 1);
   assert_int_equal(open_follow_ups(cus, "thank_you"), 1);
@@ -1409,7 +1374,7 @@ static void handed_off_stops_routine(void **state)
   assert_int_equal(open_follow_ups(fresh, "overdue"), 1);
   /* The manager resolved legal while the account stays overdue: not
    * proposed again at 90 days in this episode. */
-  sweep(BASE, 91);
+  sweep_at(BASE, 91);
   expect_ladder("resolved by hand", cus, "resolved:legal:-:-");
 }
 
@@ -1430,7 +1395,7 @@ static void settled_by_the_sweep(void **state)
   httpf(&r, "PATCH", ROLE_ADMIN, "{\"status\": \"written_off\"}", "/v1/invoices/%s", inv);
   assert_status(&r, 200);
   http_resp_clear(&r);
-  sweep(BASE, 100);
+  sweep_at(BASE, 100);
   e = get_escalation(id);
   assert_string_equal(jstr(e, "status"), "resolved");
   assert_string_equal(jstr(e, "outcome"), "written_off");
@@ -1446,31 +1411,31 @@ static void settled_by_the_sweep(void **state)
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"level\": \"legal\", \"reason\": \"r\", \"invoice_ids\": [\"%s\"]}", h, a);
   json_decref(open_escalation(body));
-  sweep(BASE, 20);
+  sweep_at(BASE, 20);
   assert_int_equal(open_follow_ups(h, "overdue"), 0);
   char received[16];
-  plus(received, BASE, 20);
+  date_plus(received, BASE, 20);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 3000, \"currency\": \"USD\", \"received_on\": \"%s\", "
            "\"method\": \"wire\", \"allocations\": [{\"invoice_id\": \"%s\", \"amount\": 3000}]}",
            h, received, a);
   json_decref(create_ok("/v1/payments", body));
-  sweep(BASE, 21);
+  sweep_at(BASE, 21);
   expect_ladder("its invoice paid", h, "resolved:legal:-:-");
   assert_int_equal(open_follow_ups(h, "overdue"), 1);
 
   customer(p, "Pays Before Ltd", "");
   invoice(inv2, p, BASE, -30, 0, 3000);
-  sweep(BASE, 50);
+  sweep_at(BASE, 50);
   expect_ladder("proposed", p, "proposed:management:-:-");
   pay(p, 3000, BASE, 51);
-  sweep(BASE, 52);
+  sweep_at(BASE, 52);
   expect_ladder("paid", p, "cancelled:management:-:-");
   char *closed_by =
       harness_sql("SELECT closed_by || '/' || coalesce(outcome, '-') FROM escalations WHERE customer_id = %s", p);
   assert_string_equal(closed_by, "system/-");
   free(closed_by);
-  sweep(BASE, 100);
+  sweep_at(BASE, 100);
   expect_ladder("nothing owed", p, "cancelled:management:-:-");
 }
 
@@ -1484,17 +1449,17 @@ static void idempotent(void **state)
   customer(b, "Twice B Ltd", "");
   invoice(inv, a, BASE, -30, 0, 1000);
   invoice(inv, b, BASE, -30, 0, 1000);
-  sweep(BASE, 50);
+  sweep_at(BASE, 50);
   current(id, b);
   patch_ok(id, "{\"status\": \"open\"}");
-  sweep(BASE, 95);
+  sweep_at(BASE, 95);
   expect_ladder("first", a, "proposed:legal:-:-");
   expect_ladder("first", b, "open:management:legal:-");
   const char *digest = "SELECT md5(string_agg(e::text, '|' ORDER BY e.id)) FROM escalations e";
   const char *fdigest = "SELECT md5(string_agg(f::text, '|' ORDER BY f.id)) FROM follow_ups f";
   char *before = harness_sql("%s", digest), *fbefore = harness_sql("%s", fdigest);
   long long events = harness_sql_int("SELECT count(*) FROM events");
-  json_t *again = sweep_doc(BASE, 95);
+  json_t *again = sweep_at_doc(BASE, 95);
   char *created = json_dumps(json_object_get(again, "created"), JSON_COMPACT);
   char *closed = json_dumps(json_object_get(again, "closed"), JSON_COMPACT);
   assert_string_equal(created, "{}");
@@ -1538,7 +1503,7 @@ static void manager_wins_a_race_with_the_sweep(void **state)
            id);
   exec_ok(held, sql);
   /* Day 50: the policy would raise the proposal to management. */
-  at(as_of, BASE, 50, "09:00");
+  instant_at(as_of, BASE, 50, "09:00");
   /* A sweep is an admin's. */
   struct racer run = {.who = ROLE_ADMIN};
   snprintf(run.url, sizeof run.url, "%s/v1/scheduler/runs", harness_base());
@@ -1559,7 +1524,7 @@ static void manager_wins_a_race_with_the_sweep(void **state)
   assert_true(waiting);
   expect_ladder("after the race", cus, "cancelled:sales:-:-");
   /* The next sweep: cancelled at sales, so management is proposed anew. */
-  sweep(BASE, 51);
+  sweep_at(BASE, 51);
   expect_ladder("next sweep", cus, "cancelled:sales:-:- proposed:management:-:-");
 }
 

@@ -10,14 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-/* DATE + DAYS. */
-static void plus(char out[16], const char *date, int days)
-{
-  char *d = harness_sql("SELECT to_char('%s'::date + %d, 'YYYY-MM-DD')", date, days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
 /* The Monday of last week (a Monday in the past). */
 static void last_monday(char out[16])
 {
@@ -110,12 +102,12 @@ static void order(void **state)
   (void)state;
   char mon[16], tue[16], due[16], due4[16], due_earlier[16], due_earliest[16], due_tue[16], q[128];
   last_monday(mon);
-  plus(tue, mon, 1);
-  plus(due, mon, -3);
-  plus(due4, mon, -4);
-  plus(due_earlier, mon, -5);
-  plus(due_earliest, mon, -10);
-  plus(due_tue, mon, 1);
+  date_plus(tue, mon, 1);
+  date_plus(due, mon, -3);
+  date_plus(due4, mon, -4);
+  date_plus(due_earlier, mon, -5);
+  date_plus(due_earliest, mon, -10);
+  date_plus(due_tue, mon, 1);
 
   char a[32], b[32], c[32], d[32], e[32], f[32], g[32], h[32];
   customer(a, "Order A", "\"kind\": \"commercial\"");
@@ -312,9 +304,9 @@ static void pages(void **state)
   (void)state;
   char mon[16], dues[3][16];
   last_monday(mon);
-  plus(dues[0], mon, -1);
-  plus(dues[1], mon, -2);
-  plus(dues[2], mon, -3);
+  date_plus(dues[0], mon, -1);
+  date_plus(dues[1], mon, -2);
+  date_plus(dues[2], mon, -3);
   static const char *const reasons[] = {"overdue", "retry", "promise_broken", "thank_you", "check_in"};
   char cus[5][32];
   customer(cus[0], "Page 0", "\"kind\": \"commercial\"");

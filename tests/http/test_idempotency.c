@@ -19,90 +19,15 @@
 #include <strings.h>
 #include <time.h>
 
-/* A response as this file's client sees it. */
-struct ir {
-  long status;
-  char *body;
-  size_t len;
-  json_t *json;
-  char location[256];
-  char etag[64];
-  char content_type[128];
-  char retry_after[32];
-  int replayed; /* Idempotent-Replayed: true */
-};
-
 static CURL *main_curl;
-
-static void ir_clear(struct ir *r)
-{
-  json_decref(r->json);
-  free(r->body);
-  memset(r, 0, sizeof *r);
-}
-
-static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
-{
-  struct ir *r = ud;
-  size_t len = size * n;
-  char *grown = realloc(r->body, r->len + len + 1);
-  if (!grown)
-    return 0;
-  r->body = grown;
-  memcpy(r->body + r->len, ptr, len);
-  r->len += len;
-  r->body[r->len] = '\0';
-  return len;
-}
-
-static void copy_value(char *dst, size_t size, const char *v, size_t len)
-{
-  while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-    len--;
-  while (len && *v == ' ') {
-    v++;
-    len--;
-  }
-  if (len >= size)
-    len = size - 1;
-  memcpy(dst, v, len);
-  dst[len] = '\0';
-}
-
-static size_t on_header(char *buf, size_t size, size_t n, void *ud)
-{
-  struct ir *r = ud;
-  size_t len = size * n;
-  static const struct {
-    const char *name;
-    size_t off, size;
-  } want[] = {
-      {"location:", offsetof(struct ir, location), sizeof(((struct ir *)0)->location)},
-      {"etag:", offsetof(struct ir, etag), sizeof(((struct ir *)0)->etag)},
-      {"content-type:", offsetof(struct ir, content_type), sizeof(((struct ir *)0)->content_type)},
-      {"retry-after:", offsetof(struct ir, retry_after), sizeof(((struct ir *)0)->retry_after)},
-  };
-  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-    size_t nl = strlen(want[i].name);
-    if (len > nl && strncasecmp(buf, want[i].name, nl) == 0)
-      copy_value((char *)r + want[i].off, want[i].size, buf + nl, len - nl);
-  }
-  static const char replayed[] = "idempotent-replayed:";
-  if (len > sizeof replayed - 1 && strncasecmp(buf, replayed, sizeof replayed - 1) == 0) {
-    char v[16];
-    copy_value(v, sizeof v, buf + sizeof replayed - 1, len - (sizeof replayed - 1));
-    r->replayed = strcmp(v, "true") == 0 ? 1 : -1;
-  }
-  return len;
-}
 
 /* METHOD PATH as WHO with BODY (NULL: none) of CONTENT_TYPE (NULL: JSON)
  * and, when KEY_HEADER is not NULL, that exact header line
  * ("Idempotency-Key: …"). */
-static long send_as(CURL *c, struct ir *out, const char *method, const char *path, enum role who,
+static long send_as(CURL *c, struct http_resp *out, const char *method, const char *path, enum role who,
                     const char *key_header, const char *body, const char *content_type)
 {
-  ir_clear(out);
+  http_resp_clear(out);
   char url[1024], auth[256];
   snprintf(url, sizeof url, "%s%s", harness_base(), path);
   snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(who));
@@ -123,10 +48,7 @@ static long send_as(CURL *c, struct ir *out, const char *method, const char *pat
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
   }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+  http_capture(c, out);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   CURLcode rc = curl_easy_perform(c);
@@ -135,11 +57,11 @@ static long send_as(CURL *c, struct ir *out, const char *method, const char *pat
   if (rc == CURLE_OK)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
   if (out->body)
-    out->json = json_loadb(out->body, out->len, 0, NULL);
+    out->json = json_loadb(out->body, out->body_len, 0, NULL);
   return out->status;
 }
 
-static long send_on(CURL *c, struct ir *out, const char *method, const char *path, enum role who,
+static long send_on(CURL *c, struct http_resp *out, const char *method, const char *path, enum role who,
                     const char *key_header, const char *body)
 {
   return send_as(c, out, method, path, who, key_header, body, NULL);
@@ -147,7 +69,7 @@ static long send_on(CURL *c, struct ir *out, const char *method, const char *pat
 
 /* POST of a CONTENT_TYPE body (NULL: JSON) with "Idempotency-Key: KEY"
  * (KEY NULL: no header). */
-static long post_as(struct ir *out, const char *path, enum role who, const char *key, const char *body,
+static long post_as(struct http_resp *out, const char *path, enum role who, const char *key, const char *body,
                     const char *content_type)
 {
   char line[400];
@@ -156,19 +78,19 @@ static long post_as(struct ir *out, const char *path, enum role who, const char 
   return send_as(main_curl, out, "POST", path, who, key ? line : NULL, body, content_type);
 }
 
-static long post(struct ir *out, const char *path, enum role who, const char *key, const char *body)
+static long post(struct http_resp *out, const char *path, enum role who, const char *key, const char *body)
 {
   return post_as(out, path, who, key, body, NULL);
 }
 
-static void expect_status(const struct ir *r, long status)
+static void expect_status(const struct http_resp *r, long status)
 {
   if (r->status != status)
     fail_msg("expected HTTP %ld, got %ld: %s", status, r->status, r->body ? r->body : "(no body)");
 }
 
 /* Status, problem+json, type SLUG and an errors[] entry naming FIELD. */
-static void expect_problem(const struct ir *r, long status, const char *slug, const char *field)
+static void expect_problem(const struct http_resp *r, long status, const char *slug, const char *field)
 {
   expect_status(r, status);
   if (strncmp(r->content_type, "application/problem+json", 24) != 0)
@@ -193,13 +115,13 @@ static void expect_problem(const struct ir *r, long status, const char *slug, co
 
 /* The first answer and its replay are the same bytes and headers, and only
  * the replay says so. */
-static void expect_replay_of(const struct ir *first, const struct ir *again)
+static void expect_replay_of(const struct http_resp *first, const struct http_resp *again)
 {
   assert_int_equal(first->replayed, 0);
   assert_int_equal(again->replayed, 1);
   assert_int_equal(again->status, first->status);
-  assert_int_equal(again->len, first->len);
-  assert_memory_equal(again->body, first->body, first->len);
+  assert_int_equal(again->body_len, first->body_len);
+  assert_memory_equal(again->body, first->body, first->body_len);
   assert_string_equal(again->location, first->location);
   assert_string_equal(again->etag, first->etag);
   assert_string_equal(again->content_type, first->content_type);
@@ -221,12 +143,6 @@ static long long events_count(void) { return harness_sql_int("SELECT count(*) FR
 static long long key_rows(const char *key)
 {
   return harness_sql_int("SELECT count(*) FROM idempotency_keys WHERE idempotency_key = '%s'", key);
-}
-
-static void sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
 }
 
 /* Waits until N server sessions wait for a lock (at most 20 s). */
@@ -258,7 +174,7 @@ static void expired_rows_are_purged(void **state)
               "created_at) SELECT '%s', 'bulk-' || i, 'POST', '/v1/customers', sha256('x'), 201, now() - interval "
               "'30 hours' FROM generate_series(1, 1003) i",
               key_id(ROLE_INTEGRATION));
-  struct ir r = {0};
+  struct http_resp r = {0};
   post(&r, "/v1/customers", ROLE_ADMIN, "purge-trigger-1", "{\"name\": \"Purge One\"}");
   expect_status(&r, 201);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM idempotency_keys WHERE idempotency_key LIKE 'bulk-%%'"), 3);
@@ -277,7 +193,7 @@ static void expired_rows_are_purged(void **state)
   post(&r, "/v1/customers", ROLE_ADMIN, "purge-trigger-3", "{\"name\": \"Purge Three\"}");
   expect_status(&r, 201);
   assert_int_equal(key_rows("young-1"), 1);
-  ir_clear(&r);
+  http_resp_clear(&r);
 }
 
 static void customer_replayed(void **state)
@@ -286,7 +202,7 @@ static void customer_replayed(void **state)
   const char *body = "{\"name\": \"Idem Traders\", \"external_id\": \"IDEM-C-1\", \"notes\": \"x'); DROP TABLE "
                      "customers; --\"}";
   long long events = events_count();
-  struct ir first = {0}, again = {0};
+  struct http_resp first = {0}, again = {0};
   post(&first, "/v1/customers", ROLE_ADMIN, "cust-1", body);
   expect_status(&first, 201);
   assert_true(first.location[0] && first.etag[0]);
@@ -306,14 +222,14 @@ static void customer_replayed(void **state)
   /* A request without the key is a new request. */
   post(&again, "/v1/customers", ROLE_ADMIN, NULL, body);
   expect_problem(&again, 409, "duplicate", "external_id");
-  ir_clear(&first);
-  ir_clear(&again);
+  http_resp_clear(&first);
+  http_resp_clear(&again);
 }
 
 static void reuse_for_another_request_refused(void **state)
 {
   (void)state;
-  struct ir r = {0};
+  struct http_resp r = {0};
   const char *body = "{\"name\": \"Reuse Ltd\"}";
   post(&r, "/v1/customers", ROLE_ADMIN, "reuse-1", body);
   expect_status(&r, 201);
@@ -349,14 +265,14 @@ static void reuse_for_another_request_refused(void **state)
   post(&r, "/v1/customers", ROLE_ADMIN, "reuse-1", body);
   expect_status(&r, 201);
   assert_int_equal(r.replayed, 1);
-  ir_clear(&r);
+  http_resp_clear(&r);
 }
 
 static void keys_are_per_api_key(void **state)
 {
   (void)state;
   const char *body = "{\"name\": \"Scoped Co\"}";
-  struct ir a = {0}, m = {0}, m2 = {0};
+  struct http_resp a = {0}, m = {0}, m2 = {0};
   post(&a, "/v1/customers", ROLE_ADMIN, "shared-key", body);
   expect_status(&a, 201);
   post(&m, "/v1/customers", ROLE_MANAGER, "shared-key", body);
@@ -371,9 +287,9 @@ static void keys_are_per_api_key(void **state)
   post(&m2, "/v1/customers", ROLE_INTEGRATION, "shared-key", "{\"name\": \"Scoped Other\"}");
   expect_status(&m2, 201);
   assert_int_equal(key_rows("shared-key"), 3);
-  ir_clear(&a);
-  ir_clear(&m);
-  ir_clear(&m2);
+  http_resp_clear(&a);
+  http_resp_clear(&m);
+  http_resp_clear(&m2);
 }
 
 static void payment_with_allocations_replayed(void **state)
@@ -388,7 +304,7 @@ static void payment_with_allocations_replayed(void **state)
            "\"method\": \"wire\", \"allocations\": [{\"invoice_id\": \"%s\", \"amount\": 10000}, {\"invoice_id\": "
            "\"%s\", \"amount\": 1500}]}",
            cust, inv1, inv2);
-  struct ir first = {0}, again = {0};
+  struct http_resp first = {0}, again = {0};
   post(&first, "/v1/payments", ROLE_INTEGRATION, "pay-1", body);
   expect_status(&first, 201);
   long long events = events_count();
@@ -404,8 +320,8 @@ static void payment_with_allocations_replayed(void **state)
   assert_int_equal(harness_sql_int("SELECT count(*) FROM events WHERE type = 'payment.received' AND customer_id "
                                    "= %s", cust),
                    1);
-  ir_clear(&first);
-  ir_clear(&again);
+  http_resp_clear(&first);
+  http_resp_clear(&again);
 }
 
 static void call_log_with_promise_replayed(void **state)
@@ -420,7 +336,7 @@ static void call_log_with_promise_replayed(void **state)
            "\"outbound\", \"outcome\": \"reached\", \"contact_name\": \"Dana (AP)\", \"notes\": \"Will pay\", "
            "\"promise\": {\"amount\": 50000, \"promised_on\": \"%s\", \"method\": \"ach\"}}",
            cust, inv, on);
-  struct ir first = {0}, again = {0};
+  struct http_resp first = {0}, again = {0};
   post(&first, "/v1/call-logs", ROLE_COLLECTOR, "call-1", body);
   expect_status(&first, 201);
   assert_non_null(json_object_get(first.json, "promise"));
@@ -430,8 +346,8 @@ static void call_log_with_promise_replayed(void **state)
   assert_int_equal(harness_sql_int("SELECT count(*) FROM call_logs WHERE customer_id = %s", cust), 1);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM promises WHERE customer_id = %s", cust), 1);
   assert_int_equal(events_count(), events);
-  ir_clear(&first);
-  ir_clear(&again);
+  http_resp_clear(&first);
+  http_resp_clear(&again);
 }
 
 static void reversal_replayed(void **state)
@@ -444,7 +360,7 @@ static void reversal_replayed(void **state)
            "{\"customer_id\": \"%s\", \"amount\": 7000, \"currency\": \"USD\", \"received_on\": \"2026-02-03\", "
            "\"method\": \"check\"}",
            cust);
-  struct ir first = {0}, again = {0};
+  struct http_resp first = {0}, again = {0};
   post(&first, "/v1/payments", ROLE_ADMIN, NULL, body);
   expect_status(&first, 201);
   snprintf(pay, sizeof pay, "%s", json_string_value(json_object_get(first.json, "id")));
@@ -461,15 +377,15 @@ static void reversal_replayed(void **state)
   assert_int_equal(harness_sql_int("SELECT version FROM payments WHERE id = %s", pay), 2);
   post(&again, path, ROLE_MANAGER, "rev-2", "{\"reason\": \"NSF\"}");
   expect_status(&again, 409);
-  ir_clear(&first);
-  ir_clear(&again);
+  http_resp_clear(&first);
+  http_resp_clear(&again);
 }
 
 static void scheduler_run_replayed(void **state)
 {
   (void)state;
   const char *body = "{\"as_of\": \"2026-03-02T09:00:00Z\"}";
-  struct ir first = {0}, again = {0};
+  struct http_resp first = {0}, again = {0};
   long long runs = harness_sql_int("SELECT count(*) FROM scheduler_runs");
   post(&first, "/v1/scheduler/runs", ROLE_ADMIN, "sweep-1", body);
   expect_status(&first, 201);
@@ -484,8 +400,8 @@ static void scheduler_run_replayed(void **state)
   post(&again, "/v1/scheduler/runs", ROLE_ADMIN, "sweep-2", NULL);
   expect_replay_of(&first, &again);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM scheduler_runs"), runs + 2);
-  ir_clear(&first);
-  ir_clear(&again);
+  http_resp_clear(&first);
+  http_resp_clear(&again);
 }
 
 static void api_key_replayed_and_secret_sealed(void **state)
@@ -493,7 +409,7 @@ static void api_key_replayed_and_secret_sealed(void **state)
   (void)state;
   const char *body = "{\"role\": \"viewer\", \"name\": \"idem viewer\"}";
   long long keys = harness_sql_int("SELECT count(*) FROM api_keys");
-  struct ir first = {0}, again = {0};
+  struct http_resp first = {0}, again = {0};
   post(&first, "/v1/api-keys", ROLE_ADMIN, "apikey-1", body);
   expect_status(&first, 201);
   const char *token = json_string_value(json_object_get(first.json, "key"));
@@ -513,22 +429,21 @@ static void api_key_replayed_and_secret_sealed(void **state)
   /* The key made works. */
   char auth[256];
   snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-  ir_clear(&again);
+  http_resp_clear(&again);
   char url[256];
   snprintf(url, sizeof url, "%s/v1/customers", harness_base());
   curl_easy_reset(main_curl);
   struct curl_slist *hl = curl_slist_append(NULL, auth);
   curl_easy_setopt(main_curl, CURLOPT_URL, url);
   curl_easy_setopt(main_curl, CURLOPT_HTTPHEADER, hl);
-  curl_easy_setopt(main_curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(main_curl, CURLOPT_WRITEDATA, &again);
+  http_capture(main_curl, &again);
   assert_int_equal(curl_easy_perform(main_curl), CURLE_OK);
   long status = 0;
   curl_easy_getinfo(main_curl, CURLINFO_RESPONSE_CODE, &status);
   assert_int_equal(status, 200);
   curl_slist_free_all(hl);
-  ir_clear(&first);
-  ir_clear(&again);
+  http_resp_clear(&first);
+  http_resp_clear(&again);
 }
 
 /* A stored body opens only with the secret of the key that stored it: a
@@ -536,7 +451,7 @@ static void api_key_replayed_and_secret_sealed(void **state)
 static void tampered_row_not_replayed(void **state)
 {
   (void)state;
-  struct ir r = {0};
+  struct http_resp r = {0};
   post(&r, "/v1/customers", ROLE_ADMIN, "seal-1", "{\"name\": \"Sealed Co\"}");
   expect_status(&r, 201);
   log_set_quiet(1);
@@ -553,7 +468,7 @@ static void tampered_row_not_replayed(void **state)
   log_set_quiet(0);
   expect_problem(&r, 500, "internal", NULL);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE name LIKE 'Sealed%%'"), 2);
-  ir_clear(&r);
+  http_resp_clear(&r);
 }
 
 /* Every POST route stores its answer and replays it. */
@@ -601,7 +516,7 @@ static void every_post_route(void **state)
   snprintf(plan_inv, sizeof plan_inv, "%s", make_invoice(plan_cust, "IDEM-E-4", 700, "2026-01-01", "2026-01-31"));
   snprintf(esc_cust, sizeof esc_cust, "%s", make_customer("Every Route Escalation Co"));
   day(due, 10);
-  struct ir r = {0};
+  struct http_resp r = {0};
   char body[768], path[128], on[16];
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 100, \"currency\": \"USD\", \"received_on\": \"2026-02-03\", "
@@ -683,7 +598,7 @@ static void every_post_route(void **state)
   for (size_t i = 0; i < n; i++) {
     char key[64];
     snprintf(key, sizeof key, "every-%zu", i);
-    struct ir first = {0}, again = {0};
+    struct http_resp first = {0}, again = {0};
     post_as(&first, cases[i].path, cases[i].who, key, cases[i].body, cases[i].content_type);
     if (first.status != cases[i].status)
       fail_msg("%s: expected %ld, got %ld: %s", cases[i].label, cases[i].status, first.status,
@@ -718,14 +633,14 @@ static void every_post_route(void **state)
                                          key, secret),
                          1);
     }
-    ir_clear(&first);
-    ir_clear(&again);
+    http_resp_clear(&first);
+    http_resp_clear(&again);
   }
   /* The import was done once, its text kept verbatim. */
   assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE external_id = 'IDEM-IMP-1' AND name = "
                                    "'Every Route Import, Ltd' AND notes = 'x''); DROP TABLE imports; --'"),
                    1);
-  ir_clear(&r);
+  http_resp_clear(&r);
 }
 
 /* A request that failed changed nothing and left no key: the client may
@@ -734,7 +649,7 @@ static void failed_attempt_leaves_key_free(void **state)
 {
   (void)state;
   long long customers = harness_sql_int("SELECT count(*) FROM customers");
-  struct ir r = {0};
+  struct http_resp r = {0};
   /* Refused by validation, before any transaction. */
   post(&r, "/v1/customers", ROLE_ADMIN, "retry-1", "{\"name\": \"Retry Co\", \"colour\": \"red\"}");
   expect_problem(&r, 422, "validation", "colour");
@@ -769,14 +684,14 @@ static void failed_attempt_leaves_key_free(void **state)
   expect_status(&r, 201);
   assert_int_equal(r.replayed, 0);
   assert_int_equal(harness_sql_int("SELECT balance FROM invoices WHERE id = %s", inv), 0);
-  ir_clear(&r);
+  http_resp_clear(&r);
 }
 
 static void expired_key_is_new(void **state)
 {
   (void)state;
   const char *body = "{\"name\": \"Expiry Co\"}";
-  struct ir first = {0}, again = {0};
+  struct http_resp first = {0}, again = {0};
   post(&first, "/v1/customers", ROLE_ADMIN, "expire-1", body);
   expect_status(&first, 201);
   /* 23 hours on: still the same request. */
@@ -801,8 +716,8 @@ static void expired_key_is_new(void **state)
   post(&again, "/v1/customers", ROLE_ADMIN, "expire-1", "{\"name\": \"Expiry Other\"}");
   expect_status(&again, 201);
   assert_int_equal(again.replayed, 0);
-  ir_clear(&first);
-  ir_clear(&again);
+  http_resp_clear(&first);
+  http_resp_clear(&again);
 }
 
 static void bad_keys_refused(void **state)
@@ -821,7 +736,7 @@ static void bad_keys_refused(void **state)
       "caf\xc3\xa9",           /* not ASCII */
   };
   long long customers = harness_sql_int("SELECT count(*) FROM customers");
-  struct ir r = {0};
+  struct http_resp r = {0};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char line[400];
     /* "Name;" is how libcurl sends a header with an empty value. */
@@ -850,7 +765,7 @@ static void bad_keys_refused(void **state)
   post(&r, "/v1/customers", ROLE_ADMIN, "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"", "{\"name\": \"Quoted Key Co\"}");
   assert_int_equal(r.replayed, 1);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM customers"), customers + 2);
-  ir_clear(&r);
+  http_resp_clear(&r);
 }
 
 /* PUT is idempotent by itself and PATCH has If-Match: the key is ignored
@@ -858,7 +773,7 @@ static void bad_keys_refused(void **state)
 static void other_methods_ignore_the_key(void **state)
 {
   (void)state;
-  struct ir r = {0};
+  struct http_resp r = {0};
   send_on(main_curl, &r, "PUT", "/v1/customers/external/IDEM-PUT-1", ROLE_ADMIN, "Idempotency-Key: put-1",
           "{\"name\": \"Put Co\"}");
   expect_status(&r, 201);
@@ -877,7 +792,7 @@ static void other_methods_ignore_the_key(void **state)
   assert_int_equal(harness_sql_int("SELECT count(*) FROM idempotency_keys WHERE idempotency_key IN ('put-1', "
                                    "'patch-1', 'get-1')"),
                    0);
-  ir_clear(&r);
+  http_resp_clear(&r);
 }
 
 /* ------------------------------------------------------------ concurrency */
@@ -888,7 +803,7 @@ struct key_racer {
   const char *path, *key, *body;
   enum role who;
   pthread_barrier_t *start;
-  struct ir out;
+  struct http_resp out;
 };
 
 static void *race(void *arg)
@@ -940,12 +855,12 @@ static void concurrent_repeats_done_once(void **state)
     }
     assert_int_equal(fresh, 1);
     for (int t = 0; t < THREADS; t++) {
-      assert_int_equal(w[t].out.len, w[0].out.len);
-      assert_memory_equal(w[t].out.body, w[0].out.body, w[0].out.len);
+      assert_int_equal(w[t].out.body_len, w[0].out.body_len);
+      assert_memory_equal(w[t].out.body, w[0].out.body, w[0].out.body_len);
       assert_string_equal(w[t].out.location, w[0].out.location);
     }
     for (int t = 0; t < THREADS; t++)
-      ir_clear(&w[t].out);
+      http_resp_clear(&w[t].out);
   }
   assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE name = 'Race Co'"), 1);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM payments WHERE customer_id = %s", cust), 1);
@@ -983,8 +898,8 @@ static void waiter_replays_after_commit(void **state)
   assert_int_equal(a.out.replayed, 0);
   expect_replay_of(&a.out, &b.out);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM payments WHERE customer_id = %s", cust), 1);
-  ir_clear(&a.out);
-  ir_clear(&b.out);
+  http_resp_clear(&a.out);
+  http_resp_clear(&b.out);
 }
 
 /* When the transaction holding the key rolls back, the waiter does the work. */
@@ -1005,7 +920,7 @@ static void waiter_works_after_rollback(void **state)
   assert_int_equal(a.out.replayed, 0);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE name = 'Held Co'"), 1);
   assert_int_equal(harness_sql_int("SELECT status FROM idempotency_keys WHERE idempotency_key = 'held-1'"), 201);
-  ir_clear(&a.out);
+  http_resp_clear(&a.out);
 }
 
 /* A first request that runs past lock_timeout: the repeat is told to retry
@@ -1025,7 +940,7 @@ static void still_running_is_409(void **state)
   assert_string_equal(a.out.retry_after, "1");
   assert_int_equal(harness_sql_int("SELECT count(*) FROM customers"), customers);
   assert_int_equal(key_rows("held-2"), 0);
-  ir_clear(&a.out);
+  http_resp_clear(&a.out);
 }
 
 static struct config import_cfg;

@@ -849,12 +849,6 @@ static long long arcollectd_sessions(void)
                          "AND application_name = 'arcollectd'");
 }
 
-static void sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 /* Scrapes into E until the open connections equal the sessions PostgreSQL
  * sees from this process: a connection closed just before may take a
  * moment to leave pg_stat_activity. */

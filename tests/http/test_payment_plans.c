@@ -151,24 +151,17 @@ static void expect_unchanged(const char *before, const char *when)
 /* HH:MM on today + DAYS in the business's time zone, as RFC 3339. */
 static void at(char out[40], int days, const char *hhmm)
 {
-  char *t = harness_sql("SELECT arc_ts(((now() AT TIME ZONE '%s')::date + %d + '%s'::time) AT TIME ZONE '%s')", tz(),
-                        days, hhmm, tz());
-  snprintf(out, 40, "%s", t);
-  free(t);
+  char today[16];
+  day(today, 0);
+  instant_at(out, today, days, hhmm);
 }
 
 /* The sweep for 09:00 on today + DAYS; returns the run document. */
 static json_t *sweep_doc(int days)
 {
-  char as_of[40], body[96];
-  at(as_of, days, "09:00");
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
-  struct http_resp r = {0};
-  http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL);
-  assert_status(&r, 201);
-  json_t *doc = json_incref(r.json);
-  http_resp_clear(&r);
-  return doc;
+  char today[16];
+  day(today, 0);
+  return sweep_at_doc(today, days);
 }
 
 static void sweep(int days) { json_decref(sweep_doc(days)); }

@@ -21,22 +21,6 @@
 #define BASE "2026-03-02"
 #define COLLECTOR "maria@example.com"
 
-/* DATE + DAYS. */
-static void plus(char out[16], const char *date, int days)
-{
-  char *d = harness_sql("SELECT to_char('%s'::date + %d, 'YYYY-MM-DD')", date, days);
-  snprintf(out, 16, "%s", d);
-  free(d);
-}
-
-/* HH:MM on DATE + DAYS in the business's time zone, as an RFC 3339 instant. */
-static void at(char out[40], const char *date, int days, const char *hhmm)
-{
-  char *t = harness_sql("SELECT arc_ts(('%s'::date + %d + '%s'::time) AT TIME ZONE '%s')", date, days, hhmm, tz());
-  snprintf(out, 40, "%s", t);
-  free(t);
-}
-
 /* A moment ago, and its business day: for what cannot be in the future
  * but must be recent (a call that makes a promise due from today). */
 static void just_now(char instant[40], char day_out[16])
@@ -47,32 +31,6 @@ static void just_now(char instant[40], char day_out[16])
   char *d = harness_sql("SELECT to_char(('%s'::timestamptz AT TIME ZONE '%s')::date, 'YYYY-MM-DD')", instant, tz());
   snprintf(day_out, 16, "%s", d);
   free(d);
-}
-
-/* The sweep for 09:00 on DATE + DAYS; returns the run document. */
-static json_t *sweep_doc(const char *date, int days)
-{
-  char as_of[40], body[96];
-  at(as_of, date, days, "09:00");
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
-  struct http_resp r = {0};
-  http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL);
-  assert_status(&r, 201);
-  json_t *doc = json_incref(r.json);
-  http_resp_clear(&r);
-  return doc;
-}
-
-static void sweep(const char *date, int days)
-{
-  json_decref(sweep_doc(date, days));
-}
-
-/* Sweeps every day from DATE + FIRST to DATE + LAST. */
-static void sweep_days(const char *date, int first, int last)
-{
-  for (int d = first; d <= last; d++)
-    sweep(date, d);
 }
 
 /* The follow-ups of customer CUS for REASON, oldest first, due days
@@ -99,7 +57,7 @@ static void expect_story(const char *when, const char *cus, const char *reason, 
 static void worklist(char *out, size_t size, const char *cus, const char *date, int days)
 {
   char day[16];
-  plus(day, date, days);
+  date_plus(day, date, days);
   struct http_resp r = {0};
   httpf(&r, "GET", ROLE_COLLECTOR, NULL, "/v1/follow-ups?customer_id=%s&due_on=%s&limit=200", cus, day);
   assert_status(&r, 200);
@@ -161,8 +119,8 @@ static void invoice(char out[32], const char *cus, const char *date, int issued,
 {
   static int seq;
   char issued_on[16], due_on[16], body[512];
-  plus(issued_on, date, issued);
-  plus(due_on, date, due);
+  date_plus(issued_on, date, issued);
+  date_plus(due_on, date, due);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"number\": \"SCN-%d\", \"currency\": \"USD\", \"amount\": %lld, "
            "\"issued_on\": \"%s\", \"due_on\": \"%s\"%s%s}",
@@ -188,7 +146,7 @@ static json_t *call(const char *cus, const char *when, const char *outcome, cons
 static void call_at(const char *cus, const char *date, int days, const char *hhmm, const char *outcome)
 {
   char when[40];
-  at(when, date, days, hhmm);
+  instant_at(when, date, days, hhmm);
   json_decref(call(cus, when, outcome, ""));
 }
 
@@ -196,7 +154,7 @@ static void call_at(const char *cus, const char *date, int days, const char *hhm
 static void pay(const char *cus, long long amount, const char *date, int days)
 {
   char received[16], body[256];
-  plus(received, date, days);
+  date_plus(received, date, days);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": %lld, \"currency\": \"USD\", \"received_on\": \"%s\", "
            "\"method\": \"ach\"}",
@@ -231,9 +189,9 @@ static void confirm_receipt(void **state)
   invoice(old, punctual, BASE, 0, 30, 10000, "");
   invoice(old, late, BASE, 0, 30, 10000, "");
 
-  sweep(BASE, 1);
+  sweep_at(BASE, 1);
   expect_story("the day after issue", fresh, "confirm_receipt", BASE, "");
-  sweep(BASE, 2);
+  sweep_at(BASE, 2);
   expect_story("issued_on + 2", fresh, "confirm_receipt", BASE, "open:2");
   expect_story("issued_on + 2", late, "confirm_receipt", BASE, "open:2");
   expect_story("issued_on + 2", punctual, "confirm_receipt", BASE, "");
@@ -247,7 +205,7 @@ static void confirm_receipt(void **state)
   json_decref(doc);
 
   /* Confirmed in the afternoon: the next sweep closes it, at its as_of. */
-  at(confirmed_at, BASE, 2, "15:00");
+  instant_at(confirmed_at, BASE, 2, "15:00");
   snprintf(path, sizeof path, "/v1/invoices/%s/receipt-confirmation", inv);
   snprintf(body, sizeof body, "{\"confirmed_by\": \"Ann (AP)\", \"via\": \"email\", \"confirmed_at\": \"%s\"}",
            confirmed_at);
@@ -255,18 +213,18 @@ static void confirm_receipt(void **state)
   http(&r, "POST", path, ROLE_COLLECTOR, body, NULL);
   assert_status(&r, 200);
   http_resp_clear(&r);
-  sweep(BASE, 3);
+  sweep_at(BASE, 3);
   expect_story("after confirmation", fresh, "confirm_receipt", BASE, "done:2:cause_gone");
   char as_of[40];
-  at(as_of, BASE, 3, "09:00");
+  instant_at(as_of, BASE, 3, "09:00");
   doc = follow_up(fresh, "confirm_receipt", "done");
   assert_string_equal(jstr(doc, "closed_at"), as_of);
   json_decref(doc);
   /* Unconfirmed, the late payer's stays until the invoice is due, then
    * gives way to dunning. */
-  sweep(BASE, 30);
+  sweep_at(BASE, 30);
   expect_story("due date", late, "confirm_receipt", BASE, "open:2");
-  sweep(BASE, 31);
+  sweep_at(BASE, 31);
   expect_story("overdue", late, "confirm_receipt", BASE, "done:2:cause_gone");
   expect_story("overdue", late, "overdue", BASE, "open:31");
 }
@@ -290,9 +248,9 @@ static void overdue_and_retry(void **state)
   invoice(other, early, BASE, -30, 0, 20000, "");
   call_at(early, BASE, 1, "08:00", "no_answer");
 
-  sweep(BASE, 0);
+  sweep_at(BASE, 0);
   expect_story("due date", cus, "overdue", BASE, "");
-  sweep(BASE, 1);
+  sweep_at(BASE, 1);
   expect_story("day 1", cus, "overdue", BASE, "open:1");
   expect_story("day 1", slow, "overdue", BASE, "open:1");
   expect_story("day 1, called already", early, "overdue", BASE, "");
@@ -308,7 +266,7 @@ static void overdue_and_retry(void **state)
 
   /* No answer: closed at once by the call, by whoever logged it. */
   char when[40];
-  at(when, BASE, 1, "14:00");
+  instant_at(when, BASE, 1, "14:00");
   json_t *log = call(cus, when, "no_answer", "");
   expect_story("after the call", cus, "overdue", BASE, "done:1:contact_logged");
   doc = follow_up(cus, "overdue", "done");
@@ -323,15 +281,15 @@ static void overdue_and_retry(void **state)
   expect_story("days 1-2 after the call", cus, "retry", BASE, "");
   expect_story("days 1-2 after the call", cus, "overdue", BASE, "done:1:contact_logged");
   expect_worklist("days 1-2 after the call", cus, BASE, 3, "");
-  sweep(BASE, 4);
+  sweep_at(BASE, 4);
   expect_story("day 3 after the call", cus, "retry", BASE, "open:4");
   expect_story("day 3 after the early call", early, "retry", BASE, "open:4");
   expect_worklist("day 3 after the call", cus, BASE, 4, "retry");
 
   /* A customer's own cadence: day 5, not day 3 or 4. */
-  sweep(BASE, 5);
+  sweep_at(BASE, 5);
   expect_story("cadence 5, day 4", slow, "retry", BASE, "");
-  sweep(BASE, 6);
+  sweep_at(BASE, 6);
   expect_story("cadence 5, day 5", slow, "retry", BASE, "open:6");
 
   /* A call logged late for a day before the follow-up was due does not
@@ -344,7 +302,7 @@ static void overdue_and_retry(void **state)
   expect_story("reached", cus, "retry", BASE, "done:4:contact_logged");
   sweep_days(BASE, 7, 8);
   expect_story("2 days after the talk", cus, "retry", BASE, "done:4:contact_logged");
-  sweep(BASE, 9);
+  sweep_at(BASE, 9);
   expect_story("3 days after the talk", cus, "retry", BASE, "done:4:contact_logged open:9");
 }
 
@@ -358,11 +316,11 @@ static void promise_kept_quiet_then_broken(void **state)
   just_now(now_at, today);
   customer(cus, "Promise Ltd", "");
   invoice(inv, cus, today, -40, -10, 30000, "");
-  sweep(today, -9);
+  sweep_at(today, -9);
   expect_story("day 1", cus, "overdue", today, "open:-9");
 
   /* A call today: reached, promise to pay everything in two days. */
-  plus(promised_on, today, 2);
+  date_plus(promised_on, today, 2);
   snprintf(extra, sizeof extra,
            "\"promise\": {\"amount\": 30000, \"currency\": \"USD\", \"promised_on\": \"%s\", \"method\": \"ach\"}",
            promised_on);
@@ -380,7 +338,7 @@ static void promise_kept_quiet_then_broken(void **state)
   expect_worklist("promise pending", cus, today, 3, "");
 
   /* The day after the grace day: broken, at once, above the plain retry. */
-  sweep(today, 4);
+  sweep_at(today, 4);
   expect_story("broken", cus, "promise_broken", today, "open:4");
   expect_story("broken", cus, "retry", today, "open:3");
   expect_worklist("broken", cus, today, 4, "promise_broken,retry");
@@ -397,7 +355,7 @@ static void promise_kept_quiet_then_broken(void **state)
 
   /* Paid today: what it was about closes, a thank-you comes, last. */
   pay(cus, 30000, today, 0);
-  json_t *run = sweep_doc(today, 5);
+  json_t *run = sweep_at_doc(today, 5);
   expect_story("paid", cus, "promise_broken", today, "done:4:cause_gone");
   expect_story("paid", cus, "retry", today, "done:3:cause_gone");
   expect_story("paid", cus, "thank_you", today, "open:0");
@@ -424,20 +382,20 @@ static void payment_closes_overdue(void **state)
   /* Contact long ago (before the invoice): not collection activity for a
    * payment 64 days later. */
   call_at(cus, BASE, -61, "10:00", "reached");
-  sweep(BASE, 1);
+  sweep_at(BASE, 1);
   expect_story("day 1", cus, "overdue", BASE, "open:1");
 
   pay(cus, 10000, BASE, 2);
-  sweep(BASE, 2);
+  sweep_at(BASE, 2);
   expect_story("part paid", cus, "overdue", BASE, "open:1");
   json_t *doc = follow_up(cus, "overdue", "open");
   assert_int_equal(jint(doc, "amount_overdue"), 30000);
   json_decref(doc);
 
   pay(cus, 30000, BASE, 3);
-  sweep(BASE, 3);
+  sweep_at(BASE, 3);
   expect_story("paid", cus, "overdue", BASE, "done:1:cause_gone");
-  at(as_of, BASE, 3, "09:00");
+  instant_at(as_of, BASE, 3, "09:00");
   doc = follow_up(cus, "overdue", "done");
   assert_string_equal(jstr(doc, "closed_at"), as_of);
   assert_true(json_is_null(json_object_get(doc, "closed_by")));
@@ -451,7 +409,7 @@ static void payment_closes_overdue(void **state)
   invoice(inv, thanked, BASE, -30, 0, 40000, "");
   call_at(thanked, BASE, -20, "10:00", "no_answer");
   pay(thanked, 40000, BASE, 3);
-  sweep(BASE, 4);
+  sweep_at(BASE, 4);
   expect_story("paid after a call", thanked, "thank_you", BASE, "open:3");
   /* A week after the payment it is no longer news. */
   char late[32];
@@ -459,7 +417,7 @@ static void payment_closes_overdue(void **state)
   invoice(inv, late, BASE, -30, 0, 40000, "");
   call_at(late, BASE, -20, "10:00", "no_answer");
   pay(late, 40000, BASE, 3);
-  sweep(BASE, 11);
+  sweep_at(BASE, 11);
   expect_story("8 days after the payment", late, "thank_you", BASE, "");
 }
 
@@ -476,7 +434,7 @@ static void disputed_invoice(void **state)
   char big[32];
   invoice(big, two, today, -40, -10, 20000, "");
   invoice(small, two, today, -35, -5, 7000, "");
-  sweep(today, -9);
+  sweep_at(today, -9);
   expect_story("overdue", cus, "overdue", today, "open:-9");
   expect_story("overdue", two, "overdue", today, "open:-9");
 
@@ -488,7 +446,7 @@ static void disputed_invoice(void **state)
   snprintf(body, sizeof body, "{\"invoice_id\": \"%s\", \"reason\": \"quantity\", \"amount\": 20000}", big);
   json_decref(create_ok("/v1/disputes", body));
 
-  sweep(today, 1);
+  sweep_at(today, 1);
   expect_story("disputed", cus, "overdue", today, "done:-9:cause_gone");
   expect_story("disputed", cus, "resolve_dispute", today, "open:0");
   expect_worklist("disputed", cus, today, 1, "resolve_dispute");
@@ -509,7 +467,7 @@ static void disputed_invoice(void **state)
   char path[64];
   snprintf(path, sizeof path, "/v1/disputes/%s", dispute);
   patch_ok(path, "{\"status\": \"rejected\", \"resolution_notes\": \"Prices as quoted\"}", ROLE_MANAGER);
-  sweep(today, 2);
+  sweep_at(today, 2);
   expect_story("rejected", cus, "resolve_dispute", today, "done:0:cause_gone");
   expect_story("rejected", cus, "overdue", today, "done:-9:cause_gone open:-9");
   expect_worklist("rejected", cus, today, 2, "overdue");
@@ -522,12 +480,12 @@ static void factored_invoice(void **state)
   char cus[32], inv[32], path[64];
   customer(cus, "Factored Ltd", "");
   invoice(inv, cus, BASE, -30, 0, 15000, "\"factored\": true");
-  sweep(BASE, 1);
+  sweep_at(BASE, 1);
   expect_story("factored", cus, "overdue", BASE, "");
   expect_worklist("factored", cus, BASE, 1, "");
   snprintf(path, sizeof path, "/v1/invoices/%s", inv);
   patch_ok(path, "{\"factored\": false}", ROLE_ADMIN);
-  sweep(BASE, 2);
+  sweep_at(BASE, 2);
   expect_story("bought back", cus, "overdue", BASE, "open:1");
 }
 
@@ -545,12 +503,12 @@ static void cease_communication(void **state)
   json_decref(create_ok("/v1/disputes", body));
   invoice(inv, stop, today, -40, -10, 9000, "");
 
-  sweep(today, -9);
+  sweep_at(today, -9);
   expect_story("overdue", stop, "overdue", today, "open:-9");
   snprintf(path, sizeof path, "/v1/customers/%s", stop);
   patch_ok(path, "{\"cease_communication\": true}", ROLE_MANAGER);
 
-  sweep(today, 1);
+  sweep_at(today, 1);
   /* A new customer with an invoice to confirm and one overdue: neither. */
   expect_story("cease", quiet, "overdue", today, "");
   expect_story("cease", quiet, "confirm_receipt", today, "");
@@ -572,9 +530,9 @@ static void check_in(void **state)
   call_at(cus, BASE, 0, "10:00", "reached");
   call_at(owing, BASE, 0, "10:00", "reached");
 
-  sweep(BASE, 29);
+  sweep_at(BASE, 29);
   expect_story("day 29", cus, "check_in", BASE, "");
-  sweep(BASE, 30);
+  sweep_at(BASE, 30);
   expect_story("day 30", cus, "check_in", BASE, "open:30");
   expect_story("day 30, owing", owing, "check_in", BASE, "");
   expect_worklist("day 30", cus, BASE, 30, "check_in");
@@ -584,20 +542,20 @@ static void check_in(void **state)
 
   /* Something falls overdue: the check-in gives way to dunning... */
   invoice(inv, cus, BASE, 1, 31, 2500, "");
-  sweep(BASE, 32);
+  sweep_at(BASE, 32);
   expect_story("overdue", cus, "check_in", BASE, "done:30:cause_gone");
   expect_story("overdue", cus, "overdue", BASE, "open:32");
   /* ...and comes back once it is paid. */
   pay(cus, 2500, BASE, 33);
-  sweep(BASE, 34);
+  sweep_at(BASE, 34);
   expect_story("paid", cus, "overdue", BASE, "done:32:cause_gone");
   expect_story("paid", cus, "check_in", BASE, "done:30:cause_gone open:30");
   /* A call is the check-in: done, and the next one 30 days on. */
   call_at(cus, BASE, 35, "10:00", "reached");
   expect_story("called", cus, "check_in", BASE, "done:30:cause_gone done:30:contact_logged");
-  sweep(BASE, 64);
+  sweep_at(BASE, 64);
   expect_story("29 days on", cus, "check_in", BASE, "done:30:cause_gone done:30:contact_logged");
-  sweep(BASE, 65);
+  sweep_at(BASE, 65);
   expect_story("30 days on", cus, "check_in", BASE, "done:30:cause_gone done:30:contact_logged open:65");
 }
 
@@ -610,7 +568,7 @@ static void idempotent(void **state)
   customer(cus, "Twice Ltd", "");
   invoice(inv, cus, BASE, -30, 39, 1000, "");
   invoice(inv, cus, BASE, 38, 60, 1000, "");
-  json_t *first = sweep_doc(BASE, 40);
+  json_t *first = sweep_at_doc(BASE, 40);
   assert_true(json_integer_value(json_object_get(json_object_get(first, "created"), "overdue")) >= 1);
   json_decref(first);
   expect_story("first sweep", cus, "overdue", BASE, "open:40");
@@ -620,7 +578,7 @@ static void idempotent(void **state)
   const char *digest_sql = "SELECT md5(coalesce(string_agg(f::text, '|' ORDER BY f.id), '')) FROM follow_ups f";
   char *before = harness_sql("%s", digest_sql);
   long long events = harness_sql_int("SELECT count(*) FROM events WHERE type LIKE 'follow\\_up.%%'");
-  json_t *again = sweep_doc(BASE, 40);
+  json_t *again = sweep_at_doc(BASE, 40);
   char *created = json_dumps(json_object_get(again, "created"), JSON_COMPACT);
   char *closed = json_dumps(json_object_get(again, "closed"), JSON_COMPACT);
   assert_string_equal(created, "{}");
@@ -643,7 +601,7 @@ static void closed_by_hand(void **state)
   char cus[32], inv[32], path[64];
   customer(cus, "Dismissed Ltd", "");
   invoice(inv, cus, BASE, -30, 0, 8000, "");
-  sweep(BASE, 1);
+  sweep_at(BASE, 1);
   json_t *doc = follow_up(cus, "overdue", "open");
   snprintf(path, sizeof path, "/v1/follow-ups/%s", jstr(doc, "id"));
   json_decref(doc);
@@ -654,7 +612,7 @@ static void closed_by_hand(void **state)
   expect_worklist("dismissed", cus, BASE, 4, "");
 
   call_at(cus, BASE, 4, "11:00", "voicemail");
-  sweep(BASE, 7);
+  sweep_at(BASE, 7);
   expect_story("new attempt", cus, "retry", BASE, "open:7");
   doc = follow_up(cus, "retry", "open");
   snprintf(path, sizeof path, "/v1/follow-ups/%s", jstr(doc, "id"));
@@ -674,17 +632,17 @@ static void snooze_and_wake(void **state)
   just_now(now_at, today);
   customer(cus, "Snoozed Ltd", "");
   invoice(inv, cus, today, -30, 0, 6000, "");
-  sweep(today, 1);
+  sweep_at(today, 1);
   json_t *doc = follow_up(cus, "overdue", "open");
   snprintf(path, sizeof path, "/v1/follow-ups/%s", jstr(doc, "id"));
   json_decref(doc);
-  plus(until, today, 5);
+  date_plus(until, today, 5);
   snprintf(body, sizeof body, "{\"status\": \"snoozed\", \"snoozed_until\": \"%s\"}", until);
   patch_ok(path, body, ROLE_COLLECTOR);
-  sweep(today, 4);
+  sweep_at(today, 4);
   expect_story("snoozed", cus, "overdue", today, "snoozed:1");
   expect_worklist("snoozed", cus, today, 4, "");
-  sweep(today, 5);
+  sweep_at(today, 5);
   expect_story("woken", cus, "overdue", today, "open:5");
   expect_worklist("woken", cus, today, 5, "overdue");
 }
@@ -699,7 +657,7 @@ static void replay(char *out, size_t size, const char *base_day)
   size_t used = 0;
   out[0] = '\0';
   for (size_t i = 0; i < sizeof days / sizeof days[0]; i++) {
-    sweep(base_day, days[i]);
+    sweep_at(base_day, days[i]);
     used += (size_t)snprintf(out + used, size - used, "day %d:", days[i]);
     static const char *const reasons[] = {"confirm_receipt", "overdue", "retry"};
     for (size_t k = 0; k < 3; k++) {

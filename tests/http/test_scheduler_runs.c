@@ -38,19 +38,6 @@ extern char **environ;
 #define LOCK_TIMEOUT_S 1.5
 #define SWEEP_LOCK_KEY "7250002"
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 /* ---- helpers ---- */
 
 /* Every sweep lasts at least SECS from its start (0 = back to normal). */

@@ -29,19 +29,6 @@ extern char **environ;
 
 static pid_t child = -1;
 
-static double now_s(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
-}
-
 /* A port nobody listens on right now (the kernel's pick). */
 static unsigned free_port(void)
 {

@@ -37,19 +37,6 @@ extern char **environ;
 
 #define WAIT_S 30.0 /* the event feed waits for the cluster's oldest transaction: be patient */
 
-static double now_s(void)
-{
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-  struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-  nanosleep(&t, NULL);
-}
-
 /* ================================================================ receivers */
 
 #define MAX_HITS 2048
