@@ -129,7 +129,7 @@ int main(void)
   cfg.bind = strdup("127.0.0.1");
   cfg.port = 0;
   PGconn *mc = db_connect_raw(cfg.database_url);
-  if (!mc || db_migrate(mc, cfg.migrations_dir, 0) != 0)
+  if (!mc || db_migrate(mc, cfg.migrations_dir, cfg.code_dir, 0) != 0)
     return 1;
   PQfinish(mc);
   if (db_pool_init(&cfg) != 0 || !db_ready(db_thread()))

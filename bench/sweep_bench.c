@@ -338,7 +338,7 @@ int main(int argc, char **argv)
   PGconn *c = db_connect_raw(cfg.database_url);
   if (!c)
     return 1;
-  if (db_migrate(c, cfg.migrations_dir, 0) != 0)
+  if (db_migrate(c, cfg.migrations_dir, cfg.code_dir, 0) != 0)
     die(c, "migrations failed");
   if (value(c, "SELECT count(*) FROM customers") != 0) {
     fprintf(stderr, "sweep_bench: the database already has customers; give it an empty database\n");

@@ -11,6 +11,9 @@
 #ifndef ARC_MIGRATIONS_DIR
 #define ARC_MIGRATIONS_DIR "migrations"
 #endif
+#ifndef ARC_CODE_DIR
+#define ARC_CODE_DIR "src"
+#endif
 
 enum cfg_type { CFG_STR, CFG_UINT, CFG_SIZE };
 
@@ -33,7 +36,9 @@ static const struct cfg_entry {
     {"ARC_TIMEZONE", CFG_STR, offsetof(struct config, timezone), "UTC", 0, 0,
      "IANA time zone whose midnight starts the business day"},
     {"ARC_MIGRATIONS_DIR", CFG_STR, offsetof(struct config, migrations_dir), ARC_MIGRATIONS_DIR, 0, 0,
-     "folder of numbered *.sql migrations"},
+     "folder of numbered *.sql migrations (schema, applied once each)"},
+    {"ARC_CODE_DIR", CFG_STR, offsetof(struct config, code_dir), ARC_CODE_DIR, 0, 0,
+     "folder whose *.sql files (at any depth) hold the SQL functions and triggers"},
     {"ARC_MAX_BODY", CFG_SIZE, offsetof(struct config, max_body), "1048576", 1024, 64u << 20,
      "largest request body in bytes (413 above)"},
     {"ARC_CONN_TIMEOUT_S", CFG_UINT, offsetof(struct config, conn_timeout_s), "30", 1, 3600,

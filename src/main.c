@@ -31,7 +31,7 @@ static int cmd_migrate(const struct config *cfg)
   PGconn *c = db_connect_raw(cfg->database_url);
   if (!c)
     return 1;
-  int rc = db_migrate(c, cfg->migrations_dir, 1);
+  int rc = db_migrate(c, cfg->migrations_dir, cfg->code_dir, 1);
   PQfinish(c);
   return rc == 0 ? 0 : 1;
 }

@@ -12,6 +12,7 @@ struct config {
   unsigned scheduler_interval_s;
   char *timezone;
   char *migrations_dir;
+  char *code_dir; /* *.sql functions and triggers, loaded by migrate */
   size_t max_body;
   unsigned conn_timeout_s;
   unsigned conn_limit;

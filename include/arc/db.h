@@ -80,8 +80,10 @@ unsigned db_error_reply(struct db *db, struct reply *rp);
 /* All statement lists, prepared on every connection. */
 extern const struct db_stmt *const db_statement_lists[];
 
-/* Applies migrations from DIR in order, each in its own transaction,
- * recording them.  Safe to run concurrently and twice.  0 on success. */
-int db_migrate(PGconn *conn, const char *dir, int verbose);
+/* Applies the migrations of MIGRATIONS_DIR in order, each once and in its
+ * own transaction, then (re)loads the code files (*.sql under CODE_DIR) if
+ * any changed (src/db/migrate.c).  Safe to run concurrently and twice.
+ * 0 on success; -1 with a message on stderr. */
+int db_migrate(PGconn *conn, const char *migrations_dir, const char *code_dir, int verbose);
 
 #endif

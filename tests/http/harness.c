@@ -162,7 +162,7 @@ int harness_setup(void **state)
     H.cfg.threads = 4;
 
   PGconn *mc = db_connect_raw(H.conninfo);
-  if (!mc || db_migrate(mc, H.cfg.migrations_dir, 0) != 0) {
+  if (!mc || db_migrate(mc, H.cfg.migrations_dir, H.cfg.code_dir, 0) != 0) {
     PQfinish(mc);
     return -1;
   }

@@ -1,0 +1,138 @@
+CREATE FUNCTION arc_event_json(e events) RETURNS jsonb
+LANGUAGE sql STABLE AS
+$$
+  SELECT jsonb_build_object(
+    'id', e.id::text,
+    'type', e.type,
+    'resource_type', e.resource_type,
+    'resource_id', e.resource_id,
+    'customer_id', e.customer_id::text,
+    'actor', e.actor,
+    'request_id', e.request_id,
+    'occurred_at', arc_ts(e.occurred_at),
+    'data', e.data)
+$$;
+
+-- The feed position of an event: "<txid>-<id>".
+CREATE FUNCTION arc_event_cursor(e events) RETURNS text
+LANGUAGE sql IMMUTABLE AS
+$$ SELECT e.txid::text || '-' || e.id::text $$;
+
+-- Appends an event unless this transaction already recorded one for the
+-- same resource (one event per resource per transaction, carrying its final
+-- state).  Actor and request id come from the transaction's settings
+-- (arc.actor, arc.request_id), set by the request's transaction runner.
+CREATE FUNCTION arc_event_append(p_type text, p_resource text, p_id text, p_customer bigint, p_data jsonb)
+RETURNS void
+LANGUAGE plpgsql SET enable_seqscan = off AS
+$$
+BEGIN
+  IF NOT arc_event_written(p_resource, p_id) THEN
+    PERFORM arc_event_insert(p_type, p_resource, p_id, p_customer, p_data);
+  END IF;
+END
+$$;
+
+ALTER FUNCTION arc_event_append(text, text, text, bigint, jsonb) SET enable_seqscan = off;
+
+-- Row trigger (deferred to commit, so the event carries the row's final
+-- state, e.g. a payment with all its allocations).  TG_ARGV[0] is the
+-- resource name; its document is arc_<resource>_json(row).  The type is
+-- TG_ARGV[1] for inserts when given, else <resource>.created; for updates
+-- <resource>.<new status> when the status changed (open again: reopened),
+-- else <resource>.updated.  Updates that changed nothing record nothing.
+CREATE FUNCTION arc_emit() RETURNS trigger
+LANGUAGE plpgsql SET enable_seqscan = off AS
+$$
+DECLARE
+  res text := TG_ARGV[0];
+  kind text;
+  doc jsonb;
+  cust bigint;
+  new_status text;
+  old_status text;
+BEGIN
+  IF arc_event_written(res, NEW.id::text) THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    IF to_jsonb(NEW) = to_jsonb(OLD) THEN
+      RETURN NULL;
+    END IF;
+    new_status := to_jsonb(NEW) ->> 'status';
+    old_status := to_jsonb(OLD) ->> 'status';
+    kind := CASE
+      WHEN new_status IS DISTINCT FROM old_status AND new_status = 'open' THEN res || '.reopened'
+      WHEN new_status IS DISTINCT FROM old_status THEN res || '.' || new_status
+      ELSE res || '.updated' END;
+  ELSE
+    kind := coalesce(TG_ARGV[1], res || '.created');
+  END IF;
+  -- The row as it is now, at commit: NEW is only the row as of this change.
+  EXECUTE format('SELECT arc_%s_json(t), %s FROM %I t WHERE t.id = $1', res,
+                 CASE WHEN TG_TABLE_NAME = 'customers' THEN 't.id' ELSE 't.customer_id' END,
+                 TG_TABLE_NAME)
+    INTO doc, cust USING NEW.id;
+  IF doc IS NOT NULL THEN
+    PERFORM arc_event_insert(kind, res, NEW.id::text, cust, doc);
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+-- The events a transaction already wrote for a row are looked up by
+-- (txid, resource_type, resource_id) each time a deferred row trigger
+-- fires (arc_emit, 0006/0017) and in arc_event_append.  PL/pgSQL caches
+-- those plans; one made while the events table looked small is a
+-- sequential scan (or a walk over the feed index), and a commit that fires
+-- 100k row triggers -- a CSV import, a large sweep -- then reads every
+-- event of the transaction once per row: minutes instead of a second.
+-- Without sequential scans the only fitting plan is the lookup index
+-- events_txid_resource_idx (0013).
+ALTER FUNCTION arc_emit() SET enable_seqscan = off;
+
+CREATE FUNCTION arc_event_written(p_resource text, p_id text) RETURNS boolean
+LANGUAGE sql STABLE AS
+$$
+  SELECT EXISTS (SELECT 1 FROM events e
+                 WHERE e.txid::text = pg_current_xact_id()::text
+                   AND e.resource_type = p_resource AND e.resource_id = p_id)
+$$;
+
+-- Records an event of this transaction (actor and request id from the
+-- transaction's settings); callers have asked arc_event_written.
+CREATE FUNCTION arc_event_insert(p_type text, p_resource text, p_id text, p_customer bigint, p_data jsonb)
+RETURNS void
+LANGUAGE plpgsql AS  -- PL/pgSQL keeps the INSERT's plan; a SQL function would plan it per call
+$$
+BEGIN
+  INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
+  VALUES (p_type, p_resource, p_id, p_customer,
+          coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
+          nullif(current_setting('arc.request_id', true), ''), p_data);
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER customers_emit AFTER INSERT OR UPDATE ON customers
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('customer');
+
+CREATE CONSTRAINT TRIGGER contacts_emit AFTER INSERT OR UPDATE ON contacts
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('contact');
+
+CREATE CONSTRAINT TRIGGER invoices_emit AFTER INSERT OR UPDATE ON invoices
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('invoice');
+
+CREATE CONSTRAINT TRIGGER invoice_adjustments_emit AFTER INSERT ON invoice_adjustments
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('adjustment');
+
+CREATE CONSTRAINT TRIGGER payments_emit AFTER INSERT OR UPDATE ON payments
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('payment', 'payment.received');
+
+CREATE CONSTRAINT TRIGGER call_logs_emit AFTER INSERT ON call_logs
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('call_log');
+
+CREATE CONSTRAINT TRIGGER promises_emit AFTER INSERT OR UPDATE ON promises
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('promise');
+
+CREATE CONSTRAINT TRIGGER disputes_emit AFTER INSERT OR UPDATE ON disputes
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('dispute', 'dispute.opened');

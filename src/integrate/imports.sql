@@ -1,0 +1,75 @@
+CREATE FUNCTION arc_import_json(i imports) RETURNS jsonb
+LANGUAGE sql STABLE AS
+$$
+  SELECT jsonb_build_object(
+    'id', i.id::text,
+    'kind', i.kind,
+    'mode', i.mode,
+    'status', i.status,
+    'columns', to_jsonb(i.columns),
+    'bytes', i.bytes,
+    'rows_total', i.rows_total,
+    'rows_done', i.rows_done,
+    'rows_applied', i.rows_applied,
+    'rows_failed', i.rows_failed,
+    'error_count', i.error_count,
+    'error', i.error,
+    'attempts', i.attempts,
+    'created_by', i.created_by,
+    'request_id', i.request_id,
+    'version', i.version,
+    'created_at', arc_ts(i.created_at),
+    'updated_at', arc_ts(i.updated_at),
+    'started_at', arc_ts(i.started_at),
+    'finished_at', arc_ts(i.finished_at))
+$$;
+
+CREATE FUNCTION arc_import_error_json(e import_errors) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('id', e.id::text, 'row', e.file_row, 'field', e.field, 'message', e.message) $$;
+
+-- ---------------------------------------------------------------------------
+-- The job's life.
+
+-- The oldest job that is queued, or running without a worker (its worker's
+-- transaction, which held this lock, is gone).  The lock is held until the
+-- calling transaction ends.
+CREATE FUNCTION arc_import_claim() RETURNS bigint
+LANGUAGE plpgsql AS
+$$
+DECLARE
+  v bigint;
+BEGIN
+  FOR v IN SELECT i.id FROM imports i WHERE i.status IN ('queued', 'running') ORDER BY i.id LOOP
+    IF pg_try_advisory_xact_lock(hashtextextended('imports.job:' || v, 7250023)) THEN
+      RETURN v;
+    END IF;
+  END LOOP;
+  RETURN NULL;
+END
+$$;
+
+-- Counts for the job document from its committed errors.
+CREATE FUNCTION arc_import_progress(p_import bigint, p_done bigint, p_applied bigint) RETURNS void
+LANGUAGE sql AS
+$$
+  UPDATE imports i SET
+    rows_done = p_done,
+    rows_applied = p_applied,
+    rows_failed = (SELECT count(DISTINCT e.file_row) FROM import_errors e WHERE e.import_id = p_import),
+    error_count = (SELECT count(*) FROM import_errors e WHERE e.import_id = p_import)
+  WHERE i.id = p_import
+$$;
+
+-- Drops a job's staged rows (its kind's table only).
+CREATE FUNCTION arc_import_unstage(p_import bigint) RETURNS void
+LANGUAGE plpgsql AS
+$$
+BEGIN
+  CASE (SELECT kind FROM imports WHERE id = p_import)
+    WHEN 'customers' THEN DELETE FROM import_customer_rows WHERE import_id = p_import;
+    WHEN 'invoices' THEN DELETE FROM import_invoice_rows WHERE import_id = p_import;
+    ELSE DELETE FROM import_payment_rows WHERE import_id = p_import;
+  END CASE;
+END
+$$;

@@ -1,0 +1,50 @@
+-- An adjustment with the invoice as it is now (right after the change when
+-- the adjustment was just made).  Adjustments never change: version 1.
+CREATE FUNCTION arc_adjustment_json(a invoice_adjustments) RETURNS jsonb
+LANGUAGE sql STABLE AS
+$$
+  SELECT jsonb_build_object(
+    'id', a.id::text,
+    'invoice_id', a.invoice_id::text,
+    'customer_id', a.customer_id::text,
+    'kind', a.kind,
+    'amount', a.amount,
+    'reason', a.reason,
+    'created_by', a.created_by,
+    'version', 1,
+    'created_at', arc_ts(a.created_at),
+    'updated_at', arc_ts(a.created_at),
+    'invoice', (SELECT arc_invoice_json(i) FROM invoices i WHERE i.id = a.invoice_id))
+$$;
+
+-- Applies a signed change to an invoice's amount and balance under its row
+-- lock and records it.  The doc is rendered here, after the update: a
+-- caller's own snapshot would still show the invoice as it was.
+CREATE FUNCTION arc_invoice_adjust(p_invoice bigint, p_kind text, p_amount bigint, p_reason text,
+                                   p_actor text)
+RETURNS TABLE (res_id bigint, res_version bigint, res_doc text)
+LANGUAGE plpgsql AS
+$$
+DECLARE
+  inv invoices;
+  adj invoice_adjustments;
+BEGIN
+  SELECT * INTO inv FROM invoices WHERE id = p_invoice FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM arc_raise('AR404', format('no invoice with id %s', p_invoice));
+  END IF;
+  IF inv.status IN ('void', 'written_off') THEN
+    PERFORM arc_raise('AR409', format('the invoice is %s and can no longer be adjusted',
+                                      replace(inv.status, '_', ' ')));
+  END IF;
+  IF inv.balance + p_amount < 0 THEN
+    PERFORM arc_raise('AR409', format('lowering the invoice by %s is more than its balance of %s',
+                                      -p_amount, inv.balance), 'amount');
+  END IF;
+  UPDATE invoices SET amount = amount + p_amount, balance = balance + p_amount WHERE id = p_invoice;
+  INSERT INTO invoice_adjustments (customer_id, invoice_id, kind, amount, reason, created_by)
+  VALUES (inv.customer_id, inv.id, p_kind, p_amount, p_reason, p_actor)
+  RETURNING * INTO adj;
+  RETURN QUERY SELECT adj.id, 1::bigint, arc_adjustment_json(adj)::text;
+END
+$$;

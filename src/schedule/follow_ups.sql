@@ -1,0 +1,149 @@
+-- The worklist (SPEC P9, P15): the follow-up document, the order collectors
+-- work in, the events follow-ups record, and the open follow-ups on the call
+-- sheet.  The tables are in 0012_follow_ups.sql; the sweep that makes and
+-- closes follow-ups is in 0013.
+
+-- Reason priority (1 first): a broken promise before a missed installment
+-- before a plain overdue or retry call, ..., thank-yous last.
+CREATE FUNCTION arc_follow_up_priority(reason text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+  SELECT array_position(ARRAY['promise_broken', 'installment_missed', 'overdue', 'retry', 'escalation',
+                              'resolve_dispute', 'confirm_receipt', 'check_in', 'thank_you'], reason)
+$$;
+
+-- Whether DAY's weekday is one of the customer's contact days (its own, or
+-- its kind's default).
+CREATE FUNCTION arc_preferred_on(c customers, day date) RETURNS boolean
+LANGUAGE sql STABLE AS
+$$
+  SELECT (arc_weekdays())[extract(isodow FROM day)::integer]
+         = ANY (coalesce(c.preferred_contact_days, arc_default_contact_days(c.kind)))
+$$;
+
+-- Whether the customer may be called at this moment (P15, Regulation F
+-- 1006.6(b)(1)(i)): a consumer only between 08:00 and 21:00 in its own time
+-- zone, and never after a cease-communication request.  Business accounts
+-- have no such limits.  This is about the wall clock, not a rule's as_of.
+CREATE FUNCTION arc_callable_now(c customers) RETURNS boolean
+LANGUAGE sql STABLE AS
+$$ SELECT c.kind <> 'consumer' OR (arc_call_status(c, now())->>'callable_now')::boolean $$;
+
+-- The follow-up document; P_DAY is the day it is listed for (the worklist's
+-- due_on; today elsewhere), which preferred_today is about.
+CREATE FUNCTION arc_follow_up_doc(f follow_ups, c customers, p_day date) RETURNS jsonb
+LANGUAGE sql STABLE AS
+$$
+  SELECT to_jsonb(ROW(
+    f.id::text, f.customer_id::text, c.name, f.reason, arc_follow_up_priority(f.reason),
+    to_char(f.due_on, 'YYYY-MM-DD'), f.assignee, f.amount_overdue, f.currency, arc_id_strings(f.invoice_ids),
+    f.promise_id::text, f.dispute_id::text, f.payment_id::text, f.plan_id::text, f.installment_id::text,
+    f.escalation_id::text, arc_preferred_on(c, p_day), to_char(f.held_from, 'YYYY-MM-DD'),
+    to_char(f.held_until, 'YYYY-MM-DD'), f.held_by, f.status, to_char(f.snoozed_until, 'YYYY-MM-DD'), f.note,
+    f.closed_reason, arc_ts(f.closed_at), f.closed_by, f.run_id::text, f.version, arc_ts(f.created_at),
+    arc_ts(f.updated_at), true, NULL, NULL)::arc_follow_up_document)
+  || CASE WHEN c.kind = 'consumer' THEN arc_call_status(c, now()) ELSE '{}'::jsonb END
+$$;
+
+-- The document of one follow-up; lists and triggers that already have the
+-- customer row call arc_follow_up_doc directly.
+CREATE FUNCTION arc_follow_up_json(f follow_ups, p_day date) RETURNS jsonb
+LANGUAGE sql STABLE AS
+$$ SELECT arc_follow_up_doc(f, c, p_day) FROM customers c WHERE c.id = f.customer_id $$;
+
+-- The worklist page cursor: the sort key of the last row shown, as
+-- "<amount_overdue>.<0|1 preferred>.<priority>.<due_on>.<id>".  The list
+-- statement resumes strictly after it in the order
+-- (-amount_overdue, NOT preferred, priority, due_on, id), all ascending.
+CREATE FUNCTION arc_worklist_cursor(f follow_ups, preferred boolean) RETURNS text
+LANGUAGE sql STABLE AS
+$$
+  SELECT format('%s.%s.%s.%s.%s', f.amount_overdue, preferred::integer, arc_follow_up_priority(f.reason),
+                to_char(f.due_on, 'YYYY-MM-DD'), f.id)
+$$;
+
+-- A person closes or snoozes follow-up P_ID (PATCH, after jspec checked the
+-- shapes and the If-Match check): done or dismissed close it for good
+-- (closed_reason = the status, closed_by = P_ACTOR), snoozed hides it from
+-- the worklist until snoozed_until, when the sweep opens it again.
+CREATE FUNCTION arc_follow_up_update(p_id bigint, p jsonb, p_actor text)
+RETURNS TABLE (res_id bigint, res_version bigint, res_doc text)
+LANGUAGE plpgsql AS
+$$
+DECLARE
+  cur follow_ups;
+  want text := p->>'status';
+  v_until date := (p->>'snoozed_until')::date;
+BEGIN
+  SELECT * INTO cur FROM follow_ups WHERE id = p_id FOR UPDATE;
+  IF NOT FOUND THEN
+    PERFORM arc_raise('AR404', format('no follow-up with id %s', p_id));
+  END IF;
+  IF cur.status IN ('done', 'dismissed') THEN
+    PERFORM arc_raise('AR409', format('the follow-up is already closed (%s); a closed follow-up cannot change',
+                                      replace(coalesce(cur.closed_reason, cur.status), '_', ' ')), 'status');
+  END IF;
+  IF want = 'snoozed' AND v_until <= current_date THEN
+    PERFORM arc_raise('AR422', format('must be after today (%s)', to_char(current_date, 'YYYY-MM-DD')),
+                      'snoozed_until');
+  END IF;
+  RETURN QUERY
+  UPDATE follow_ups AS f SET
+    status        = want,
+    snoozed_until = CASE WHEN want = 'snoozed' THEN v_until END,
+    note          = CASE WHEN p ? 'note' THEN p->>'note' ELSE f.note END,
+    closed_reason = CASE WHEN want = 'snoozed' THEN NULL ELSE want END,
+    closed_at     = CASE WHEN want = 'snoozed' THEN NULL ELSE now() END,
+    closed_by     = CASE WHEN want = 'snoozed' THEN NULL ELSE p_actor END
+  WHERE f.id = p_id
+  RETURNING f.id, f.version, arc_follow_up_json(f, current_date)::text;
+END
+$$;
+
+-- Events of follow-ups, one INSERT per statement (a sweep that makes 100k
+-- follow-ups runs one trigger, not 100k): follow_up.created for new rows;
+-- follow_up.<status> when a change moved the status (open again after a
+-- snooze: follow_up.reopened); nothing for changes that kept the status
+-- (the sweep refreshing amounts).  Unlike the deferred row triggers of
+-- 0006, the event carries the row as this statement left it.
+CREATE FUNCTION arc_follow_ups_emit() RETURNS trigger
+LANGUAGE plpgsql AS
+$$
+BEGIN
+  -- EXECUTE plans each time: a plan cached for the first, tiny transition
+  -- table turns a sweep's 100k-row statement quadratic.  Customers are
+  -- joined once instead of looked up per row.
+  IF TG_OP = 'INSERT' THEN
+    EXECUTE $q$
+      INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
+      SELECT 'follow_up.created', 'follow_up', n.id::text, n.customer_id,
+             coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
+             nullif(current_setting('arc.request_id', true), ''),
+             arc_follow_up_doc(n::follow_ups, c, current_date)
+      FROM new_rows n JOIN customers c ON c.id = n.customer_id
+      ORDER BY n.id $q$;
+  ELSE
+    EXECUTE $q$
+      INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
+      SELECT CASE n.status WHEN 'open' THEN 'follow_up.reopened' ELSE 'follow_up.' || n.status END,
+             'follow_up', n.id::text, n.customer_id,
+             coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
+             nullif(current_setting('arc.request_id', true), ''),
+             arc_follow_up_doc(n::follow_ups, c, current_date)
+      FROM new_rows n
+      JOIN old_rows o ON o.id = n.id
+      JOIN customers c ON c.id = n.customer_id
+      WHERE n.status <> o.status
+      ORDER BY n.id $q$;
+  END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER follow_ups_emit_insert AFTER INSERT ON follow_ups
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION arc_follow_ups_emit();
+
+CREATE TRIGGER follow_ups_emit_update AFTER UPDATE ON follow_ups
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION arc_follow_ups_emit();

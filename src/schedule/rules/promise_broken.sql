@@ -1,0 +1,35 @@
+-- Rule 4d (P5): a broken promise is followed up at once: promises broken by
+-- AS_OF with no contact since, of customers still overdue (what the close
+-- rule asks) who have not asked us to stop.  The latest one per customer;
+-- due the day it broke.
+CREATE FUNCTION arc_rule_promise_broken(p_as_of timestamptz, p_run bigint)
+RETURNS TABLE (reason text, created integer, closed integer)
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+$$
+BEGIN
+  PERFORM arc_sweep_accounts(p_as_of, p_run);
+  RETURN QUERY
+  WITH b AS (
+    SELECT DISTINCT ON (pr.customer_id) pr.customer_id, pr.id, pr.broken_at
+    FROM promises pr
+    WHERE pr.status = 'broken' AND pr.broken_at <= p_as_of
+    ORDER BY pr.customer_id, pr.broken_at DESC, pr.id DESC),
+  ins AS (
+    INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
+                            invoice_ids, promise_id, run_id)
+    SELECT b.customer_id, 'promise_broken', 'promise:' || b.id, arc_business_date(b.broken_at),
+           c.collector, s.amount, s.currency, s.invoice_ids, b.id, p_run
+    FROM b
+    JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = b.customer_id
+    JOIN customers c ON c.id = b.customer_id
+    WHERE s.first_due IS NOT NULL
+      AND NOT c.cease_communication
+      -- No contact since it broke: the last contact is older (or none).
+      AND NOT EXISTS (SELECT 1 FROM call_logs l
+                      WHERE l.id = s.last_call_log_id AND l.occurred_at > b.broken_at)
+    ORDER BY b.customer_id
+    ON CONFLICT DO NOTHING
+    RETURNING 1)
+  SELECT 'promise_broken'::text, count(*)::integer, 0 FROM ins;
+END
+$$;

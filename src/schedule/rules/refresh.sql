@@ -1,0 +1,60 @@
+-- Rule 5: what the worklist shows of open (and snoozed) follow-ups follows
+-- the account: the assignee is the customer's collector; amount_overdue and
+-- currency are its dunnable overdue balance at AS_OF in its largest
+-- currency (0 and no currency when none); invoice_ids are those overdue
+-- invoices for the dunning reasons and the invoices still to be confirmed
+-- for confirm_receipt.  Only rows that really change are written.
+CREATE FUNCTION arc_rule_refresh(p_as_of timestamptz, p_run bigint)
+RETURNS TABLE (reason text, created integer, closed integer)
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+$$
+DECLARE
+  v_ids bigint[];
+  v_assignees text[];
+  v_amounts bigint[];
+  v_currencies text[];
+  v_invoices text[];
+BEGIN
+  -- The rules before this one may have just written many follow-ups; with
+  -- statistics that still say the table is small, the planner picks nested
+  -- loops that take minutes.  Sampling is cheap next to that.
+  ANALYZE follow_ups;
+  PERFORM arc_sweep_accounts(p_as_of, p_run);
+  WITH r AS (
+    SELECT x.customer_id, array_agg(x.invoice_id ORDER BY x.invoice_id) AS invoice_ids
+    FROM arc_receipts_to_confirm(p_as_of) x
+    WHERE x.customer_id IN (SELECT f.customer_id FROM follow_ups f
+                            WHERE f.reason = 'confirm_receipt' AND f.status IN ('open', 'snoozed'))
+    GROUP BY x.customer_id),
+  n AS (
+    SELECT f.id, f.assignee, f.amount_overdue, f.currency, f.invoice_ids,
+           -- A lookup for escalation follow-ups only: the rest need no join.
+           CASE WHEN f.reason = 'escalation'
+                THEN (SELECT e.assignee FROM escalations e WHERE e.id = f.escalation_id)
+                ELSE c.collector END AS new_assignee,
+           CASE WHEN f.reason IN ('escalation', 'installment_missed') THEN f.amount_overdue
+                ELSE coalesce(s.amount, 0) END AS new_amount,
+           CASE WHEN f.reason IN ('escalation', 'installment_missed') THEN f.currency
+                ELSE s.currency END AS new_currency,
+           CASE WHEN f.reason IN ('overdue', 'retry', 'promise_broken') THEN coalesce(s.invoice_ids, '{}')
+                WHEN f.reason = 'confirm_receipt' THEN coalesce(r.invoice_ids, f.invoice_ids)
+                ELSE f.invoice_ids END AS new_invoice_ids
+    FROM follow_ups f
+    JOIN customers c ON c.id = f.customer_id
+    LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = f.customer_id
+    LEFT JOIN r ON r.customer_id = f.customer_id
+    WHERE f.status IN ('open', 'snoozed'))
+  SELECT array_agg(n.id), array_agg(n.new_assignee), array_agg(n.new_amount), array_agg(n.new_currency),
+         array_agg(n.new_invoice_ids::text)
+  INTO v_ids, v_assignees, v_amounts, v_currencies, v_invoices
+  FROM n
+  WHERE (n.assignee, n.amount_overdue, n.currency, n.invoice_ids)
+        IS DISTINCT FROM (n.new_assignee, n.new_amount, n.new_currency, n.new_invoice_ids);
+
+  UPDATE follow_ups f SET assignee = u.assignee, amount_overdue = u.amount, currency = u.currency,
+                          invoice_ids = u.invoice_ids::bigint[]
+  FROM unnest(v_ids, v_assignees, v_amounts, v_currencies, v_invoices)
+       AS u (id, assignee, amount, currency, invoice_ids)
+  WHERE f.id = u.id;
+END
+$$;
