@@ -17,7 +17,8 @@ struct sweep_rule {
   const char *statement; /* name of a prepared statement in sweep_stmts */
 };
 
-/* The rules, in the order the sweep runs them (src/schedule/rules.c). */
+/* The rules, in the order the sweep runs them: the one list is in
+ * src/schedule/rules.c, each rule's SQL in src/schedule/rules/<name>.sql. */
 extern const struct sweep_rule sweep_rules[];
 extern const struct db_stmt sweep_stmts[];
 

@@ -1,51 +1,40 @@
-/* The sweep's rules in the order they run; their SQL is in
- * migrations/0013_sweep.sql.  Promises are decided first: whether one keeps
- * a customer quiet or was broken drives what follows.  Snoozed follow-ups
- * wake before anything is closed or made, so a woken one is judged like any
- * other.  Closing comes before making, so when a cause moves (a dispute is
- * resolved and the next one waits) the new follow-up takes the old one's
- * place in the same sweep.  The refresh comes last, over all that is open. */
+/* The sweep's rules: ONE list, in the order the sweep runs them.  Rule
+ * NAME is the SQL function arc_rule_NAME(as_of, run) in
+ * src/schedule/rules/NAME.sql, run by the prepared statement sweep_NAME.
+ *
+ * Why this order: promises are decided first, since whether one keeps a
+ * customer quiet or was broken drives what follows; plans and the
+ * escalation policy next, for the same reason (an account in a plan or
+ * handed off is not dunned).  Snoozed follow-ups wake before anything is
+ * closed or made, so a woken one is judged like any other.  Closing comes
+ * before making, so when a cause moves (a dispute is resolved and the next
+ * one waits) the new follow-up takes the old one's place in the same sweep.
+ * The refresh comes after every rule that makes follow-ups, over all that
+ * is open, and consumer limits last, holding back what the others made. */
 #include "arc/sweep.h"
 
-const struct sweep_rule sweep_rules[] = {
-    {"promises", "sweep_promises"},
-    {"plans", "sweep_plans"},
-    {"escalations", "sweep_escalations"},
-    {"wake", "sweep_wake"},
-    {"close", "sweep_close"},
-    {"confirm_receipt", "sweep_confirm_receipt"},
-    {"overdue", "sweep_overdue"},
-    {"retry", "sweep_retry"},
-    {"promise_broken", "sweep_promise_broken"},
-    {"installment_missed", "sweep_installment_missed"},
-    {"resolve_dispute", "sweep_resolve_dispute"},
-    {"escalation", "sweep_escalation"},
-    {"thank_you", "sweep_thank_you"},
-    {"check_in", "sweep_check_in"},
-    {"refresh", "sweep_refresh"},
-    {"consumer_limits", "sweep_consumer_limits"},
-    {NULL, NULL},
-};
+#define SWEEP_RULES(X)                                                                             \
+  X(promises)                                                                                      \
+  X(plans)                                                                                         \
+  X(escalation_policy)                                                                             \
+  X(wake)                                                                                          \
+  X(close)                                                                                         \
+  X(confirm_receipt)                                                                               \
+  X(overdue)                                                                                       \
+  X(retry)                                                                                         \
+  X(promise_broken)                                                                                \
+  X(installment_missed)                                                                            \
+  X(resolve_dispute)                                                                               \
+  X(escalation)                                                                                    \
+  X(thank_you)                                                                                     \
+  X(check_in)                                                                                      \
+  X(refresh)                                                                                       \
+  X(consumer_limits)
+
+#define RULE_ENTRY(name) {#name, "sweep_" #name},
+const struct sweep_rule sweep_rules[] = {SWEEP_RULES(RULE_ENTRY){NULL, NULL}};
 
 /* $1 as_of, $2 the run's id (recorded on what the rule makes). */
-#define RULE_SQL(fn) "SELECT reason, created, closed FROM " fn "($1::timestamptz, $2::bigint)"
-
-const struct db_stmt sweep_stmts[] = {
-    {"sweep_promises", RULE_SQL("arc_rule_promises")},
-    {"sweep_plans", RULE_SQL("arc_rule_plans")},
-    {"sweep_escalations", RULE_SQL("arc_rule_escalations")},
-    {"sweep_wake", RULE_SQL("arc_rule_wake")},
-    {"sweep_close", RULE_SQL("arc_rule_close")},
-    {"sweep_confirm_receipt", RULE_SQL("arc_rule_confirm_receipt")},
-    {"sweep_overdue", RULE_SQL("arc_rule_overdue")},
-    {"sweep_retry", RULE_SQL("arc_rule_retry")},
-    {"sweep_promise_broken", RULE_SQL("arc_rule_promise_broken")},
-    {"sweep_installment_missed", RULE_SQL("arc_rule_installment_missed")},
-    {"sweep_escalation", RULE_SQL("arc_rule_escalation")},
-    {"sweep_resolve_dispute", RULE_SQL("arc_rule_resolve_dispute")},
-    {"sweep_thank_you", RULE_SQL("arc_rule_thank_you")},
-    {"sweep_check_in", RULE_SQL("arc_rule_check_in")},
-    {"sweep_refresh", RULE_SQL("arc_rule_refresh")},
-    {"sweep_consumer_limits", RULE_SQL("arc_rule_consumer_limits")},
-    {NULL, NULL},
-};
+#define RULE_STATEMENT(name)                                                                       \
+  {"sweep_" #name, "SELECT reason, created, closed FROM arc_rule_" #name "($1::timestamptz, $2::bigint)"},
+const struct db_stmt sweep_stmts[] = {SWEEP_RULES(RULE_STATEMENT){NULL, NULL}};

@@ -28,7 +28,7 @@
 -- changed meanwhile (the sweep takes no row locks before deciding) is
 -- left as the manager left it, and looked at again by the next sweep.
 -- Proposals are events, not follow-ups: no rows returned.
-CREATE FUNCTION arc_rule_escalations(p_as_of timestamptz, p_run bigint)
+CREATE FUNCTION arc_rule_escalation_policy(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
 $$
