@@ -33,7 +33,6 @@ BEGIN
 END
 $$;
 
-ALTER FUNCTION arc_event_append(text, text, text, bigint, jsonb) SET enable_seqscan = off;
 
 -- Row trigger (deferred to commit, so the event carries the row's final
 -- state, e.g. a payment with all its allocations).  TG_ARGV[0] is the
@@ -41,6 +40,10 @@ ALTER FUNCTION arc_event_append(text, text, text, bigint, jsonb) SET enable_seqs
 -- TG_ARGV[1] for inserts when given, else <resource>.created; for updates
 -- <resource>.<new status> when the status changed (open again: reopened),
 -- else <resource>.updated.  Updates that changed nothing record nothing.
+-- It asks first whether this transaction already recorded an event for the
+-- row (arc_event_written) before it renders the document: a statement that
+-- records its rows' events itself, set-based, then costs the deferred
+-- trigger one index probe per row.
 CREATE FUNCTION arc_emit() RETURNS trigger
 LANGUAGE plpgsql SET enable_seqscan = off AS
 $$
@@ -80,16 +83,14 @@ BEGIN
 END
 $$;
 
--- The events a transaction already wrote for a row are looked up by
--- (txid, resource_type, resource_id) each time a deferred row trigger
--- fires (arc_emit, 0006/0017) and in arc_event_append.  PL/pgSQL caches
--- those plans; one made while the events table looked small is a
--- sequential scan (or a walk over the feed index), and a commit that fires
--- 100k row triggers -- a CSV import, a large sweep -- then reads every
--- event of the transaction once per row: minutes instead of a second.
--- Without sequential scans the only fitting plan is the lookup index
--- events_txid_resource_idx (0013).
-ALTER FUNCTION arc_emit() SET enable_seqscan = off;
+-- The events a transaction already wrote for a row are looked up each
+-- time a deferred row trigger fires (arc_emit) and in arc_event_append.
+-- PL/pgSQL caches those plans; one made while the events table looked
+-- small is a sequential scan, and a commit that fires 100k row triggers (a
+-- CSV import, a large sweep) then reads every event of the transaction
+-- once per row: minutes instead of a second.  So both run with
+-- enable_seqscan off, and the lookup has an index only it fits
+-- (events_written_idx, migrations/0003_events.sql).
 
 CREATE FUNCTION arc_event_written(p_resource text, p_id text) RETURNS boolean
 LANGUAGE sql STABLE AS

@@ -1,7 +1,7 @@
 -- ---------------------------------------------------------------------------
 -- Applying a batch: the rows P_FROM..P_TO that no committed error names.
 
--- The actor events name, as arc_event_append (0006) takes it.
+-- The actor events name, as arc_event_append takes it.
 CREATE FUNCTION arc_import_actor() RETURNS text
 LANGUAGE sql STABLE AS
 $$ SELECT coalesce(nullif(current_setting('arc.actor', true), ''), 'system') $$;
@@ -34,7 +34,7 @@ $$
 $$;
 
 -- Customers: the insert and the update of PUT /v1/customers/external/{id}
--- (arc_customer_insert / arc_customer_update, 0003) applied to the batch
+-- (arc_customer_insert / arc_customer_update) applied to the batch
 -- set-based, reading the same body expression for expression: a function
 -- call per row costs ten times as much.
 CREATE FUNCTION arc_import_apply_customers(p_import bigint, p_from bigint, p_to bigint, cols text[]) RETURNS bigint
@@ -54,7 +54,7 @@ BEGIN
                           WHERE r.import_id = p_import AND r.rn BETWEEN p_from AND p_to)
   ORDER BY c.id FOR NO KEY UPDATE;
   -- Events are recorded here, set-based, with the row as it is now (an
-  -- import touches a customer once): arc_emit (0017) then finds each and
+  -- import touches a customer once): arc_emit then finds each and
   -- skips the per-row rendering it would do at commit.
   WITH src AS (
     SELECT c.id, c.version AS old_version, arc_import_customer_body(r, absent) AS p
@@ -141,7 +141,7 @@ DECLARE
   n_new bigint;
   n_ins bigint;
 BEGIN
-  -- Invoices that exist: as arc_invoice_upsert (0004), a new amount is an
+  -- Invoices that exist: as arc_invoice_upsert, a new amount is an
   -- "external sync" correction (arc_invoice_adjust), then the other fields
   -- follow the file.  Locked first, in id order.
   SELECT coalesce(array_agg(l.id ORDER BY l.id), '{}'), coalesce(array_agg(l.version ORDER BY l.id), '{}'),
@@ -212,7 +212,7 @@ BEGIN
 END
 $$;
 
--- Payments one at a time, in file order, through arc_payment_upsert (0005):
+-- Payments one at a time, in file order, through arc_payment_upsert:
 -- allocation is sequential by nature (each payment pays what the earlier
 -- ones left), and so are the promises each payment may keep.
 CREATE FUNCTION arc_import_apply_payments(p_import bigint, p_from bigint, p_to bigint, cols text[]) RETURNS bigint

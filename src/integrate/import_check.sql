@@ -79,7 +79,7 @@ $$
 $$;
 
 -- What the external system last said an invoice amounts to: its original
--- amount plus the "external sync" corrections (as arc_invoice_upsert, 0004).
+-- amount plus the "external sync" corrections (as arc_invoice_upsert).
 CREATE FUNCTION arc_import_synced(i invoices) RETURNS bigint
 LANGUAGE sql STABLE AS
 $$

@@ -1,5 +1,5 @@
 -- Customers and their contacts: JSON rendering and the pieces of their
--- writes that belong in SQL.  Tables are in 0002_ledger.sql.
+-- writes that belong in SQL.  Tables are in migrations/0002_ledger.sql.
 
 -- The week in order; preferred contact days are kept in this order so that
 -- the same set always compares equal (an unchanged upsert stays unchanged).

@@ -16,7 +16,10 @@ $$;
 -- The invoice as clients see it.  days_overdue counts from the business's
 -- today (the session TimeZone is ARC_TIMEZONE).  void and written_off keep
 -- their balance as it was, so paid_amount stays true; only open invoices
--- are owed and only they can be overdue.
+-- are owed and only they can be overdue.  in_dispute says an open dispute
+-- is on it (the dunning rules skip such invoices); resubmitted_on is the
+-- day a corrected invoice was resubmitted; in_plan is true while the
+-- invoice is in an active payment plan, which plan_id names.
 CREATE FUNCTION arc_invoice_json(i invoices) RETURNS jsonb
 LANGUAGE sql STABLE AS
 $$

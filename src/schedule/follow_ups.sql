@@ -1,7 +1,7 @@
 -- The worklist (SPEC P9, P15): the follow-up document, the order collectors
 -- work in, the events follow-ups record, and the open follow-ups on the call
--- sheet.  The tables are in 0012_follow_ups.sql; the sweep that makes and
--- closes follow-ups is in 0013.
+-- sheet.  The table is in migrations/0006_follow_ups.sql; the rules that
+-- make and close follow-ups are in src/schedule/rules/.
 
 -- Reason priority (1 first): a broken promise before a missed installment
 -- before a plain overdue or retry call, ..., thank-yous last.
@@ -25,12 +25,15 @@ $$;
 -- 1006.6(b)(1)(i)): a consumer only between 08:00 and 21:00 in its own time
 -- zone, and never after a cease-communication request.  Business accounts
 -- have no such limits.  This is about the wall clock, not a rule's as_of.
+-- The attempt cap and quiet period come from arc_call_status.
 CREATE FUNCTION arc_callable_now(c customers) RETURNS boolean
 LANGUAGE sql STABLE AS
 $$ SELECT c.kind <> 'consumer' OR (arc_call_status(c, now())->>'callable_now')::boolean $$;
 
 -- The follow-up document; P_DAY is the day it is listed for (the worklist's
--- due_on; today elsewhere), which preferred_today is about.
+-- due_on; today elsewhere), which preferred_today is about.  A commercial
+-- customer may always be called; a consumer's call status (its keys
+-- replace the three defaults) needs its call logs.
 CREATE FUNCTION arc_follow_up_doc(f follow_ups, c customers, p_day date) RETURNS jsonb
 LANGUAGE sql STABLE AS
 $$
@@ -105,7 +108,7 @@ $$;
 -- follow_up.<status> when a change moved the status (open again after a
 -- snooze: follow_up.reopened); nothing for changes that kept the status
 -- (the sweep refreshing amounts).  Unlike the deferred row triggers of
--- 0006, the event carries the row as this statement left it.
+-- arc_emit, the event carries the row as this statement left it.
 CREATE FUNCTION arc_follow_ups_emit() RETURNS trigger
 LANGUAGE plpgsql AS
 $$

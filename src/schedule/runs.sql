@@ -1,5 +1,5 @@
 -- Scheduler runs as the API shows them (SPEC §2, §4).  The table is in
--- 0012_follow_ups.sql; the sweep that fills it is src/schedule/sweep.c.
+-- migrations/0007_scheduler_runs.sql; the sweep that fills it is src/schedule/sweep.c.
 
 -- A run never changes once finished, so lists and ETags need no version.
 CREATE FUNCTION arc_scheduler_run_json(r scheduler_runs) RETURNS jsonb

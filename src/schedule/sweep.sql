@@ -1,7 +1,8 @@
 -- The sweep's rules (SPEC P1-P3, P5, P6, P11, P12): what makes a follow-up
--- and what closes one, as set-based statements over all customers.  The
--- tables are in 0012_follow_ups.sql; src/schedule/rules.c lists the rules in
--- the order the sweep (src/schedule/sweep.c) runs them, in one transaction.
+-- and what closes one, as set-based statements over all customers.  Each
+-- rule is src/schedule/rules/<name>.sql; src/schedule/rules.c lists them in
+-- the order the sweep (src/schedule/sweep.c) runs them, in one transaction;
+-- this file holds what several rules share.
 --
 -- Every rule is a function (p_as_of timestamptz, p_run bigint) returning
 -- rows (reason, created, closed).  Rules read the instant they are given
@@ -23,9 +24,10 @@
 -- check-ins falls overdue and pays again) the follow-up is made again.
 
 -- The invoices the service may chase at AS_OF: open with something owed,
--- not sold to a factor (P14), not under an open dispute (P6).  The one
--- place that says so (payment plans and hand-offs will add to it).  An
--- inlinable SQL function: callers' conditions reach the invoice scan.
+-- not sold to a factor (P14), not under an open dispute (P6), not in an
+-- active payment plan (P7), not of a handed-off customer (P8).  The one
+-- place that says so.  An inlinable SQL function: callers' conditions
+-- reach the invoice scan.
 CREATE FUNCTION arc_dunnable_invoices(p_as_of timestamptz) RETURNS SETOF invoices
 LANGUAGE sql STABLE AS
 $$
@@ -117,7 +119,9 @@ $$;
 -- already asked about by an earlier confirm_receipt follow-up (closed).
 -- DUE is the day it becomes due.  Which customers are asked (new ones,
 -- late payers) is the create rule's business; this is the invoice side,
--- shared by the close, create and refresh rules.
+-- shared by the close, create and refresh rules.  Handed-off customers
+-- are left out; the hand-off test is a hashed subplan: one probe per
+-- invoice, nothing per customer.
 CREATE FUNCTION arc_receipts_to_confirm(p_as_of timestamptz)
 RETURNS TABLE (customer_id bigint, invoice_id bigint, due date)
 LANGUAGE sql STABLE AS

@@ -1,6 +1,6 @@
 -- Call logs (SPEC P4): who was contacted, what was said, when, and how the
 -- customer will pay.  Append-only: a correction is a new entry.  The table
--- is in 0007_work.sql; here are its JSON and the write that checks a log
+-- is in migrations/0004_work.sql; here are its JSON and the write that checks a log
 -- against its customer and records the promise and dispute made in it.
 
 -- The call log as clients see it.  promise_id and dispute_id are the first
@@ -34,7 +34,7 @@ $$;
 -- shapes, that the outcome fits the channel and direction, that someone was
 -- named, and that a promise comes only with a successful contact).  Here:
 -- the customer, its invoices and contact, the time; then the nested
--- dispute (arc_dispute_open, 0010) and promise (arc_promise_create, 0009)
+-- dispute (arc_dispute_open) and promise (arc_promise_create)
 -- in the same transaction, so a refused promise or dispute leaves no log.
 -- Invoices and contacts never change customer, so reading them needs no
 -- lock; the promise and dispute lock what they change.
@@ -127,7 +127,10 @@ $$;
 -- by whoever logged it, when it was logged.  Only a contact on or after the
 -- day a follow-up is due answers it: a log entered late for an older call
 -- (append-only corrections) leaves today's call to make.  One statement per
--- INSERT, not one per row.
+-- INSERT, not one per row.  A held follow-up (P15) is judged by the day it
+-- was due before the hold (a contact the hold did not foresee, such as the
+-- consumer calling in, still answers it); it goes back to that day, no
+-- longer held.
 CREATE FUNCTION arc_call_logs_close_follow_ups() RETURNS trigger
 LANGUAGE plpgsql AS
 $$

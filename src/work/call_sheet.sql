@@ -2,12 +2,10 @@
 -- account, built by one statement so every part comes from one snapshot.
 -- It renders each part with its resource's own document function, so the
 -- sheet always shows what GET of that resource shows.  LANGUAGE sql bodies
--- are checked when created: this must come after 0008-0010, which define
--- arc_call_log_json, arc_promise_json and arc_dispute_json.
+-- are checked once all code files are loaded (src/db/migrate.c).
 
--- The parts of the sheet that later modules bring (payment plans,
--- escalations, follow-ups): each replaces its own function with CREATE OR
--- REPLACE, and arc_call_sheet below stays as it is.
+-- The call sheet's plan (P10): the customer's active plan, else the one
+-- that ended most recently if it ended in the last 90 days, else null.
 CREATE FUNCTION arc_call_sheet_plan(c customers) RETURNS jsonb
 LANGUAGE sql STABLE AS
 $$
@@ -20,7 +18,7 @@ $$
   LIMIT 1
 $$;
 
--- The call sheet (0011) shows the escalation being worked: the proposed
+-- The call sheet shows the escalation being worked: the proposed
 -- or open one, else null.
 CREATE FUNCTION arc_call_sheet_escalation(c customers) RETURNS jsonb
 LANGUAGE sql STABLE AS
@@ -29,7 +27,7 @@ $$
   WHERE e.customer_id = c.id AND e.status IN ('proposed', 'open')
 $$;
 
--- The call sheet (0011) shows the customer's open follow-ups in worklist
+-- The call sheet shows the customer's open follow-ups in worklist
 -- order (one customer: the same preferred day for all of them).
 CREATE FUNCTION arc_call_sheet_follow_ups(c customers) RETURNS jsonb
 LANGUAGE sql STABLE AS

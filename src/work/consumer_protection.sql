@@ -35,7 +35,7 @@
 -- (asked before anything is owed, usually in writing) and the internal
 -- ones (resolve_dispute, escalation) are not, but their documents still
 -- say whether the customer may be called.  cease_communication is not a
--- hold: the close rule (0013, 0018) closes the customer's contact
+-- hold: the close rule (src/schedule/rules/close.sql) closes the customer's contact
 -- follow-ups and the create rules make none; internal ones go on.
 
 -- The due date a follow-up had before any hold moved it (its due_on,

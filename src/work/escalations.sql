@@ -1,6 +1,6 @@
 -- Escalations (SPEC P8): the ladder collector → the account's salesperson
 -- (sales) → management → legal letter / collection agency.  The table is
--- in 0016_plans_escalations.sql; here are its document, a manager's
+-- in migrations/0005_plans_escalations.sql; here are its document, a manager's
 -- decisions (open, accept, climb, decline, resolve, cancel), its events,
 -- the sweep's policy that proposes the next rung, the escalation
 -- follow-up for the assignee, and the hand-off: at legal or agency routine
@@ -51,7 +51,8 @@ CREATE FUNCTION arc_escalation_level_since(e escalations) RETURNS timestamptz
 LANGUAGE sql STABLE AS
 $$ SELECT coalesce((e.history -> -1 ->> 'opened_at')::timestamptz, e.opened_at) $$;
 
--- 0018's document.
+-- The escalation as clients see it (P8); its events carry the same
+-- document (arc_escalation_doc).
 CREATE FUNCTION arc_escalation_json(e escalations) RETURNS jsonb
 LANGUAGE sql STABLE AS
 $$
@@ -276,7 +277,7 @@ END
 $$;
 
 -- Events (SPEC §2), one INSERT per statement so a sweep proposing for many
--- accounts runs one trigger, not one per row (as follow-ups do, 0015):
+-- accounts runs one trigger, not one per row (as follow-ups do):
 --   escalation.proposed   the policy proposed one, raised a proposal's
 --                         level, or proposed a climb (proposed_level);
 --   escalation.opened     a manager opened one or accepted a proposal;

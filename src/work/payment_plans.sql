@@ -1,7 +1,7 @@
 -- Payment plans (SPEC P7): making one, filling its installments as money
 -- comes in, the sweep's missed / defaulted / completed decisions, the
 -- installment_missed follow-up, events, the invoice's in_plan and the call
--- sheet's plan.  The tables are in 0016_plans_escalations.sql.
+-- sheet's plan.  The tables are in migrations/0005_plans_escalations.sql.
 --
 -- Filling.  What counts toward a plan is the money allocated to its
 -- invoices by payments recorded after the plan was made (allocations not

@@ -1,6 +1,6 @@
--- Promises to pay (SPEC P5): made in a call (0008) or directly, kept when
+-- Promises to pay (SPEC P5): made in a call (call_logs.sql) or directly, kept when
 -- the customer's payments reach the amount by promised_on + grace days,
--- broken when that day passes without.  The table is in 0007_work.sql.
+-- broken when that day passes without.  The table is in migrations/0004_work.sql.
 
 -- The last day a payment counts toward a promise: promised_on plus the
 -- playbook's grace days (ARC_PROMISE_GRACE_DAYS, a session setting).

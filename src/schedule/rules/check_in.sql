@@ -2,6 +2,8 @@
 -- when nothing is overdue, no promise keeps them quiet, and the last
 -- contact (or, with none, the day they became a customer) is check_in_days
 -- old.  The cause is that day: a new contact moves the next check-in.
+-- Not for handed-off accounts (which have no dunnable overdue balance, so
+-- the rule would otherwise take them for accounts owing nothing).
 CREATE FUNCTION arc_rule_check_in(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS

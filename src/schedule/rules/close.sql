@@ -6,7 +6,8 @@
 --   resolve_dispute     its dispute is no longer open;
 --   check_in            something overdue, or check_in_days unset;
 --   thank_you           its payment was reversed;
--- and every contact reason when the customer asked us to stop (P15).
+-- and every contact reason when the customer asked us to stop (P15) or the
+-- account is handed off (an open escalation at legal or agency, P8).
 -- Each create rule below asks for the opposite of these, so a sweep never
 -- closes what it would make again.
 CREATE FUNCTION arc_rule_close(p_as_of timestamptz, p_run bigint)
@@ -35,7 +36,7 @@ BEGIN
   LEFT JOIN handed h ON h.customer_id = f.customer_id
   WHERE f.status IN ('open', 'snoozed')
     AND ((c.cease_communication AND f.reason = ANY (arc_contact_reasons()))
-         -- installment_missed: its own rule (0017) closes it for a hand-off,
+         -- installment_missed: its own rule (installment_missed.sql) closes it for a hand-off,
          -- releasing the cause so that it comes back afterwards.
          OR (h.customer_id IS NOT NULL AND f.reason = ANY (arc_contact_reasons())
              AND f.reason <> 'installment_missed')

@@ -4,6 +4,11 @@
 -- currency (0 and no currency when none); invoice_ids are those overdue
 -- invoices for the dunning reasons and the invoices still to be confirmed
 -- for confirm_receipt.  Only rows that really change are written.
+-- Not every follow-up is the collector's: an escalation follow-up is its
+-- escalation's assignee's (a new assignee named on the escalation moves
+-- it), and the amounts and invoices of escalation and installment_missed
+-- follow-ups are kept by their own rules (escalation.sql,
+-- installment_missed.sql).
 CREATE FUNCTION arc_rule_refresh(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS

@@ -2,6 +2,7 @@
 -- the last 7 days (not reversed) on an invoice that had collection activity
 -- (a call log naming it, or naming no invoice) in the 60 days up to the
 -- payment.  The latest such payment per customer; due the day it came.
+-- Not for handed-off accounts.
 CREATE FUNCTION arc_rule_thank_you(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
