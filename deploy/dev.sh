@@ -139,7 +139,10 @@ cmd_run() {
   fi
   export DATABASE_URL="host=127.0.0.1 port=$port user=postgres dbname=arcollect"
   export ARC_PORT=${ARC_PORT:-8080}
-  build-run/arcollectd migrate
+  # New migrations, then the SQL code files if any changed (docs/sql.md): an
+  # edited function is picked up here, data kept.
+  build-run/arcollectd migrate || { stop_cluster "$dir"
+    die "migrate failed (above); a demo database made by an older arcollect can be recreated with: rm -rf '$dir'"; }
   mkdir -p .run
   local key
   key=$(cat .run/admin.key 2>/dev/null || true)
