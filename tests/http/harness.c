@@ -1185,6 +1185,64 @@ const char *make_invoice(const char *customer_id, const char *number, long long 
   return id;
 }
 
+/* F with its defaults filled in; the dates go to ISSUED and DUE. */
+static struct invoice_fields invoice_defaults(const struct invoice_fields *f, char number[32], char issued[16],
+                                              char due[16])
+{
+  static int seq;
+  struct invoice_fields d = *f;
+  assert_non_null(d.customer);
+  if (!d.number) {
+    snprintf(number, 32, "INV-%d", ++seq);
+    d.number = number;
+  }
+  if (!d.currency)
+    d.currency = "USD";
+  if (!d.amount)
+    d.amount = 10000;
+  int relative = d.issued_in || d.due_in;
+  if (!d.issued_on) {
+    if (relative)
+      day(issued, d.issued_in);
+    else
+      snprintf(issued, 16, "2025-01-01");
+    d.issued_on = issued;
+  }
+  if (!d.due_on) {
+    if (relative)
+      day(due, d.due_in);
+    else
+      snprintf(due, 16, "2025-02-01");
+    d.due_on = due;
+  }
+  return d;
+}
+
+void invoice_create(char out[32], const struct invoice_fields *f)
+{
+  char number[32], issued[16], due[16], body[512];
+  struct invoice_fields d = invoice_defaults(f, number, issued, due);
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"number\": \"%s\", \"currency\": \"%s\", \"amount\": %lld, "
+           "\"issued_on\": \"%s\", \"due_on\": \"%s\"}",
+           d.customer, d.number, d.currency, d.amount, d.issued_on, d.due_on);
+  json_t *j = create_ok("/v1/invoices", body);
+  snprintf(out, 32, "%s", jstr(j, "id"));
+  json_decref(j);
+}
+
+void invoice_insert(char out[32], const struct invoice_fields *f)
+{
+  char number[32], issued[16], due[16];
+  struct invoice_fields d = invoice_defaults(f, number, issued, due);
+  char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
+                         "issued_on, due_on) VALUES (%s, '%s', '%s', %lld, %lld, %lld, '%s', '%s') RETURNING id",
+                         d.customer, d.number, d.currency, d.amount, d.amount, d.amount, d.issued_on, d.due_on);
+  assert_non_null(id);
+  snprintf(out, 32, "%s", id);
+  free(id);
+}
+
 void run_steps(const struct step *steps, size_t n)
 {
   struct http_resp r = {0};

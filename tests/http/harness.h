@@ -109,6 +109,29 @@ const char *make_customer(const char *name);
 const char *make_invoice(const char *customer_id, const char *number, long long amount,
                          const char *issued_on, const char *due_on);
 
+/* An invoice for new_invoice() / sql_invoice(): CUSTOMER is required;
+ * what is left unset takes the default after it. */
+struct invoice_fields {
+  const char *customer;  /* the customer's id */
+  const char *number;    /* NULL: "INV-<n>", n counting the invoices numbered here */
+  const char *currency;  /* NULL: "USD" */
+  long long amount;      /* 0: 10000 (minor units) */
+  const char *issued_on; /* NULL: today + issued_in, or 2025-01-01 (see below) */
+  const char *due_on;    /* NULL: today + due_in, or 2025-02-01 */
+  /* Days from today for the dates left NULL, when either is not 0; with
+   * both 0 those dates are the fixed 2025-01-01 and 2025-02-01. */
+  int issued_in, due_in;
+};
+/* Makes the invoice and copies its id to OUT. invoice_create goes through
+ * POST /v1/invoices as admin (asserting 201), so the API's rules and events
+ * apply; invoice_insert writes the row with SQL (amount = balance), for tests
+ * whose subject is not the invoice. Call them as
+ *   new_invoice(id, .customer = c, .amount = 500, .due_on = "2025-03-01"); */
+void invoice_create(char out[32], const struct invoice_fields *f);
+void invoice_insert(char out[32], const struct invoice_fields *f);
+#define new_invoice(out, ...) invoice_create((out), &(const struct invoice_fields){__VA_ARGS__})
+#define sql_invoice(out, ...) invoice_insert((out), &(const struct invoice_fields){__VA_ARGS__})
+
 /* The business's time zone (ARC_TIMEZONE, UTC when unset): "today" is
  * computed there, as the server does. */
 const char *tz(void);

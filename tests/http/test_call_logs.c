@@ -10,24 +10,11 @@
 #include <string.h>
 #include <time.h>
 
-static int seq;
-
 static void new_contact(char out[32], const char *customer, const char *name)
 {
   char *id = harness_sql("INSERT INTO contacts (customer_id, name, role) VALUES (%s, '%s', 'accounts_payable') "
                          "RETURNING id",
                          customer, name);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
-/* An open invoice of AMOUNT in CURRENCY, due long ago. */
-static void new_invoice(char out[32], const char *customer, const char *currency, long long amount)
-{
-  char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
-                         "issued_on, due_on) VALUES (%s, 'CL-%d', '%s', %lld, %lld, %lld, '2025-01-01', "
-                         "'2025-02-01') RETURNING id",
-                         customer, ++seq, currency, amount, amount, amount);
   snprintf(out, 32, "%s", id);
   free(id);
 }
@@ -83,8 +70,8 @@ static void create_with_every_field(void **state)
   (void)state;
   char cust[32], inv1[32], inv2[32], contact[32], body[2048];
   sql_customer(cust, "Call Co");
-  new_invoice(inv1, cust, "USD", 1000);
-  new_invoice(inv2, cust, "USD", 2000);
+  sql_invoice(inv1, .customer = cust, .amount = 1000);
+  sql_invoice(inv2, .customer = cust, .amount = 2000);
   new_contact(contact, cust, "Ann Smith");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"invoice_ids\": [\"%s\", \"%s\"], \"channel\": \"phone\", "
@@ -297,8 +284,8 @@ static void checked_against_customer(void **state)
   char cust[32], other[32], inv[32], other_inv[32], contact[32], other_contact[32], body[1024];
   sql_customer(cust, "Checked Co");
   sql_customer(other, "Other Co");
-  new_invoice(inv, cust, "USD", 1000);
-  new_invoice(other_inv, other, "USD", 1000);
+  sql_invoice(inv, .customer = cust, .amount = 1000);
+  sql_invoice(other_inv, .customer = other, .amount = 1000);
   new_contact(contact, cust, "Cara");
   new_contact(other_contact, other, "Dan");
 #define CALL(extra) \
@@ -527,10 +514,10 @@ static void promise_in_call(void **state)
   char body[2048];
   sql_customer(cust, "Promising Call Co");
   sql_customer(other, "Not This One");
-  new_invoice(inv, cust, "USD", 50000);
-  new_invoice(paid, cust, "USD", 10000);
-  new_invoice(eur, cust, "EUR", 7000);
-  new_invoice(other_inv, other, "USD", 1000);
+  sql_invoice(inv, .customer = cust, .amount = 50000);
+  sql_invoice(paid, .customer = cust, .amount = 10000);
+  sql_invoice(eur, .customer = cust, .currency = "EUR", .amount = 7000);
+  sql_invoice(other_inv, .customer = other, .amount = 1000);
   harness_sql("UPDATE invoices SET balance = 0 WHERE id = %s", paid);
   new_contact(contact, cust, "Fay");
   day(on, 5);
@@ -649,10 +636,10 @@ static void dispute_in_call(void **state)
   char cust[32], other[32], inv[32], inv2[32], paid[32], other_inv[32], on[16], body[2048];
   sql_customer(cust, "Disputing Call Co");
   sql_customer(other, "Elsewhere Co");
-  new_invoice(inv, cust, "USD", 10000);
-  new_invoice(inv2, cust, "USD", 20000);
-  new_invoice(paid, cust, "USD", 5000);
-  new_invoice(other_inv, other, "USD", 5000);
+  sql_invoice(inv, .customer = cust, .amount = 10000);
+  sql_invoice(inv2, .customer = cust, .amount = 20000);
+  sql_invoice(paid, .customer = cust, .amount = 5000);
+  sql_invoice(other_inv, .customer = other, .amount = 5000);
   harness_sql("UPDATE invoices SET balance = 0 WHERE id = %s", paid);
   day(on, 3);
 #define DISPUTING(dispute) \
@@ -758,7 +745,7 @@ static void events(void **state)
   (void)state;
   char cust[32], inv[32], on[16], body[1024], types[512];
   sql_customer(cust, "Eventful Calls");
-  new_invoice(inv, cust, "USD", 10000);
+  sql_invoice(inv, .customer = cust, .amount = 10000);
   day(on, 2);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"channel\": \"phone\", \"direction\": \"outbound\", \"outcome\": "
@@ -808,8 +795,8 @@ static void list_filters_and_pages(void **state)
   char c1[32], c2[32], i1[32], i2[32], l1[32], l2[32], l3[32], l4[32], path[512], quoted[128];
   sql_customer(c1, "List Calls One");
   sql_customer(c2, "List Calls Two");
-  new_invoice(i1, c1, "USD", 100);
-  new_invoice(i2, c1, "USD", 100);
+  sql_invoice(i1, .customer = c1, .amount = 100);
+  sql_invoice(i2, .customer = c1, .amount = 100);
   snprintf(quoted, sizeof quoted, "\"%s\", \"%s\"", i1, i2);
   call(l1, c1, quoted, "phone", "outbound", "no_answer", "2025-03-01T10:00:00Z", "ann@example.com");
   snprintf(quoted, sizeof quoted, "\"%s\"", i2);
