@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1275,6 +1276,8 @@ void *racer_run(void *arg)
   struct curl_slist *h = curl_slist_append(NULL, auth);
   h = curl_slist_append(h, "Content-Type: application/json");
   h = curl_slist_append(h, "Expect:");
+  if (rc->header)
+    h = curl_slist_append(h, rc->header);
   curl_easy_setopt(c, CURLOPT_URL, rc->url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rc->method ? rc->method : "POST");
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
@@ -1285,6 +1288,7 @@ void *racer_run(void *arg)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
+  atomic_store(&rc->done, 1);
   return NULL;
 }
 

@@ -51,13 +51,16 @@ long http(struct http_resp *out, const char *method, const char *path, enum role
           const char *const *headers);
 /* Requests that must overlap: each on its own thread and connection,
  * straight to the server (not through Prism), answers discarded; STATUS is
- * filled in (0 when no answer).  METHOD NULL means POST.  At most 16. */
+ * filled in (0 when no answer), then DONE set.  METHOD NULL means POST;
+ * HEADER, when not NULL, is one more "Name: value" line.  At most 16. */
 struct racer {
   char url[256];
   const char *method;
   enum role who;
+  const char *header;
   char body[1024];
   long status;
+  _Atomic int done; /* for a test that checks the request is still waiting */
 };
 void run_racers(struct racer *rc, size_t n);
 /* One racer, as a pthread start routine, for a request that must wait

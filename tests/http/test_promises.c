@@ -4,7 +4,6 @@
  * by a reversal, cancelled by managers; events; lists; bad input. */
 #include "harness.h"
 
-#include <curl/curl.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -800,43 +799,6 @@ static void events(void **state)
   http_resp_clear(&r);
 }
 
-struct promise_racer {
-  char url[256];
-  char body[512];
-  enum role who;
-  long status;
-  atomic_int done; /* set when the answer came */
-};
-
-static size_t discard(char *ptr, size_t size, size_t n, void *ud)
-{
-  (void)ptr;
-  (void)ud;
-  return size * n;
-}
-
-static void *race_post(void *arg)
-{
-  struct promise_racer *rc = arg;
-  CURL *c = curl_easy_init();
-  char auth[256];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(rc->who));
-  struct curl_slist *h = curl_slist_append(NULL, auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, rc->url);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  atomic_store(&rc->done, 1);
-  return NULL;
-}
-
 /* Payments of one customer committing at once, each on its own invoice (so
  * no invoice lock orders them): every one counts, the promise is kept. */
 static void concurrent_payments(void **state)
@@ -849,21 +811,17 @@ static void concurrent_payments(void **state)
     sql_invoice(inv[i], .customer = cust, .amount = 1000);
   promise_of(prom, cust, N * 1000, 2);
   day(today, 0);
-  struct promise_racer rc[N];
-  pthread_t th[N];
+  struct racer rc[N];
   for (int i = 0; i < N; i++) {
+    rc[i] = (struct racer){.who = ROLE_INTEGRATION};
     snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/payments", harness_base());
     snprintf(rc[i].body, sizeof rc[i].body,
              "{\"customer_id\": \"%s\", \"amount\": 1000, \"currency\": \"USD\", \"received_on\": \"%s\", "
              "\"method\": \"ach\", \"allocations\": [{\"invoice_id\": \"%s\", \"amount\": 1000}]}",
              cust, today, inv[i]);
-    rc[i].who = ROLE_INTEGRATION;
-    rc[i].status = 0;
-    atomic_init(&rc[i].done, 0);
-    assert_int_equal(pthread_create(&th[i], NULL, race_post, &rc[i]), 0);
   }
+  run_racers(rc, N);
   for (int i = 0; i < N; i++) {
-    pthread_join(th[i], NULL);
     if (rc[i].status != 201)
       fail_msg("racing payment answered %ld", rc[i].status);
   }
@@ -894,14 +852,13 @@ static void promise_during_payment(void **state)
                    "[{\"invoice_id\": \"%s\", \"amount\": 500}]}', 'test')",
                    cust, today, a);
   free(r0);
-  struct promise_racer rc = {.who = ROLE_COLLECTOR, .status = 0};
-  atomic_init(&rc.done, 0);
+  struct racer rc = {.who = ROLE_COLLECTOR};
   snprintf(rc.url, sizeof rc.url, "%s/v1/promises", harness_base());
   snprintf(rc.body, sizeof rc.body,
            "{\"customer_id\": \"%s\", \"amount\": 500, \"promised_on\": \"%s\", \"invoice_ids\": [\"%s\"]}",
            cust, on, b);
   pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, race_post, &rc), 0);
+  assert_int_equal(pthread_create(&th, NULL, racer_run, &rc), 0);
   struct timespec ts = {0, 300 * 1000 * 1000};
   nanosleep(&ts, NULL);
   int early = atomic_load(&rc.done);
