@@ -1030,6 +1030,43 @@ long long harness_sql_int(const char *fmt, ...)
   return v;
 }
 
+char *tables_fingerprint(const char *const *tables)
+{
+  char sql[4096];
+  size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT md5(''");
+  for (const char *const *t = tables; *t && n < sizeof sql; t++)
+    n += (size_t)snprintf(sql + n, sizeof sql - n,
+                          " || '|%s:' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM %s t), '')", *t,
+                          *t);
+  assert_true(n + 2 < sizeof sql);
+  snprintf(sql + n, sizeof sql - n, ")");
+  char *digest = harness_sql("%s", sql);
+  assert_non_null(digest);
+  return digest;
+}
+
+void assert_refused(const char *const *tables, const char *method, const char *path, enum role who,
+                    const char *body, const char *const *headers, long status, const char *slug, const char *field)
+{
+  char *before = tables_fingerprint(tables);
+  struct http_resp r = {0};
+  http(&r, method, path, who, body, headers);
+  if (r.status != status)
+    fail_msg("%s %s %s: expected %ld, got %ld: %s", method, path, body ? body : "", status, r.status,
+             r.body ? r.body : "");
+  assert_problem(&r, status, slug, field);
+  http_resp_clear(&r);
+  char *after = tables_fingerprint(tables);
+  if (strcmp(before, after) != 0) {
+    char names[512] = "";
+    for (const char *const *t = tables; *t; t++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), " %s", *t);
+    fail_msg("%s %s %s was refused but changed rows among:%s", method, path, body ? body : "", names);
+  }
+  free(before);
+  free(after);
+}
+
 void assert_status(const struct http_resp *r, long status)
 {
   if (r->status != status)

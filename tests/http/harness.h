@@ -99,6 +99,15 @@ void harness_prism_counts(unsigned long *checked, unsigned long *refused, unsign
 char *harness_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 long long harness_sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A digest of every column of every row of TABLES (a NULL-terminated list),
+ * for "a refused write (or a repeated sweep) changed nothing": one before,
+ * one after, compared. malloc'd. */
+char *tables_fingerprint(const char *const *tables);
+/* Sends the request, asserts it is refused with STATUS and problem SLUG
+ * (naming FIELD when not NULL), and that no row of TABLES changed. */
+void assert_refused(const char *const *tables, const char *method, const char *path, enum role who,
+                    const char *body, const char *const *headers, long status, const char *slug, const char *field);
+
 /* Assertions that say what went wrong. */
 void assert_status(const struct http_resp *r, long status);
 /* Status, problem+json content type, type urn:arcollect:problem:SLUG, and
