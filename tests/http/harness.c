@@ -1067,6 +1067,24 @@ void assert_refused(const char *const *tables, const char *method, const char *p
   free(after);
 }
 
+void assert_server_alive(void)
+{
+  char url[96];
+  snprintf(url, sizeof url, "%s/healthz", H.base);
+  CURL *c = curl_easy_init();
+  discard_init(c, url);
+  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  long code = 0;
+  CURLcode rc = curl_easy_perform(c);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(c);
+  if (code != 200)
+    fail_msg("the server is not answering: GET /healthz on a new connection: %s, HTTP %ld",
+             rc == CURLE_OK ? "answered" : curl_easy_strerror(rc), code);
+}
+
 void assert_status(const struct http_resp *r, long status)
 {
   if (r->status != status)

@@ -108,6 +108,10 @@ char *tables_fingerprint(const char *const *tables);
 void assert_refused(const char *const *tables, const char *method, const char *path, enum role who,
                     const char *body, const char *const *headers, long status, const char *slug, const char *field);
 
+/* GET /healthz on a new connection, straight to the server, must answer
+ * 200: after a request the server may have dropped, it is still serving. */
+void assert_server_alive(void);
+
 /* Assertions that say what went wrong. */
 void assert_status(const struct http_resp *r, long status);
 /* Status, problem+json content type, type urn:arcollect:problem:SLUG, and
