@@ -821,7 +821,7 @@ void sleep_ms(long ms)
 
 /* A loopback port free at this moment (Prism binds it a moment later; if
  * another process wins the race, prism_start tries another). */
-static unsigned free_port(void)
+static unsigned loopback_port(void)
 {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -924,7 +924,7 @@ static int prism_start(const char *prism)
   double t0 = now_s();
   int rc = -1;
   for (int attempt = 0; attempt < 3 && rc == -1; attempt++) {
-    unsigned port = free_port();
+    unsigned port = loopback_port();
     P.pid = prism_spawn(prism, spec, port, fd);
     if (P.pid < 0)
       break;
@@ -1213,6 +1213,25 @@ const char *jstr(const json_t *o, const char *key)
 long long jint(const json_t *o, const char *key)
 {
   return json_integer_value(json_object_get(o, key));
+}
+
+void create_id(char out[32], const char *path, const char *body)
+{
+  json_t *j = create_ok(path, body);
+  snprintf(out, 32, "%s", jstr(j, "id"));
+  json_decref(j);
+}
+
+int ts_shape_ok(const char *s)
+{
+  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
+}
+
+unsigned free_port(void)
+{
+  unsigned port = loopback_port();
+  assert_true(port != 0);
+  return port;
 }
 
 const char *make_customer(const char *name)

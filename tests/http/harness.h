@@ -120,6 +120,8 @@ void assert_problem(const struct http_resp *r, long status, const char *slug, co
 
 /* POST PATH with BODY as admin; asserts 201 and returns the body (caller decrefs). */
 json_t *create_ok(const char *path, const char *body);
+/* POST PATH with BODY as admin; asserts 201 and copies the new id to OUT. */
+void create_id(char out[32], const char *path, const char *body);
 /* Convenience creators returning the new id (static storage, copy it). */
 const char *make_customer(const char *name);
 const char *make_invoice(const char *customer_id, const char *number, long long amount,
@@ -165,6 +167,11 @@ void sweep_at(const char *date, int days);
 void sweep_days(const char *date, int first, int last);
 /* A customer made with SQL, for tests that depend on one resource only. */
 void sql_customer(char out[32], const char *name);
+
+/* 1 when S is a timestamp as the API writes them: 2026-01-31T14:05:00.123456Z. */
+int ts_shape_ok(const char *s);
+/* A loopback TCP port free at this moment, for a listener of the test's own. */
+unsigned free_port(void);
 
 /* A list reply's data array: its length, the id of item I. */
 size_t data_size(const struct http_resp *r);

@@ -19,11 +19,6 @@ static void new_contact(char out[32], const char *customer, const char *name)
   free(id);
 }
 
-static int ts_shape_ok(const char *s)
-{
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 /* Everything a refused call log could have written. */
 static const char *const watched[] = {"call_logs", "promises", "disputes", "invoices", "events", NULL};
 

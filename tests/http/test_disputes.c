@@ -62,11 +62,6 @@ static int in_dispute(const char *invoice)
   return v;
 }
 
-static int ts_shape_ok(const char *s)
-{
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 static long long count_disputes(void)
 {
   return harness_sql_int("SELECT count(*) FROM disputes");

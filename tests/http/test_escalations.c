@@ -187,11 +187,6 @@ static void last_event(char out[64], const char *id)
   free(t);
 }
 
-static int ts_shape_ok(const char *s)
-{
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 /* A compact JSON rendering of DOC's member KEY must be WANT. */
 static void expect_json(const json_t *doc, const char *key, const char *want)
 {

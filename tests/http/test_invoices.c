@@ -17,12 +17,6 @@ static void invoice_body(char *buf, size_t size, const char *customer, const cha
            customer, number, amount, issued, due);
 }
 
-static int ts_shape_ok(const char *s)
-{
-  /* 2026-01-31T14:05:00.123456Z */
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 static long long count_invoices(void)
 {
   return harness_sql_int("SELECT count(*) FROM invoices");

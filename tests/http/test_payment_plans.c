@@ -102,11 +102,6 @@ static json_t *installment(const json_t *plan, size_t i)
   return json_array_get(json_object_get(plan, "installments"), i);
 }
 
-static int ts_shape_ok(const char *s)
-{
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 static long long count_plans(void) { return harness_sql_int("SELECT count(*) FROM payment_plans"); }
 
 /* Every plan, installment and invoice: "nothing changed". */

@@ -85,11 +85,6 @@ static void refused(const char *method, const char *path, enum role who, const c
   assert_refused(watched, method, path, who, body, headers, status, slug, field);
 }
 
-static int ts_shape_ok(const char *s)
-{
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 static void create_with_every_field(void **state)
 {
   (void)state;

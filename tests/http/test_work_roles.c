@@ -140,13 +140,6 @@ static struct {
   char promised_on[16];
 } S;
 
-static void create_id(char out[32], const char *path, const char *body)
-{
-  json_t *j = create_ok(path, body);
-  snprintf(out, 32, "%s", jstr(j, "id"));
-  json_decref(j);
-}
-
 static void fresh_invoice(char out[32])
 {
   static int n;
