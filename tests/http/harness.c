@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -820,7 +821,7 @@ void sleep_ms(long ms)
 
 /* A loopback port free at this moment (Prism binds it a moment later; if
  * another process wins the race, prism_start tries another). */
-static unsigned free_port(void)
+static unsigned loopback_port(void)
 {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -923,7 +924,7 @@ static int prism_start(const char *prism)
   double t0 = now_s();
   int rc = -1;
   for (int attempt = 0; attempt < 3 && rc == -1; attempt++) {
-    unsigned port = free_port();
+    unsigned port = loopback_port();
     P.pid = prism_spawn(prism, spec, port, fd);
     if (P.pid < 0)
       break;
@@ -1027,6 +1028,61 @@ long long harness_sql_int(const char *fmt, ...)
   long long v = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? atoll(PQgetvalue(r, 0, 0)) : -1;
   PQclear(r);
   return v;
+}
+
+char *tables_fingerprint(const char *const *tables)
+{
+  char sql[4096];
+  size_t n = (size_t)snprintf(sql, sizeof sql, "SELECT md5(''");
+  for (const char *const *t = tables; *t && n < sizeof sql; t++)
+    n += (size_t)snprintf(sql + n, sizeof sql - n,
+                          " || '|%s:' || coalesce((SELECT string_agg(t::text, ',' ORDER BY t::text) FROM %s t), '')", *t,
+                          *t);
+  assert_true(n + 2 < sizeof sql);
+  snprintf(sql + n, sizeof sql - n, ")");
+  char *digest = harness_sql("%s", sql);
+  assert_non_null(digest);
+  return digest;
+}
+
+void assert_refused(const char *const *tables, const char *method, const char *path, enum role who,
+                    const char *body, const char *const *headers, long status, const char *slug, const char *field)
+{
+  char *before = tables_fingerprint(tables);
+  struct http_resp r = {0};
+  http(&r, method, path, who, body, headers);
+  if (r.status != status)
+    fail_msg("%s %s %s: expected %ld, got %ld: %s", method, path, body ? body : "", status, r.status,
+             r.body ? r.body : "");
+  assert_problem(&r, status, slug, field);
+  http_resp_clear(&r);
+  char *after = tables_fingerprint(tables);
+  if (strcmp(before, after) != 0) {
+    char names[512] = "";
+    for (const char *const *t = tables; *t; t++)
+      snprintf(names + strlen(names), sizeof names - strlen(names), " %s", *t);
+    fail_msg("%s %s %s was refused but changed rows among:%s", method, path, body ? body : "", names);
+  }
+  free(before);
+  free(after);
+}
+
+void assert_server_alive(void)
+{
+  char url[96];
+  snprintf(url, sizeof url, "%s/healthz", H.base);
+  CURL *c = curl_easy_init();
+  discard_init(c, url);
+  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  long code = 0;
+  CURLcode rc = curl_easy_perform(c);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_cleanup(c);
+  if (code != 200)
+    fail_msg("the server is not answering: GET /healthz on a new connection: %s, HTTP %ld",
+             rc == CURLE_OK ? "answered" : curl_easy_strerror(rc), code);
 }
 
 void assert_status(const struct http_resp *r, long status)
@@ -1159,6 +1215,25 @@ long long jint(const json_t *o, const char *key)
   return json_integer_value(json_object_get(o, key));
 }
 
+void create_id(char out[32], const char *path, const char *body)
+{
+  json_t *j = create_ok(path, body);
+  snprintf(out, 32, "%s", jstr(j, "id"));
+  json_decref(j);
+}
+
+int ts_shape_ok(const char *s)
+{
+  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
+}
+
+unsigned free_port(void)
+{
+  unsigned port = loopback_port();
+  assert_true(port != 0);
+  return port;
+}
+
 const char *make_customer(const char *name)
 {
   static char id[32];
@@ -1183,6 +1258,64 @@ const char *make_invoice(const char *customer_id, const char *number, long long 
   snprintf(id, sizeof id, "%s", jstr(c, "id"));
   json_decref(c);
   return id;
+}
+
+/* F with its defaults filled in; the dates go to ISSUED and DUE. */
+static struct invoice_fields invoice_defaults(const struct invoice_fields *f, char number[32], char issued[16],
+                                              char due[16])
+{
+  static int seq;
+  struct invoice_fields d = *f;
+  assert_non_null(d.customer);
+  if (!d.number) {
+    snprintf(number, 32, "INV-%d", ++seq);
+    d.number = number;
+  }
+  if (!d.currency)
+    d.currency = "USD";
+  if (!d.amount)
+    d.amount = 10000;
+  int relative = d.issued_in || d.due_in;
+  if (!d.issued_on) {
+    if (relative)
+      day(issued, d.issued_in);
+    else
+      snprintf(issued, 16, "2025-01-01");
+    d.issued_on = issued;
+  }
+  if (!d.due_on) {
+    if (relative)
+      day(due, d.due_in);
+    else
+      snprintf(due, 16, "2025-02-01");
+    d.due_on = due;
+  }
+  return d;
+}
+
+void invoice_create(char out[32], const struct invoice_fields *f)
+{
+  char number[32], issued[16], due[16], body[512];
+  struct invoice_fields d = invoice_defaults(f, number, issued, due);
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"number\": \"%s\", \"currency\": \"%s\", \"amount\": %lld, "
+           "\"issued_on\": \"%s\", \"due_on\": \"%s\"}",
+           d.customer, d.number, d.currency, d.amount, d.issued_on, d.due_on);
+  json_t *j = create_ok("/v1/invoices", body);
+  snprintf(out, 32, "%s", jstr(j, "id"));
+  json_decref(j);
+}
+
+void invoice_insert(char out[32], const struct invoice_fields *f)
+{
+  char number[32], issued[16], due[16];
+  struct invoice_fields d = invoice_defaults(f, number, issued, due);
+  char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
+                         "issued_on, due_on) VALUES (%s, '%s', '%s', %lld, %lld, %lld, '%s', '%s') RETURNING id",
+                         d.customer, d.number, d.currency, d.amount, d.amount, d.amount, d.issued_on, d.due_on);
+  assert_non_null(id);
+  snprintf(out, 32, "%s", id);
+  free(id);
 }
 
 void run_steps(const struct step *steps, size_t n)
@@ -1217,6 +1350,8 @@ void *racer_run(void *arg)
   struct curl_slist *h = curl_slist_append(NULL, auth);
   h = curl_slist_append(h, "Content-Type: application/json");
   h = curl_slist_append(h, "Expect:");
+  if (rc->header)
+    h = curl_slist_append(h, rc->header);
   curl_easy_setopt(c, CURLOPT_URL, rc->url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rc->method ? rc->method : "POST");
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
@@ -1227,6 +1362,7 @@ void *racer_run(void *arg)
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
+  atomic_store(&rc->done, 1);
   return NULL;
 }
 

@@ -51,13 +51,16 @@ long http(struct http_resp *out, const char *method, const char *path, enum role
           const char *const *headers);
 /* Requests that must overlap: each on its own thread and connection,
  * straight to the server (not through Prism), answers discarded; STATUS is
- * filled in (0 when no answer).  METHOD NULL means POST.  At most 16. */
+ * filled in (0 when no answer), then DONE set.  METHOD NULL means POST;
+ * HEADER, when not NULL, is one more "Name: value" line.  At most 16. */
 struct racer {
   char url[256];
   const char *method;
   enum role who;
+  const char *header;
   char body[1024];
   long status;
+  _Atomic int done; /* for a test that checks the request is still waiting */
 };
 void run_racers(struct racer *rc, size_t n);
 /* One racer, as a pthread start routine, for a request that must wait
@@ -96,6 +99,19 @@ void harness_prism_counts(unsigned long *checked, unsigned long *refused, unsign
 char *harness_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 long long harness_sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A digest of every column of every row of TABLES (a NULL-terminated list),
+ * for "a refused write (or a repeated sweep) changed nothing": one before,
+ * one after, compared. malloc'd. */
+char *tables_fingerprint(const char *const *tables);
+/* Sends the request, asserts it is refused with STATUS and problem SLUG
+ * (naming FIELD when not NULL), and that no row of TABLES changed. */
+void assert_refused(const char *const *tables, const char *method, const char *path, enum role who,
+                    const char *body, const char *const *headers, long status, const char *slug, const char *field);
+
+/* GET /healthz on a new connection, straight to the server, must answer
+ * 200: after a request the server may have dropped, it is still serving. */
+void assert_server_alive(void);
+
 /* Assertions that say what went wrong. */
 void assert_status(const struct http_resp *r, long status);
 /* Status, problem+json content type, type urn:arcollect:problem:SLUG, and
@@ -104,10 +120,35 @@ void assert_problem(const struct http_resp *r, long status, const char *slug, co
 
 /* POST PATH with BODY as admin; asserts 201 and returns the body (caller decrefs). */
 json_t *create_ok(const char *path, const char *body);
+/* POST PATH with BODY as admin; asserts 201 and copies the new id to OUT. */
+void create_id(char out[32], const char *path, const char *body);
 /* Convenience creators returning the new id (static storage, copy it). */
 const char *make_customer(const char *name);
 const char *make_invoice(const char *customer_id, const char *number, long long amount,
                          const char *issued_on, const char *due_on);
+
+/* An invoice for new_invoice() / sql_invoice(): CUSTOMER is required;
+ * what is left unset takes the default after it. */
+struct invoice_fields {
+  const char *customer;  /* the customer's id */
+  const char *number;    /* NULL: "INV-<n>", n counting the invoices numbered here */
+  const char *currency;  /* NULL: "USD" */
+  long long amount;      /* 0: 10000 (minor units) */
+  const char *issued_on; /* NULL: today + issued_in, or 2025-01-01 (see below) */
+  const char *due_on;    /* NULL: today + due_in, or 2025-02-01 */
+  /* Days from today for the dates left NULL, when either is not 0; with
+   * both 0 those dates are the fixed 2025-01-01 and 2025-02-01. */
+  int issued_in, due_in;
+};
+/* Makes the invoice and copies its id to OUT. invoice_create goes through
+ * POST /v1/invoices as admin (asserting 201), so the API's rules and events
+ * apply; invoice_insert writes the row with SQL (amount = balance), for tests
+ * whose subject is not the invoice. Call them as
+ *   new_invoice(id, .customer = c, .amount = 500, .due_on = "2025-03-01"); */
+void invoice_create(char out[32], const struct invoice_fields *f);
+void invoice_insert(char out[32], const struct invoice_fields *f);
+#define new_invoice(out, ...) invoice_create((out), &(const struct invoice_fields){__VA_ARGS__})
+#define sql_invoice(out, ...) invoice_insert((out), &(const struct invoice_fields){__VA_ARGS__})
 
 /* The business's time zone (ARC_TIMEZONE, UTC when unset): "today" is
  * computed there, as the server does. */
@@ -126,6 +167,11 @@ void sweep_at(const char *date, int days);
 void sweep_days(const char *date, int first, int last);
 /* A customer made with SQL, for tests that depend on one resource only. */
 void sql_customer(char out[32], const char *name);
+
+/* 1 when S is a timestamp as the API writes them: 2026-01-31T14:05:00.123456Z. */
+int ts_shape_ok(const char *s);
+/* A loopback TCP port free at this moment, for a listener of the test's own. */
+unsigned free_port(void);
 
 /* A list reply's data array: its length, the id of item I. */
 size_t data_size(const struct http_resp *r);

@@ -9,18 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void new_invoice(char out[32], const char *customer, const char *number, long long amount)
-{
-  char body[512];
-  snprintf(body, sizeof body,
-           "{\"customer_id\": \"%s\", \"number\": \"%s\", \"currency\": \"USD\", \"amount\": %lld, "
-           "\"issued_on\": \"2999-01-01\", \"due_on\": \"2999-01-31\"}",
-           customer, number, amount);
-  json_t *j = create_ok("/v1/invoices", body);
-  snprintf(out, 32, "%s", jstr(j, "id"));
-  json_decref(j);
-}
-
 /* A payment of AMOUNT applied to invoice ID, written directly. */
 static void pay(const char *customer, const char *invoice, long long amount)
 {
@@ -49,7 +37,8 @@ static void credit_debit_correction(void **state)
   (void)state;
   char cust[32], inv[32], path[128];
   sql_customer(cust, "Adjust Co");
-  new_invoice(inv, cust, "ADJ-1", 10000);
+  new_invoice(inv, .customer = cust, .number = "ADJ-1", .amount = 10000,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
   snprintf(path, sizeof path, "/v1/invoices/%s/adjustments", inv);
   struct http_resp r = {0};
 
@@ -144,7 +133,8 @@ static void balance_rules(void **state)
   (void)state;
   char cust[32], inv[32], path[128];
   sql_customer(cust, "Balance Co");
-  new_invoice(inv, cust, "ADJ-2", 1000);
+  new_invoice(inv, .customer = cust, .number = "ADJ-2", .amount = 1000,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
   snprintf(path, sizeof path, "/v1/invoices/%s/adjustments", inv);
   pay(cust, inv, 600);
   struct http_resp r = {0};
@@ -183,7 +173,8 @@ static void balance_rules(void **state)
 
   /* A credit of the whole unpaid invoice leaves an amount of zero. */
   char inv2[32];
-  new_invoice(inv2, cust, "ADJ-3", 700);
+  new_invoice(inv2, .customer = cust, .number = "ADJ-3", .amount = 700,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
   httpf(&r, "POST", ROLE_ADMIN, "{\"kind\": \"credit\", \"amount\": -700, \"reason\": \"cancelled\"}",
         "/v1/invoices/%s/adjustments", inv2);
   assert_status(&r, 201);
@@ -192,7 +183,8 @@ static void balance_rules(void **state)
 
   /* The amount may not pass 2^53 - 1. */
   char inv3[32];
-  new_invoice(inv3, cust, "ADJ-4", 9007199254740991LL);
+  new_invoice(inv3, .customer = cust, .number = "ADJ-4", .amount = 9007199254740991LL,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
   httpf(&r, "POST", ROLE_ADMIN, "{\"kind\": \"debit\", \"amount\": 1, \"reason\": \"overflow\"}",
         "/v1/invoices/%s/adjustments", inv3);
   assert_problem(&r, 422, "validation", "amount");
@@ -210,8 +202,10 @@ static void closed_invoices(void **state)
   (void)state;
   char cust[32], v[32], w[32];
   sql_customer(cust, "Closed Co");
-  new_invoice(v, cust, "ADJ-V", 1000);
-  new_invoice(w, cust, "ADJ-W", 1000);
+  new_invoice(v, .customer = cust, .number = "ADJ-V", .amount = 1000,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
+  new_invoice(w, .customer = cust, .number = "ADJ-W", .amount = 1000,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
   struct http_resp r = {0};
   httpf(&r, "PATCH", ROLE_ADMIN, "{\"status\": \"void\"}", "/v1/invoices/%s", v);
   assert_status(&r, 200);
@@ -268,7 +262,8 @@ static void bad_input(void **state)
   (void)state;
   char cust[32], inv[32], path[128];
   sql_customer(cust, "Bad Adjust");
-  new_invoice(inv, cust, "ADJ-BAD", 1000);
+  new_invoice(inv, .customer = cust, .number = "ADJ-BAD", .amount = 1000,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
   snprintf(path, sizeof path, "/v1/invoices/%s/adjustments", inv);
   struct http_resp r = {0};
   for (size_t i = 0; i < sizeof bad_bodies / sizeof bad_bodies[0]; i++) {
@@ -335,8 +330,10 @@ static void routes_roles_and_ids(void **state)
   (void)state;
   char cust[32], inv[32], other[32], adj[32];
   sql_customer(cust, "Routes Co");
-  new_invoice(inv, cust, "ADJ-R1", 1000);
-  new_invoice(other, cust, "ADJ-R2", 1000);
+  new_invoice(inv, .customer = cust, .number = "ADJ-R1", .amount = 1000,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
+  new_invoice(other, .customer = cust, .number = "ADJ-R2", .amount = 1000,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
   struct http_resp r = {0};
   httpf(&r, "POST", ROLE_ADMIN, "{\"kind\": \"debit\", \"amount\": 5, \"reason\": \"r\"}", "/v1/invoices/%s/adjustments",
         inv);
@@ -411,7 +408,8 @@ static void concurrent_credits(void **state)
   (void)state;
   char cust[32], inv[32];
   sql_customer(cust, "Race Co");
-  new_invoice(inv, cust, "ADJ-RACE", 1000);
+  new_invoice(inv, .customer = cust, .number = "ADJ-RACE", .amount = 1000,
+              .issued_on = "2999-01-01", .due_on = "2999-01-31");
   enum { N = 10 };
   struct racer rc[N];
   for (int i = 0; i < N; i++) {

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-static int seq;
-
 static void new_contact(char out[32], const char *customer, const char *name)
 {
   char *id = harness_sql("INSERT INTO contacts (customer_id, name, role) VALUES (%s, '%s', 'accounts_payable') "
@@ -21,49 +19,13 @@ static void new_contact(char out[32], const char *customer, const char *name)
   free(id);
 }
 
-/* An open invoice of AMOUNT in CURRENCY, due long ago. */
-static void new_invoice(char out[32], const char *customer, const char *currency, long long amount)
-{
-  char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
-                         "issued_on, due_on) VALUES (%s, 'CL-%d', '%s', %lld, %lld, %lld, '2025-01-01', "
-                         "'2025-02-01') RETURNING id",
-                         customer, ++seq, currency, amount, amount, amount);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
-static int ts_shape_ok(const char *s)
-{
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 /* Everything a refused call log could have written. */
-static char *fingerprint(void)
-{
-  return harness_sql(
-      "SELECT md5(coalesce((SELECT string_agg(id::text, ',' ORDER BY id) FROM call_logs), '') || '|' || "
-      "coalesce((SELECT string_agg(concat_ws(':', id, status, version), ',' ORDER BY id) FROM promises), '') || '|' "
-      "|| coalesce((SELECT string_agg(concat_ws(':', id, status, version), ',' ORDER BY id) FROM disputes), '') || "
-      "'|' || coalesce((SELECT string_agg(concat_ws(':', id, balance, version), ',' ORDER BY id) FROM invoices), '') "
-      "|| '|' || (SELECT count(*) FROM events)::text)");
-}
+static const char *const watched[] = {"call_logs", "promises", "disputes", "invoices", "events", NULL};
 
 static void refused(const char *method, const char *path, enum role who, const char *body, long status,
                     const char *slug, const char *field)
 {
-  char *before = fingerprint();
-  struct http_resp r = {0};
-  http(&r, method, path, who, body, NULL);
-  if (r.status != status)
-    fail_msg("%s %s %s: expected %ld, got %ld: %s", method, path, body ? body : "(none)", status, r.status,
-             r.body ? r.body : "");
-  assert_problem(&r, status, slug, field);
-  http_resp_clear(&r);
-  char *after = fingerprint();
-  if (strcmp(before, after) != 0)
-    fail_msg("%s %s %s was refused but changed something", method, path, body ? body : "");
-  free(before);
-  free(after);
+  assert_refused(watched, method, path, who, body, NULL, status, slug, field);
 }
 
 /* POST a call log as ROLE; asserts 201 and returns the body (decref it). */
@@ -83,8 +45,8 @@ static void create_with_every_field(void **state)
   (void)state;
   char cust[32], inv1[32], inv2[32], contact[32], body[2048];
   sql_customer(cust, "Call Co");
-  new_invoice(inv1, cust, "USD", 1000);
-  new_invoice(inv2, cust, "USD", 2000);
+  sql_invoice(inv1, .customer = cust, .amount = 1000);
+  sql_invoice(inv2, .customer = cust, .amount = 2000);
   new_contact(contact, cust, "Ann Smith");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"invoice_ids\": [\"%s\", \"%s\"], \"channel\": \"phone\", "
@@ -216,11 +178,11 @@ static void append_only(void **state)
   struct http_resp r = {0};
   static const char *const methods[] = {"PATCH", "DELETE", "PUT", "POST"};
   for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
-    char *before = fingerprint();
+    char *before = tables_fingerprint(watched);
     http(&r, methods[i], path, ROLE_ADMIN, strcmp(methods[i], "DELETE") ? "{\"notes\": \"changed\"}" : NULL, NULL);
     assert_problem(&r, 405, "method-not-allowed", NULL);
     assert_string_equal(r.allow, "GET, HEAD");
-    char *after = fingerprint();
+    char *after = tables_fingerprint(watched);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -297,8 +259,8 @@ static void checked_against_customer(void **state)
   char cust[32], other[32], inv[32], other_inv[32], contact[32], other_contact[32], body[1024];
   sql_customer(cust, "Checked Co");
   sql_customer(other, "Other Co");
-  new_invoice(inv, cust, "USD", 1000);
-  new_invoice(other_inv, other, "USD", 1000);
+  sql_invoice(inv, .customer = cust, .amount = 1000);
+  sql_invoice(other_inv, .customer = other, .amount = 1000);
   new_contact(contact, cust, "Cara");
   new_contact(other_contact, other, "Dan");
 #define CALL(extra) \
@@ -472,7 +434,7 @@ static void bad_input(void **state)
   assert_problem(&r, 422, "validation", "promise.promised_on");
 
   /* Bytes that are not a JSON object. */
-  char *before = fingerprint();
+  char *before = tables_fingerprint(watched);
   static const char bad_utf8[] = "{\"customer_id\": \"1\", \"notes\": \"\xc3\x28\"}";
   http_raw(&r, "POST", "/v1/call-logs", ROLE_COLLECTOR, bad_utf8, sizeof bad_utf8 - 1, "application/json", NULL);
   assert_problem(&r, 400, "malformed-json", NULL);
@@ -485,7 +447,7 @@ static void bad_input(void **state)
   snprintf(body, sizeof body, "{\"customer_id\": \"%s\", " OK_CALL "}", cust);
   http_raw(&r, "POST", "/v1/call-logs", ROLE_COLLECTOR, body, strlen(body), "text/plain", NULL);
   assert_problem(&r, 415, "unsupported-media-type", NULL);
-  char *after = fingerprint();
+  char *after = tables_fingerprint(watched);
   assert_string_equal(before, after);
   free(before);
   free(after);
@@ -527,10 +489,10 @@ static void promise_in_call(void **state)
   char body[2048];
   sql_customer(cust, "Promising Call Co");
   sql_customer(other, "Not This One");
-  new_invoice(inv, cust, "USD", 50000);
-  new_invoice(paid, cust, "USD", 10000);
-  new_invoice(eur, cust, "EUR", 7000);
-  new_invoice(other_inv, other, "USD", 1000);
+  sql_invoice(inv, .customer = cust, .amount = 50000);
+  sql_invoice(paid, .customer = cust, .amount = 10000);
+  sql_invoice(eur, .customer = cust, .currency = "EUR", .amount = 7000);
+  sql_invoice(other_inv, .customer = other, .amount = 1000);
   harness_sql("UPDATE invoices SET balance = 0 WHERE id = %s", paid);
   new_contact(contact, cust, "Fay");
   day(on, 5);
@@ -649,10 +611,10 @@ static void dispute_in_call(void **state)
   char cust[32], other[32], inv[32], inv2[32], paid[32], other_inv[32], on[16], body[2048];
   sql_customer(cust, "Disputing Call Co");
   sql_customer(other, "Elsewhere Co");
-  new_invoice(inv, cust, "USD", 10000);
-  new_invoice(inv2, cust, "USD", 20000);
-  new_invoice(paid, cust, "USD", 5000);
-  new_invoice(other_inv, other, "USD", 5000);
+  sql_invoice(inv, .customer = cust, .amount = 10000);
+  sql_invoice(inv2, .customer = cust, .amount = 20000);
+  sql_invoice(paid, .customer = cust, .amount = 5000);
+  sql_invoice(other_inv, .customer = other, .amount = 5000);
   harness_sql("UPDATE invoices SET balance = 0 WHERE id = %s", paid);
   day(on, 3);
 #define DISPUTING(dispute) \
@@ -758,7 +720,7 @@ static void events(void **state)
   (void)state;
   char cust[32], inv[32], on[16], body[1024], types[512];
   sql_customer(cust, "Eventful Calls");
-  new_invoice(inv, cust, "USD", 10000);
+  sql_invoice(inv, .customer = cust, .amount = 10000);
   day(on, 2);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"channel\": \"phone\", \"direction\": \"outbound\", \"outcome\": "
@@ -808,8 +770,8 @@ static void list_filters_and_pages(void **state)
   char c1[32], c2[32], i1[32], i2[32], l1[32], l2[32], l3[32], l4[32], path[512], quoted[128];
   sql_customer(c1, "List Calls One");
   sql_customer(c2, "List Calls Two");
-  new_invoice(i1, c1, "USD", 100);
-  new_invoice(i2, c1, "USD", 100);
+  sql_invoice(i1, .customer = c1, .amount = 100);
+  sql_invoice(i2, .customer = c1, .amount = 100);
   snprintf(quoted, sizeof quoted, "\"%s\", \"%s\"", i1, i2);
   call(l1, c1, quoted, "phone", "outbound", "no_answer", "2025-03-01T10:00:00Z", "ann@example.com");
   snprintf(quoted, sizeof quoted, "\"%s\"", i2);

@@ -19,14 +19,6 @@ static void minutes_ago(char out[40], int minutes)
   free(t);
 }
 
-/* POSTs BODY to PATH as admin and copies the new id to OUT. */
-static void create_id(char out[32], const char *path, const char *body)
-{
-  json_t *j = create_ok(path, body);
-  snprintf(out, 32, "%s", jstr(j, "id"));
-  json_decref(j);
-}
-
 /* An invoice of CUSTOMER in CURRENCY due DUE_IN days from today. */
 static void invoice(char out[32], const char *customer, const char *number, const char *currency, long long amount,
                     int due_in)

@@ -113,19 +113,6 @@ static void run_concurrently(struct call *calls)
   pthread_barrier_destroy(&start);
 }
 
-static int seq;
-
-static void new_invoice(char out[32], const char *customer, long long amount, const char *due_on)
-{
-  char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
-                         "issued_on, due_on) VALUES (%s, 'CON-%d', 'USD', %lld, %lld, %lld, '2025-01-01', '%s') "
-                         "RETURNING id",
-                         customer, ++seq, amount, amount, amount, due_on);
-  assert_non_null(id);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
 static int is_type(const struct call *k, const char *slug)
 {
   char want[96];
@@ -153,7 +140,7 @@ static void explicit_allocations_race(const char *name, long long n, long long u
 {
   char cust[32], inv[32];
   sql_customer(cust, name);
-  new_invoice(inv, cust, n, "2025-06-01");
+  sql_invoice(inv, .customer = cust, .amount = n, .due_on = "2025-06-01");
   struct call *calls = calloc(CALLS, sizeof *calls);
   long long asked = 0;
   for (int i = 0; i < CALLS; i++) {
@@ -220,7 +207,7 @@ static void concurrent_auto_allocation_is_exact(void **state)
   long long owed = 0;
   sql_customer(cust, "Auto Race");
   for (int i = 0; i < 6; i++) {
-    new_invoice(inv[i], cust, amounts[i], due[i]);
+    sql_invoice(inv[i], .customer = cust, .amount = amounts[i], .due_on = due[i]);
     owed += amounts[i];
   }
   struct call *calls = calloc(CALLS, sizeof *calls);
@@ -285,8 +272,8 @@ static void crossing_allocations_all_succeed(void **state)
   (void)state;
   char cust[32], a[32], b[32];
   sql_customer(cust, "Crossing");
-  new_invoice(a, cust, 1000000, "2025-01-01");
-  new_invoice(b, cust, 1000000, "2025-01-02");
+  sql_invoice(a, .customer = cust, .amount = 1000000, .due_on = "2025-01-01");
+  sql_invoice(b, .customer = cust, .amount = 1000000, .due_on = "2025-01-02");
   struct call *calls = calloc(CALLS, sizeof *calls);
   long long to_a = 0, to_b = 0;
   for (int i = 0; i < CALLS; i++) {
@@ -327,7 +314,7 @@ static void reversals_race_with_payments(void **state)
   (void)state;
   char cust[32], inv[32], body[512];
   sql_customer(cust, "Reversal Race");
-  new_invoice(inv, cust, 100000, "2025-01-01");
+  sql_invoice(inv, .customer = cust, .amount = 100000, .due_on = "2025-01-01");
   /* Ten payments to reverse, each targeted by eight requests at once. */
   char ids[PER_THREAD][32];
   for (int i = 0; i < PER_THREAD; i++) {
@@ -389,7 +376,7 @@ static void concurrent_upserts_record_once(void **state)
   (void)state;
   char cust[32], inv[32];
   sql_customer(cust, "Upsert Race");
-  new_invoice(inv, cust, 50000, "2025-01-01");
+  sql_invoice(inv, .customer = cust, .amount = 50000, .due_on = "2025-01-01");
   struct call *calls = calloc(CALLS, sizeof *calls);
   for (int i = 0; i < CALLS; i++) {
     struct call *k = &calls[i];

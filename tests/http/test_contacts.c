@@ -2,61 +2,9 @@
  * the one-primary rule, contacts of other customers, roles, bad input. */
 #include "harness.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-  (void)p;
-  (void)ud;
-  return size * n;
-}
-
-/* Sends N requests at once (curl multi, one connection each), each with
- * HEADER when not NULL, and stores each status: the server's worker threads
- * run them concurrently. */
-static void parallel(const char *method, const char *const *paths, const char *const *bodies, const char *header,
-                     long *status, int n)
-{
-  CURLM *m = curl_multi_init();
-  CURL *easy[16];
-  struct curl_slist *headers[16];
-  char auth[256], url[16][256];
-  assert_true(n <= 16);
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
-  for (int i = 0; i < n; i++) {
-    easy[i] = curl_easy_init();
-    snprintf(url[i], sizeof url[i], "%s%s", harness_base(), paths[i]);
-    headers[i] = curl_slist_append(NULL, auth);
-    headers[i] = curl_slist_append(headers[i], "Content-Type: application/json");
-    headers[i] = curl_slist_append(headers[i], "Expect:");
-    if (header)
-      headers[i] = curl_slist_append(headers[i], header);
-    curl_easy_setopt(easy[i], CURLOPT_URL, url[i]);
-    curl_easy_setopt(easy[i], CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, bodies[i]);
-    curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, headers[i]);
-    curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 30L);
-    curl_multi_add_handle(m, easy[i]);
-  }
-  int running = 1;
-  while (running) {
-    curl_multi_perform(m, &running);
-    if (running)
-      curl_multi_poll(m, NULL, 0, 100, NULL);
-  }
-  for (int i = 0; i < n; i++) {
-    status[i] = 0;
-    curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status[i]);
-    curl_multi_remove_handle(m, easy[i]);
-    curl_easy_cleanup(easy[i]);
-    curl_slist_free_all(headers[i]);
-  }
-  curl_multi_cleanup(m);
-}
 
 static long long contact_count(void)
 {
@@ -192,31 +140,28 @@ static void concurrent_primary_switches(void **state)
 {
   (void)state;
   enum { N = 8 };
-  char cus[32], ids[N][32], paths[N][96];
-  const char *path_list[N], *bodies[N];
+  char cus[32], ids[N][32];
+  struct racer rc[N];
   new_customer(cus, "Racing Primaries");
   for (int i = 0; i < N; i++) {
     new_contact(ids[i], cus, "{\"name\": \"Racer\"}");
-    snprintf(paths[i], sizeof paths[i], "/v1/customers/%s/contacts/%s", cus, ids[i]);
-    path_list[i] = paths[i];
-    bodies[i] = "{\"is_primary\": true}";
+    rc[i] = (struct racer){.method = "PATCH", .who = ROLE_ADMIN, .body = "{\"is_primary\": true}"};
+    snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/customers/%s/contacts/%s", harness_base(), cus, ids[i]);
   }
-  long status[N];
-  parallel("PATCH", path_list, bodies, NULL, status, N);
+  run_racers(rc, N);
   for (int i = 0; i < N; i++)
-    assert_int_equal(status[i], 200);
+    assert_int_equal(rc[i].status, 200);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM contacts WHERE customer_id = %s AND is_primary", cus), 1);
 
   /* And new primary contacts created at once. */
-  char create_path[64];
-  snprintf(create_path, sizeof create_path, "/v1/customers/%s/contacts", cus);
   for (int i = 0; i < N; i++) {
-    path_list[i] = create_path;
-    bodies[i] = "{\"name\": \"Newcomer\", \"is_primary\": true}";
+    rc[i] = (struct racer){.method = "POST", .who = ROLE_ADMIN,
+                           .body = "{\"name\": \"Newcomer\", \"is_primary\": true}"};
+    snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/customers/%s/contacts", harness_base(), cus);
   }
-  parallel("POST", path_list, bodies, NULL, status, N);
+  run_racers(rc, N);
   for (int i = 0; i < N; i++)
-    assert_int_equal(status[i], 201);
+    assert_int_equal(rc[i].status, 201);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM contacts WHERE customer_id = %s", cus), 2 * N);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM contacts WHERE customer_id = %s AND is_primary", cus), 1);
 }

@@ -3,61 +3,9 @@
  * every way a request can be refused without changing anything. */
 #include "harness.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static size_t discard(char *p, size_t size, size_t n, void *ud)
-{
-  (void)p;
-  (void)ud;
-  return size * n;
-}
-
-/* Sends N requests at once (curl multi, one connection each), each with
- * HEADER when not NULL, and stores each status: the server's worker threads
- * run them concurrently. */
-static void parallel(const char *method, const char *const *paths, const char *const *bodies, const char *header,
-                     long *status, int n)
-{
-  CURLM *m = curl_multi_init();
-  CURL *easy[16];
-  struct curl_slist *headers[16];
-  char auth[256], url[16][256];
-  assert_true(n <= 16);
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
-  for (int i = 0; i < n; i++) {
-    easy[i] = curl_easy_init();
-    snprintf(url[i], sizeof url[i], "%s%s", harness_base(), paths[i]);
-    headers[i] = curl_slist_append(NULL, auth);
-    headers[i] = curl_slist_append(headers[i], "Content-Type: application/json");
-    headers[i] = curl_slist_append(headers[i], "Expect:");
-    if (header)
-      headers[i] = curl_slist_append(headers[i], header);
-    curl_easy_setopt(easy[i], CURLOPT_URL, url[i]);
-    curl_easy_setopt(easy[i], CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, bodies[i]);
-    curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, headers[i]);
-    curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 30L);
-    curl_multi_add_handle(m, easy[i]);
-  }
-  int running = 1;
-  while (running) {
-    curl_multi_perform(m, &running);
-    if (running)
-      curl_multi_poll(m, NULL, 0, 100, NULL);
-  }
-  for (int i = 0; i < n; i++) {
-    status[i] = 0;
-    curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status[i]);
-    curl_multi_remove_handle(m, easy[i]);
-    curl_easy_cleanup(easy[i]);
-    curl_slist_free_all(headers[i]);
-  }
-  curl_multi_cleanup(m);
-}
 
 static long long customer_count(void)
 {
@@ -502,40 +450,38 @@ static void concurrent_writers(void **state)
 {
   (void)state;
   enum { N = 8 };
-  const char *paths[N], *bodies[N];
-  long status[N];
+  struct racer rc[N];
   for (int i = 0; i < N; i++) {
-    paths[i] = "/v1/customers/external/race-1";
-    bodies[i] = "{\"name\": \"Racer\", \"collector\": \"race@example.com\"}";
+    rc[i] = (struct racer){.method = "PUT", .who = ROLE_ADMIN,
+                           .body = "{\"name\": \"Racer\", \"collector\": \"race@example.com\"}"};
+    snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/customers/external/race-1", harness_base());
   }
-  parallel("PUT", paths, bodies, NULL, status, N);
+  run_racers(rc, N);
   int created = 0;
   for (int i = 0; i < N; i++) {
-    if (status[i] == 201)
+    if (rc[i].status == 201)
       created++;
     else
-      assert_int_equal(status[i], 200);
+      assert_int_equal(rc[i].status, 200);
   }
   assert_int_equal(created, 1);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE external_id = 'race-1'"), 1);
   assert_int_equal(harness_sql_int("SELECT version FROM customers WHERE external_id = 'race-1'"), 1);
 
-  char id[32], path[64];
+  char id[32];
   create_into(id, "{\"name\": \"Contended\"}");
-  snprintf(path, sizeof path, "/v1/customers/%s", id);
-  char notes[N][64];
   for (int i = 0; i < N; i++) {
-    snprintf(notes[i], sizeof notes[i], "{\"notes\": \"writer %d\"}", i);
-    paths[i] = path;
-    bodies[i] = notes[i];
+    rc[i] = (struct racer){.method = "PATCH", .who = ROLE_ADMIN, .header = "If-Match: \"1\""};
+    snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/customers/%s", harness_base(), id);
+    snprintf(rc[i].body, sizeof rc[i].body, "{\"notes\": \"writer %d\"}", i);
   }
-  parallel("PATCH", paths, bodies, "If-Match: \"1\"", status, N);
+  run_racers(rc, N);
   int won = 0;
   for (int i = 0; i < N; i++) {
-    if (status[i] == 200)
+    if (rc[i].status == 200)
       won++;
     else
-      assert_int_equal(status[i], 412);
+      assert_int_equal(rc[i].status, 412);
   }
   assert_int_equal(won, 1);
   assert_int_equal(harness_sql_int("SELECT version FROM customers WHERE id = %s", id), 2);

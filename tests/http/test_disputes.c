@@ -16,17 +16,6 @@ static void new_customer(char out[32], const char *name)
   snprintf(out, 32, "%s", make_customer(name));
 }
 
-/* A USD invoice issued ISSUED days from today and due DUE days from today. */
-static void new_invoice(char out[32], const char *customer, long long amount, int issued, int due)
-{
-  static int seq;
-  char number[32], issued_on[16], due_on[16];
-  snprintf(number, sizeof number, "DSP-%d", ++seq);
-  day(issued_on, issued);
-  day(due_on, due);
-  snprintf(out, 32, "%s", make_invoice(customer, number, amount, issued_on, due_on));
-}
-
 /* Opens a dispute as ROLE and copies its id to OUT; asserts 201. */
 static void open_dispute(char out[32], const char *invoice, long long amount, const char *reason, enum role who)
 {
@@ -73,11 +62,6 @@ static int in_dispute(const char *invoice)
   return v;
 }
 
-static int ts_shape_ok(const char *s)
-{
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 static long long count_disputes(void)
 {
   return harness_sql_int("SELECT count(*) FROM disputes");
@@ -105,7 +89,7 @@ static void open_get_and_close(void **state)
   (void)state;
   char cus[32], inv[32], id[32], loc[64], body[512];
   new_customer(cus, "Dispute Co");
-  new_invoice(inv, cus, 10000, -40, -10);
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -40, .due_in = -10);
   assert_false(in_dispute(inv));
   json_t *before = get_invoice(inv);
   assert_true(is_null(before, "resubmitted_on"));
@@ -214,7 +198,7 @@ static void open_with_call_log(void **state)
   char cus[32], other[32], inv[32], log[32], other_log[32], body[256];
   new_customer(cus, "Called Ltd");
   new_customer(other, "Someone Else");
-  new_invoice(inv, cus, 5000, -5, 20);
+  new_invoice(inv, .customer = cus, .amount = 5000, .issued_in = -5, .due_in = 20);
   new_call_log(log, cus);
   new_call_log(other_log, other);
   struct http_resp r = {0};
@@ -248,7 +232,7 @@ static void open_function_for_call_logs(void **state)
   char cus[32], other[32], inv[32], log[32];
   new_customer(cus, "Nested Ltd");
   new_customer(other, "Not Nested");
-  new_invoice(inv, cus, 5000, -5, 20);
+  new_invoice(inv, .customer = cus, .amount = 5000, .issued_in = -5, .due_in = 20);
   new_call_log(log, cus);
   /* The field names, read from the error the function raises. */
   static const char *const cases[][2] = {
@@ -291,10 +275,10 @@ static void open_refused_by_invoice_state(void **state)
   (void)state;
   char cus[32], paid[32], voided[32], written[32], open_inv[32], body[256];
   new_customer(cus, "States Inc");
-  new_invoice(paid, cus, 3000, -20, -5);
-  new_invoice(voided, cus, 3000, -20, -5);
-  new_invoice(written, cus, 3000, -20, -5);
-  new_invoice(open_inv, cus, 3000, -20, -5);
+  new_invoice(paid, .customer = cus, .amount = 3000, .issued_in = -20, .due_in = -5);
+  new_invoice(voided, .customer = cus, .amount = 3000, .issued_in = -20, .due_in = -5);
+  new_invoice(written, .customer = cus, .amount = 3000, .issued_in = -20, .due_in = -5);
+  new_invoice(open_inv, .customer = cus, .amount = 3000, .issued_in = -20, .due_in = -5);
   pay(cus, paid, 3000);
   struct http_resp r = {0};
   httpf(&r, "PATCH", ROLE_ADMIN, "{\"status\": \"void\"}", "/v1/invoices/%s", voided);
@@ -390,7 +374,7 @@ static void create_errors(void **state)
   (void)state;
   char cus[32], inv[32], body[1024];
   new_customer(cus, "Bad Input Disputes");
-  new_invoice(inv, cus, 10000, -5, 20);
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -5, .due_in = 20);
   long long n = count_disputes();
   struct http_resp r = {0};
   for (size_t i = 0; i < sizeof bad_creates / sizeof bad_creates[0]; i++) {
@@ -448,7 +432,7 @@ static void stored_verbatim(void **state)
   (void)state;
   char cus[32], inv[32], body[1024], id[32];
   new_customer(cus, "Verbatim Disputes");
-  new_invoice(inv, cus, 10000, -5, 20);
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -5, .due_in = 20);
   const char *notes = "'); DROP TABLE disputes;-- 100% \\\"q\\\" _x_ \\\\ $1 $$y$$ Ω";
   const char *stored = "'); DROP TABLE disputes;-- 100% \"q\" _x_ \\ $1 $$y$$ Ω";
   snprintf(body, sizeof body, "{\"invoice_id\": \"%s\", \"reason\": \"missing_po\", \"amount\": 10, \"notes\": \"%s\"}",
@@ -502,7 +486,7 @@ static void resolve_with_credit(void **state)
   (void)state;
   char cus[32], inv[32], id[32], body[256];
   new_customer(cus, "Credit Me");
-  new_invoice(inv, cus, 10000, -30, -3);
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
   pay(cus, inv, 1000);
   open_dispute(id, inv, 3000, "damaged", ROLE_COLLECTOR);
   struct http_resp r = {0};
@@ -530,7 +514,7 @@ static void resolve_with_credit(void **state)
   /* A credit above the balance is refused and changes nothing; the whole
    * balance may be credited, which pays the invoice. */
   char inv2[32], id2[32];
-  new_invoice(inv2, cus, 10000, -30, -3);
+  new_invoice(inv2, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
   pay(cus, inv2, 8000);
   open_dispute(id2, inv2, 5000, "pricing", ROLE_COLLECTOR);
   json_t *inv_before = get_invoice(inv2);
@@ -563,7 +547,7 @@ static void resolve_with_corrected_amount(void **state)
   (void)state;
   char cus[32], inv[32], id[32], adj[32];
   new_customer(cus, "Correct Me");
-  new_invoice(inv, cus, 10000, -30, -3);
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
   pay(cus, inv, 1000);
   open_dispute(id, inv, 2000, "quantity", ROLE_COLLECTOR);
   struct http_resp r = {0};
@@ -582,7 +566,7 @@ static void resolve_with_corrected_amount(void **state)
 
   /* Corrected upward: the balance moves up by the difference. */
   char inv2[32], id2[32];
-  new_invoice(inv2, cus, 10000, -30, -3);
+  new_invoice(inv2, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
   open_dispute(id2, inv2, 100, "pricing", ROLE_COLLECTOR);
   httpf(&r, "PATCH", ROLE_MANAGER, "{\"status\": \"resolved\", \"resolution\": \"corrected_invoice\", \"new_amount\": 12500}",
         "/v1/disputes/%s", id2);
@@ -594,7 +578,7 @@ static void resolve_with_corrected_amount(void **state)
 
   /* Below what was already paid: refused, nothing changes. */
   char inv3[32], id3[32];
-  new_invoice(inv3, cus, 10000, -30, -3);
+  new_invoice(inv3, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
   pay(cus, inv3, 6000);
   open_dispute(id3, inv3, 100, "pricing", ROLE_COLLECTOR);
   httpf(&r, "PATCH", ROLE_MANAGER, "{\"status\": \"resolved\", \"resolution\": \"corrected_invoice\", \"new_amount\": 5999}",
@@ -618,7 +602,7 @@ static void resolve_with_corrected_amount(void **state)
 
   /* A duplicate invoice corrected to nothing. */
   char inv4[32], id4[32];
-  new_invoice(inv4, cus, 4000, -30, -3);
+  new_invoice(inv4, .customer = cus, .amount = 4000, .issued_in = -30, .due_in = -3);
   open_dispute(id4, inv4, 4000, "duplicate", ROLE_COLLECTOR);
   httpf(&r, "PATCH", ROLE_MANAGER, "{\"status\": \"resolved\", \"resolution\": \"corrected_invoice\", \"new_amount\": 0}",
         "/v1/disputes/%s", id4);
@@ -635,7 +619,7 @@ static void resolve_with_new_due_date(void **state)
   (void)state;
   char cus[32], inv[32], id[32], today[16], in_two_weeks[16], body[256];
   new_customer(cus, "Resubmit Me");
-  new_invoice(inv, cus, 10000, -70, -40);
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -70, .due_in = -40);
   day(today, 0);
   day(in_two_weeks, 14);
   json_t *i = get_invoice(inv);
@@ -660,7 +644,7 @@ static void resolve_with_new_due_date(void **state)
 
   /* Both at once: the correction and the new date. */
   char inv2[32], id2[32], adj[32];
-  new_invoice(inv2, cus, 10000, -70, -40);
+  new_invoice(inv2, .customer = cus, .amount = 10000, .issued_in = -70, .due_in = -40);
   open_dispute(id2, inv2, 500, "pricing", ROLE_COLLECTOR);
   snprintf(body, sizeof body,
            "{\"status\": \"resolved\", \"resolution\": \"corrected_invoice\", \"new_amount\": 9500, \"new_due_on\": \"%s\"}",
@@ -681,7 +665,7 @@ static void resolve_with_new_due_date(void **state)
   char inv3[32], id3[32], yesterday[16], in_three[16];
   day(yesterday, -1);
   day(in_three, 3);
-  new_invoice(inv3, cus, 10000, 5, 10);
+  new_invoice(inv3, .customer = cus, .amount = 10000, .issued_in = 5, .due_in = 10);
   open_dispute(id3, inv3, 500, "pricing", ROLE_COLLECTOR);
   json_t *before = get_invoice(inv3);
   snprintf(body, sizeof body,
@@ -701,7 +685,7 @@ static void resolve_with_new_due_date(void **state)
   assert_int_equal(count_adjustments(inv3), 0);
   /* Past, though after the issue date: still refused. */
   char inv5[32], id5[32];
-  new_invoice(inv5, cus, 10000, -70, -40);
+  new_invoice(inv5, .customer = cus, .amount = 10000, .issued_in = -70, .due_in = -40);
   open_dispute(id5, inv5, 500, "pricing", ROLE_COLLECTOR);
   snprintf(body, sizeof body, "{\"status\": \"resolved\", \"resolution\": \"corrected_invoice\", \"new_due_on\": \"%s\"}",
            yesterday);
@@ -780,7 +764,7 @@ static void patch_rules(void **state)
   (void)state;
   char cus[32], inv[32], id[32], path[64];
   new_customer(cus, "Patch Rules");
-  new_invoice(inv, cus, 10000, -30, -3);
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
   open_dispute(id, inv, 1000, "pricing", ROLE_COLLECTOR);
   snprintf(path, sizeof path, "/v1/disputes/%s", id);
   struct http_resp r = {0};
@@ -862,7 +846,7 @@ static void patch_rules(void **state)
 
   /* An open dispute on an invoice voided since cannot be credited, but can be rejected. */
   char inv2[32], id3[32];
-  new_invoice(inv2, cus, 10000, -30, -3);
+  new_invoice(inv2, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
   open_dispute(id3, inv2, 1000, "pricing", ROLE_COLLECTOR);
   httpf(&r, "PATCH", ROLE_ADMIN, "{\"status\": \"void\"}", "/v1/invoices/%s", inv2);
   assert_status(&r, 200);
@@ -914,9 +898,9 @@ static void list_filters_and_pages(void **state)
   char a[32], b[32], a1[32], a2[32], b1[32], d1[32], d2[32], d3[32], d4[32], path[256];
   new_customer(a, "List A");
   new_customer(b, "List B");
-  new_invoice(a1, a, 10000, -10, 10);
-  new_invoice(a2, a, 10000, -10, 10);
-  new_invoice(b1, b, 10000, -10, 10);
+  new_invoice(a1, .customer = a, .amount = 10000, .issued_in = -10, .due_in = 10);
+  new_invoice(a2, .customer = a, .amount = 10000, .issued_in = -10, .due_in = 10);
+  new_invoice(b1, .customer = b, .amount = 10000, .issued_in = -10, .due_in = 10);
   open_dispute(d1, a1, 100, "pricing", ROLE_COLLECTOR);
   struct http_resp r = {0};
   httpf(&r, "PATCH", ROLE_MANAGER, "{\"status\": \"rejected\"}", "/v1/disputes/%s", d1);
@@ -1021,9 +1005,9 @@ static void events(void **state)
   (void)state;
   char cus[32], inv1[32], inv2[32], inv3[32], d1[32], d2[32], d3[32], qs[128], types[256];
   new_customer(cus, "Eventful Disputes");
-  new_invoice(inv1, cus, 10000, -10, 10);
-  new_invoice(inv2, cus, 10000, -10, 10);
-  new_invoice(inv3, cus, 10000, -10, 10);
+  new_invoice(inv1, .customer = cus, .amount = 10000, .issued_in = -10, .due_in = 10);
+  new_invoice(inv2, .customer = cus, .amount = 10000, .issued_in = -10, .due_in = 10);
+  new_invoice(inv3, .customer = cus, .amount = 10000, .issued_in = -10, .due_in = 10);
   open_dispute(d1, inv1, 100, "pricing", ROLE_COLLECTOR);
   open_dispute(d2, inv2, 100, "pricing", ROLE_COLLECTOR);
   open_dispute(d3, inv3, 100, "pricing", ROLE_COLLECTOR);
@@ -1086,7 +1070,7 @@ static void concurrent_writes(void **state)
   (void)state;
   char cus[32], inv[32];
   new_customer(cus, "Racing Disputes");
-  new_invoice(inv, cus, 10000, -30, -3);
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
   enum { N = 8 };
   struct racer rc[N];
   for (int i = 0; i < N; i++) {
@@ -1113,7 +1097,7 @@ static void concurrent_writes(void **state)
 
   for (int round = 0; round < 5; round++) {
     char inv2[32], id[32], today[16];
-    new_invoice(inv2, cus, 10000, -30, -3);
+    new_invoice(inv2, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
     open_dispute(id, inv2, 5000, "pricing", ROLE_COLLECTOR);
     day(today, 0);
     struct racer two[2];

@@ -608,16 +608,15 @@ static void every_post_route(void **state)
     long long rows = harness_sql_int("SELECT count(*) FROM %s", cases[i].table);
     long long events = events_count();
     /* The whole table, every column of every row. */
-    char *before = harness_sql("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM %s t",
-                               cases[i].table);
+    const char *const table[] = {cases[i].table, NULL};
+    char *before = tables_fingerprint(table);
     post_as(&again, cases[i].path, cases[i].who, key, cases[i].body, cases[i].content_type);
     if (again.replayed != 1)
       fail_msg("%s: not replayed: %ld %s", cases[i].label, again.status, again.body ? again.body : "");
     expect_replay_of(&first, &again);
     assert_int_equal(harness_sql_int("SELECT count(*) FROM %s", cases[i].table), rows);
     assert_int_equal(events_count(), events);
-    char *after = harness_sql("SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM %s t",
-                              cases[i].table);
+    char *after = tables_fingerprint(table);
     assert_string_equal(after, before);
     free(before);
     free(after);

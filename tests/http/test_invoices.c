@@ -17,23 +17,6 @@ static void invoice_body(char *buf, size_t size, const char *customer, const cha
            customer, number, amount, issued, due);
 }
 
-/* Creates an invoice in USD and copies its id to OUT. */
-static void new_invoice(char out[32], const char *customer, const char *number, long long amount, const char *issued,
-                        const char *due)
-{
-  char body[512];
-  invoice_body(body, sizeof body, customer, number, amount, issued, due);
-  json_t *j = create_ok("/v1/invoices", body);
-  snprintf(out, 32, "%s", jstr(j, "id"));
-  json_decref(j);
-}
-
-static int ts_shape_ok(const char *s)
-{
-  /* 2026-01-31T14:05:00.123456Z */
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 static long long count_invoices(void)
 {
   return harness_sql_int("SELECT count(*) FROM invoices");
@@ -153,11 +136,11 @@ static void days_overdue_and_status(void **state)
   day(yesterday, -1);
   day(ten_ago, -10);
   day(month_ago, -30);
-  new_invoice(a, cust, "AGE-1", 100, month_ago, today);
-  new_invoice(b, cust, "AGE-2", 100, month_ago, yesterday);
-  new_invoice(c, cust, "AGE-3", 100, month_ago, ten_ago);
-  new_invoice(d, cust, "AGE-4", 100, "2019-12-01", "2020-01-01");
-  new_invoice(e, cust, "AGE-5", 100, month_ago, ten_ago);
+  new_invoice(a, .customer = cust, .number = "AGE-1", .amount = 100, .issued_on = month_ago, .due_on = today);
+  new_invoice(b, .customer = cust, .number = "AGE-2", .amount = 100, .issued_on = month_ago, .due_on = yesterday);
+  new_invoice(c, .customer = cust, .number = "AGE-3", .amount = 100, .issued_on = month_ago, .due_on = ten_ago);
+  new_invoice(d, .customer = cust, .number = "AGE-4", .amount = 100, .issued_on = "2019-12-01", .due_on = "2020-01-01");
+  new_invoice(e, .customer = cust, .number = "AGE-5", .amount = 100, .issued_on = month_ago, .due_on = ten_ago);
   struct http_resp r = {0};
   httpf(&r, "GET", ROLE_ADMIN, NULL, "/v1/invoices/%s", a);
   assert_int_equal(jint(r.json, "days_overdue"), 0);
@@ -194,10 +177,10 @@ static void list_filters_and_pages(void **state)
   char c1[32], c2[32], i1[32], i2[32], i3[32], i4[32], i5[32], path[512];
   sql_customer(c1, "List One");
   sql_customer(c2, "List Two");
-  new_invoice(i1, c1, "L-1", 100, "2019-12-01", "2020-01-01");
-  new_invoice(i2, c1, "L-2", 200, "2020-01-01", "2020-06-01");
-  new_invoice(i3, c1, "L-3", 300, "2999-01-01", "2999-02-01");
-  new_invoice(i4, c2, "L-4", 400, "2019-12-01", "2020-01-01");
+  new_invoice(i1, .customer = c1, .number = "L-1", .amount = 100, .issued_on = "2019-12-01", .due_on = "2020-01-01");
+  new_invoice(i2, .customer = c1, .number = "L-2", .amount = 200, .issued_on = "2020-01-01", .due_on = "2020-06-01");
+  new_invoice(i3, .customer = c1, .number = "L-3", .amount = 300, .issued_on = "2999-01-01", .due_on = "2999-02-01");
+  new_invoice(i4, .customer = c2, .number = "L-4", .amount = 400, .issued_on = "2019-12-01", .due_on = "2020-01-01");
   char body[512];
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"number\": \"L-5\", \"currency\": \"EUR\", \"amount\": 500, "
@@ -534,8 +517,9 @@ static void patch_fields_and_if_match(void **state)
   (void)state;
   char cust[32], id[32], other[32];
   sql_customer(cust, "Patch Co");
-  new_invoice(id, cust, "P-1", 5000, "2999-01-01", "2999-01-31");
-  new_invoice(other, cust, "P-2", 5000, "2999-01-01", "2999-01-31");
+  new_invoice(id, .customer = cust, .number = "P-1", .amount = 5000, .issued_on = "2999-01-01", .due_on = "2999-01-31");
+  new_invoice(other, .customer = cust, .number = "P-2", .amount = 5000, .issued_on = "2999-01-01",
+              .due_on = "2999-01-31");
   harness_sql("UPDATE invoices SET external_id = 'p-2-ext' WHERE id = %s", other);
   struct http_resp r = {0};
 
@@ -667,10 +651,10 @@ static void void_and_write_off(void **state)
   (void)state;
   char cust[32], a[32], b[32], c[32], d[32];
   sql_customer(cust, "Status Co");
-  new_invoice(a, cust, "S-1", 1000, "2020-01-01", "2020-02-01");
-  new_invoice(b, cust, "S-2", 1000, "2020-01-01", "2020-02-01");
-  new_invoice(c, cust, "S-3", 1000, "2020-01-01", "2020-02-01");
-  new_invoice(d, cust, "S-4", 1000, "2020-01-01", "2020-02-01");
+  new_invoice(a, .customer = cust, .number = "S-1", .amount = 1000, .issued_on = "2020-01-01", .due_on = "2020-02-01");
+  new_invoice(b, .customer = cust, .number = "S-2", .amount = 1000, .issued_on = "2020-01-01", .due_on = "2020-02-01");
+  new_invoice(c, .customer = cust, .number = "S-3", .amount = 1000, .issued_on = "2020-01-01", .due_on = "2020-02-01");
+  new_invoice(d, .customer = cust, .number = "S-4", .amount = 1000, .issued_on = "2020-01-01", .due_on = "2020-02-01");
   struct http_resp r = {0};
 
   /* Void an unpaid invoice: the balance is kept as it was; it is no longer owed. */
@@ -885,7 +869,8 @@ static void upsert(void **state)
 
   /* A number another invoice has. */
   char other[32];
-  new_invoice(other, cust, "ERP-OTHER", 10, "2999-01-01", "2999-01-01");
+  new_invoice(other, .customer = cust, .number = "ERP-OTHER", .amount = 10, .issued_on = "2999-01-01",
+              .due_on = "2999-01-01");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"number\": \"ERP-OTHER\", \"currency\": \"USD\", \"amount\": 700, "
            "\"issued_on\": \"2999-01-01\", \"due_on\": \"2999-03-01\"}",

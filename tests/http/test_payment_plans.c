@@ -29,29 +29,6 @@ static void new_customer(char out[32], const char *name, const char *extra)
   json_decref(j);
 }
 
-/* An invoice of AMOUNT in CURRENCY issued ISSUED days from today, due DUE
- * days from today. */
-static void new_invoice_in(char out[32], const char *cus, const char *currency, long long amount, int issued, int due)
-{
-  static int seq;
-  char issued_on[16], due_on[16], body[512];
-  day(issued_on, issued);
-  day(due_on, due);
-  snprintf(body, sizeof body,
-           "{\"customer_id\": \"%s\", \"number\": \"PLN-%d\", \"currency\": \"%s\", \"amount\": %lld, "
-           "\"issued_on\": \"%s\", \"due_on\": \"%s\"}",
-           cus, ++seq, currency, amount, issued_on, due_on);
-  json_t *j = create_ok("/v1/invoices", body);
-  snprintf(out, 32, "%s", jstr(j, "id"));
-  json_decref(j);
-}
-
-/* A USD invoice that fell due 30 days ago. */
-static void new_invoice(char out[32], const char *cus, long long amount)
-{
-  new_invoice_in(out, cus, "USD", amount, -60, -30);
-}
-
 /* Pays AMOUNT on INVOICE today; the payment's id goes to OUT (may be NULL). */
 static void pay(char out[32], const char *cus, const char *invoice, long long amount)
 {
@@ -125,20 +102,11 @@ static json_t *installment(const json_t *plan, size_t i)
   return json_array_get(json_object_get(plan, "installments"), i);
 }
 
-static int ts_shape_ok(const char *s)
-{
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
-}
-
 static long long count_plans(void) { return harness_sql_int("SELECT count(*) FROM payment_plans"); }
 
-/* A digest of every plan, installment and invoice: "nothing changed". */
-static char *digest(void)
-{
-  return harness_sql("SELECT md5(coalesce((SELECT string_agg(p::text, '|' ORDER BY p.id) FROM payment_plans p), '') "
-                     "|| coalesce((SELECT string_agg(i::text, '|' ORDER BY i.id) FROM payment_plan_installments i), "
-                     "'') || coalesce((SELECT string_agg(v::text, '|' ORDER BY v.id) FROM invoices v), ''))");
-}
+/* Every plan, installment and invoice: "nothing changed". */
+static const char *const plan_tables[] = {"payment_plans", "payment_plan_installments", "invoices", NULL};
+static char *digest(void) { return tables_fingerprint(plan_tables); }
 
 static void expect_unchanged(const char *before, const char *when)
 {
@@ -217,8 +185,8 @@ static void create_explicit(void **state)
   (void)state;
   char cus[32], a[32], b[32], id[32], body[1024], d1[16], d2[16], loc[64], ids[96];
   new_customer(cus, "Explicit Plan Ltd", "");
-  new_invoice(a, cus, 10000);
-  new_invoice(b, cus, 5000);
+  new_invoice(a, .customer = cus, .amount = 10000, .issued_in = -60, .due_in = -30);
+  new_invoice(b, .customer = cus, .amount = 5000, .issued_in = -60, .due_in = -30);
   day(d1, 7);
   day(d2, 21);
   long long va = harness_sql_int("SELECT version FROM invoices WHERE id = %s", a);
@@ -302,7 +270,7 @@ static void create_explicit(void **state)
   /* An invoice of another customer is not in it. */
   char other[32], oinv[32];
   new_customer(other, "Explicit Plan Other Ltd", "");
-  new_invoice(oinv, other, 100);
+  new_invoice(oinv, .customer = other, .amount = 100, .issued_in = -60, .due_in = -30);
   inv = get_invoice(oinv);
   assert_false(json_is_true(json_object_get(inv, "in_plan")));
   assert_true(is_null(inv, "plan_id"));
@@ -316,7 +284,7 @@ static void create_defaults(void **state)
   (void)state;
   char cus[32], inv[32], due[16], body[512];
   new_customer(cus, "Default Terms Ltd", "");
-  new_invoice(inv, cus, 700);
+  new_invoice(inv, .customer = cus, .amount = 700, .issued_in = -60, .due_in = -30);
   day(due, 0);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"invoice_ids\": [\"%s\"], \"installments\": [{\"due_on\": \"%s\", "
@@ -344,7 +312,7 @@ static void create_generated(void **state)
   for (size_t k = 0; k < 2; k++) {
     char cus[32], inv[32], id[32];
     new_customer(cus, kinds[k].frequency, "");
-    new_invoice(inv, cus, 10000);
+    new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -60, .due_in = -30);
     snprintf(body, sizeof body,
              "{\"customer_id\": \"%s\", \"invoice_ids\": [\"%s\"], \"count\": 3, \"frequency\": \"%s\", "
              "\"first_due_on\": \"%s\"}",
@@ -371,7 +339,7 @@ static void create_generated(void **state)
   snprintf(year, sizeof year, "%.4s", jan31);
   char cus[32], inv[32], id[32];
   new_customer(cus, "Monthly Ltd", "");
-  new_invoice(inv, cus, 1000);
+  new_invoice(inv, .customer = cus, .amount = 1000, .issued_in = -60, .due_in = -30);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"invoice_ids\": [\"%s\"], \"count\": 4, \"frequency\": \"monthly\", "
            "\"first_due_on\": \"%s\"}",
@@ -394,7 +362,7 @@ static void create_generated(void **state)
   /* One installment per unit owed is the most there can be. */
   char small[32], sinv[32];
   new_customer(small, "Small Ltd", "");
-  new_invoice(sinv, small, 3);
+  new_invoice(sinv, .customer = small, .amount = 3, .issued_in = -60, .due_in = -30);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"invoice_ids\": [\"%s\"], \"count\": 3, \"frequency\": \"weekly\", "
            "\"first_due_on\": \"%s\"}",
@@ -531,7 +499,7 @@ static void create_bad_bodies(void **state)
   (void)state;
   char cus[32], inv[32], body[2048];
   new_customer(cus, "Bad Bodies Ltd", "");
-  new_invoice(inv, cus, 10000);
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -60, .due_in = -30);
   char *before = digest();
   long long n = count_plans();
   struct http_resp r = {0};
@@ -603,13 +571,13 @@ static void create_refused_by_data(void **state)
   char today[16], yesterday[16], soon[16], later[16];
   new_customer(cus, "Refused Plans Ltd", "");
   new_customer(other, "Someone Else Ltd", "");
-  new_invoice(ok, cus, 10000);
-  new_invoice(paid, cus, 500);
+  new_invoice(ok, .customer = cus, .amount = 10000, .issued_in = -60, .due_in = -30);
+  new_invoice(paid, .customer = cus, .amount = 500, .issued_in = -60, .due_in = -30);
   pay(NULL, cus, paid, 500);
-  new_invoice(voided, cus, 500);
-  new_invoice(disputed, cus, 500);
-  new_invoice_in(euro, cus, "EUR", 500, -60, -30);
-  new_invoice(foreign, other, 500);
+  new_invoice(voided, .customer = cus, .amount = 500, .issued_in = -60, .due_in = -30);
+  new_invoice(disputed, .customer = cus, .amount = 500, .issued_in = -60, .due_in = -30);
+  new_invoice(euro, .customer = cus, .currency = "EUR", .amount = 500, .issued_in = -60, .due_in = -30);
+  new_invoice(foreign, .customer = other, .amount = 500, .issued_in = -60, .due_in = -30);
   char *fid = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
                           "issued_on, due_on, factored) VALUES (%s, 'PLN-F1', 'USD', 500, 500, 500, current_date - 60, "
                           "current_date - 30, true) RETURNING id",
@@ -626,7 +594,7 @@ static void create_refused_by_data(void **state)
   day(soon, 5);
   day(later, 10);
   char tiny[32];
-  new_invoice(tiny, cus, 2);
+  new_invoice(tiny, .customer = cus, .amount = 2, .issued_in = -60, .due_in = -30);
   char *before = digest();
   long long n = count_plans();
 
@@ -725,8 +693,8 @@ static void one_active_plan(void **state)
   (void)state;
   char cus[32], a[32], b[32], id[32], body[1024], soon[16], path[64];
   new_customer(cus, "One Plan Ltd", "");
-  new_invoice(a, cus, 1000);
-  new_invoice(b, cus, 2000);
+  new_invoice(a, .customer = cus, .amount = 1000, .issued_in = -60, .due_in = -30);
+  new_invoice(b, .customer = cus, .amount = 2000, .issued_in = -60, .due_in = -30);
   plan_over(id, cus, a, 1, 1000, 5, 0, "");
   day(soon, 5);
   char *before = digest();
@@ -781,8 +749,8 @@ static void filling_and_completion(void **state)
   (void)state;
   char cus[32], a[32], b[32], id[32], body[1024], d1[16], d2[16], d3[16], p1[32], p2[32], p3[32];
   new_customer(cus, "Filling Ltd", "");
-  new_invoice(a, cus, 6000);
-  new_invoice(b, cus, 4000);
+  new_invoice(a, .customer = cus, .amount = 6000, .issued_in = -60, .due_in = -30);
+  new_invoice(b, .customer = cus, .amount = 4000, .issued_in = -60, .due_in = -30);
   /* Paid before the plan: already off what the plan covers. */
   pay(NULL, cus, a, 1000);
   day(d1, 10);
@@ -889,7 +857,7 @@ static void credit_completes(void **state)
   (void)state;
   char cus[32], inv[32], id[32];
   new_customer(cus, "Credited Ltd", "");
-  new_invoice(inv, cus, 3000);
+  new_invoice(inv, .customer = cus, .amount = 3000, .issued_in = -60, .due_in = -30);
   plan_over(id, cus, inv, 3, 1000, 7, 7, "");
   pay(NULL, cus, inv, 1000);
   struct http_resp r = {0};
@@ -918,7 +886,7 @@ static void concurrency(void **state)
   for (int round = 0; round < 3; round++) {
     char cus[32], inv[32];
     new_customer(cus, "Racing Plans Ltd", "");
-    new_invoice(inv, cus, 8000);
+    new_invoice(inv, .customer = cus, .amount = 8000, .issued_in = -60, .due_in = -30);
     for (int i = 0; i < N; i++) {
       memset(&rc[i], 0, sizeof rc[i]);
       snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/payment-plans", harness_base());
@@ -950,8 +918,8 @@ static void concurrency(void **state)
   for (int round = 0; round < 5; round++) {
   char cus[32], a[32], b[32], id[32], body[512];
   new_customer(cus, "Racing Payments Ltd", "");
-  new_invoice(a, cus, 4000);
-  new_invoice(b, cus, 4000);
+  new_invoice(a, .customer = cus, .amount = 4000, .issued_in = -60, .due_in = -30);
+  new_invoice(b, .customer = cus, .amount = 4000, .issued_in = -60, .due_in = -30);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"invoice_ids\": [\"%s\", \"%s\"], \"count\": 4, \"frequency\": \"weekly\", "
            "\"first_due_on\": \"%s\"}",
@@ -1029,8 +997,8 @@ static void settle_overlapping_commits(void **state)
   day(today, 0);
   day(soon, 9);
   new_customer(cus, "Overlapping Ltd", "");
-  new_invoice(a, cus, 1000);
-  new_invoice(b, cus, 1000);
+  new_invoice(a, .customer = cus, .amount = 1000, .issued_in = -60, .due_in = -30);
+  new_invoice(b, .customer = cus, .amount = 1000, .issued_in = -60, .due_in = -30);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"invoice_ids\": [\"%s\", \"%s\"], \"count\": 2, \"frequency\": \"weekly\", "
            "\"first_due_on\": \"%s\"}",
@@ -1104,7 +1072,7 @@ static void patch_rules(void **state)
   (void)state;
   char cus[32], inv[32], id[32], path[64];
   new_customer(cus, "Patched Plan Ltd", "");
-  new_invoice(inv, cus, 2000);
+  new_invoice(inv, .customer = cus, .amount = 2000, .issued_in = -60, .due_in = -30);
   plan_over(id, cus, inv, 2, 1000, 3, 7, "");
   snprintf(path, sizeof path, "/v1/payment-plans/%s", id);
   char *before = digest();
@@ -1189,7 +1157,7 @@ static void stored_verbatim(void **state)
   (void)state;
   char cus[32], inv[32], id[32], body[1024], soon[16];
   new_customer(cus, "Verbatim Plans Ltd", "");
-  new_invoice(inv, cus, 100);
+  new_invoice(inv, .customer = cus, .amount = 100, .issued_in = -60, .due_in = -30);
   day(soon, 3);
   const char *notes = "'); DROP TABLE payment_plans;-- 100% \\\"q\\\" _x_ \\\\ $1 $$y$$ Ω";
   const char *stored = "'); DROP TABLE payment_plans;-- 100% \"q\" _x_ \\ $1 $$y$$ Ω";
@@ -1258,9 +1226,9 @@ static void list_filters_and_pages(void **state)
   char cus[32], other[32], a[32], b[32], c[32], first[32], second[32], third[32];
   new_customer(cus, "Listed Plans Ltd", "");
   new_customer(other, "Listed Other Ltd", "");
-  new_invoice(a, cus, 1000);
-  new_invoice(b, cus, 1000);
-  new_invoice(c, other, 1000);
+  new_invoice(a, .customer = cus, .amount = 1000, .issued_in = -60, .due_in = -30);
+  new_invoice(b, .customer = cus, .amount = 1000, .issued_in = -60, .due_in = -30);
+  new_invoice(c, .customer = other, .amount = 1000, .issued_in = -60, .due_in = -30);
   plan_over(first, cus, a, 1, 1000, 3, 0, "");
   struct http_resp r = {0};
   httpf(&r, "PATCH", ROLE_MANAGER, "{\"status\": \"cancelled\", \"cancel_reason\": \"replaced\"}",
@@ -1318,7 +1286,7 @@ static void call_sheet(void **state)
   (void)state;
   char cus[32], inv[32], id[32];
   new_customer(cus, "Sheet Plan Ltd", "");
-  new_invoice(inv, cus, 1500);
+  new_invoice(inv, .customer = cus, .amount = 1500, .issued_in = -60, .due_in = -30);
   json_t *sheet = get_sheet(cus);
   assert_true(is_null(sheet, "plan"));
   json_decref(sheet);
@@ -1351,7 +1319,7 @@ static void scenario_kept(void **state)
   (void)state;
   char cus[32], inv[32], id[32];
   new_customer(cus, "Kept Plan Ltd", "");
-  new_invoice(inv, cus, 30000);
+  new_invoice(inv, .customer = cus, .amount = 30000, .issued_in = -60, .due_in = -30);
   sweep(0);
   expect_story("before the plan", cus, "overdue", "open:-29");
   plan_over(id, cus, inv, 3, 10000, 10, 10, "");
@@ -1401,7 +1369,7 @@ static void scenario_caught_up(void **state)
   (void)state;
   char cus[32], inv[32], id[32], as_of[40], path[64];
   new_customer(cus, "Caught Up Ltd", "");
-  new_invoice(inv, cus, 20000);
+  new_invoice(inv, .customer = cus, .amount = 20000, .issued_in = -60, .due_in = -30);
   plan_over(id, cus, inv, 2, 10000, 10, 10, "");
   snprintf(path, sizeof path, "/v1/payment-plans/%s", id);
 
@@ -1441,14 +1409,14 @@ static void scenario_caught_up(void **state)
                                    cus, inst, id, inst),
                    1);
   /* The same sweep again makes and changes nothing. */
-  const char *digest_sql = "SELECT md5(coalesce(string_agg(f::text, '|' ORDER BY f.id), '')) FROM follow_ups f";
-  char *fu_before = harness_sql("%s", digest_sql);
+  static const char *const follow_ups[] = {"follow_ups", NULL};
+  char *fu_before = tables_fingerprint(follow_ups);
   char *before = digest();
   run = sweep_doc(14);
   expect_json(run, "created", "{}");
   expect_json(run, "closed", "{}");
   json_decref(run);
-  char *fu_after = harness_sql("%s", digest_sql);
+  char *fu_after = tables_fingerprint(follow_ups);
   assert_string_equal(fu_before, fu_after);
   expect_unchanged(before, "the same sweep twice");
   free(fu_before);
@@ -1509,7 +1477,7 @@ static void scenario_defaulted(void **state)
   (void)state;
   char cus[32], inv[32], id[32], as_of[40];
   new_customer(cus, "Defaulted Ltd", "");
-  new_invoice(inv, cus, 30000);
+  new_invoice(inv, .customer = cus, .amount = 30000, .issued_in = -60, .due_in = -30);
   plan_over(id, cus, inv, 3, 10000, 5, 5, "");
   sweep(9);
   expect_story("first miss", cus, "installment_missed", "open:9");
@@ -1562,13 +1530,13 @@ static void scenario_cancelled_and_quiet(void **state)
   (void)state;
   char cus[32], inv[32], id[32], quiet[32], qinv[32], qid[32], off[32], oinv[32], oid[32];
   new_customer(cus, "Cancelled Plan Ltd", "");
-  new_invoice(inv, cus, 2000);
+  new_invoice(inv, .customer = cus, .amount = 2000, .issued_in = -60, .due_in = -30);
   plan_over(id, cus, inv, 2, 1000, 2, 10, "\"grace_days\": 0, \"max_missed\": 2");
   new_customer(quiet, "Quiet Plan Ltd", "\"cease_communication\": true");
-  new_invoice(qinv, quiet, 2000);
+  new_invoice(qinv, .customer = quiet, .amount = 2000, .issued_in = -60, .due_in = -30);
   plan_over(qid, quiet, qinv, 2, 1000, 2, 10, "\"grace_days\": 0");
   new_customer(off, "Handed Off Plan Ltd", "");
-  new_invoice(oinv, off, 2000);
+  new_invoice(oinv, .customer = off, .amount = 2000, .issued_in = -60, .due_in = -30);
   plan_over(oid, off, oinv, 2, 1000, 2, 10, "\"grace_days\": 0");
   sweep(3);
   expect_story("missed, no grace", cus, "installment_missed", "open:3");

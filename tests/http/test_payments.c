@@ -9,20 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int seq;
-
-static void new_invoice(char out[32], const char *customer, const char *currency, long long amount,
-                        const char *due_on)
-{
-  char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
-                         "issued_on, due_on) VALUES (%s, 'PAY-%d', '%s', %lld, %lld, %lld, '2025-01-01', '%s') "
-                         "RETURNING id",
-                         customer, ++seq, currency, amount, amount, amount, due_on);
-  assert_non_null(id);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
-
 static long long balance_of(const char *invoice)
 {
   return harness_sql_int("SELECT balance FROM invoices WHERE id = %s", invoice);
@@ -36,35 +22,15 @@ static void assert_invoice_status(const char *invoice, const char *status)
   free(s);
 }
 
-/* Everything a payment request could change, as one string. */
-static char *ledger_fingerprint(void)
-{
-  return harness_sql(
-      "SELECT md5(coalesce((SELECT string_agg(concat_ws(':', id, balance, status, version), ',' ORDER BY id) "
-      "FROM invoices), '') || '|' || coalesce((SELECT string_agg(concat_ws(':', id, version, status, unapplied, "
-      "reference, method, received_on, external_id), ',' ORDER BY id) FROM payments), '') || '|' || "
-      "coalesce((SELECT string_agg(concat_ws(':', id, amount, reversed_at), ',' ORDER BY id) "
-      "FROM payment_allocations), ''))");
-}
+/* Everything a payment request could change. */
+static const char *const watched[] = {"invoices", "payments", "payment_allocations", NULL};
 
 /* Sends a request that must be refused with STATUS (and problem SLUG naming
  * FIELD), and checks that the ledger did not change. */
 static void refused(const char *method, const char *path, enum role who, const char *body, long status,
                     const char *slug, const char *field)
 {
-  char *before = ledger_fingerprint();
-  struct http_resp r = {0};
-  http(&r, method, path, who, body, NULL);
-  if (r.status != status)
-    fail_msg("%s %s %s: expected %ld, got %ld: %s", method, path, body ? body : "", status, r.status,
-             r.body ? r.body : "");
-  assert_problem(&r, status, slug, field);
-  http_resp_clear(&r);
-  char *after = ledger_fingerprint();
-  if (strcmp(before, after) != 0)
-    fail_msg("%s %s %s was refused but changed the ledger", method, path, body ? body : "");
-  free(before);
-  free(after);
+  assert_refused(watched, method, path, who, body, NULL, status, slug, field);
 }
 
 /* TMPL with every "CUST" replaced by CUSTOMER. */
@@ -95,8 +61,8 @@ static void records_with_explicit_allocations(void **state)
   (void)state;
   char cust[32], inv1[32], inv2[32], body[1024];
   sql_customer(cust, "Explicit Ltd");
-  new_invoice(inv1, cust, "USD", 10000, "2025-03-01");
-  new_invoice(inv2, cust, "USD", 5000, "2025-02-01");
+  sql_invoice(inv1, .customer = cust, .amount = 10000, .due_on = "2025-03-01");
+  sql_invoice(inv2, .customer = cust, .amount = 5000, .due_on = "2025-02-01");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 12000, \"currency\": \"USD\", \"received_on\": \"2026-01-15\", "
            "\"method\": \"check\", \"reference\": \"CHK 1001\", \"allocations\": [{\"invoice_id\": \"%s\", "
@@ -176,12 +142,12 @@ static void oldest_first_when_allocations_omitted(void **state)
   char cust[32], other[32], a[32], b[32], c[32], eur[32], paid[32], foreign[32], body[1024];
   sql_customer(cust, "Oldest First Inc");
   sql_customer(other, "Someone Else");
-  new_invoice(a, cust, "USD", 3000, "2025-03-01");
-  new_invoice(b, cust, "USD", 2000, "2025-01-10");
-  new_invoice(c, cust, "USD", 1000, "2025-01-10"); /* same due date as b, later id */
-  new_invoice(eur, cust, "EUR", 7000, "2025-01-01");
-  new_invoice(paid, cust, "USD", 500, "2025-01-01");
-  new_invoice(foreign, other, "USD", 9000, "2025-01-01");
+  sql_invoice(a, .customer = cust, .amount = 3000, .due_on = "2025-03-01");
+  sql_invoice(b, .customer = cust, .amount = 2000, .due_on = "2025-01-10");
+  sql_invoice(c, .customer = cust, .amount = 1000, .due_on = "2025-01-10"); /* same due date as b, later id */
+  sql_invoice(eur, .customer = cust, .currency = "EUR", .amount = 7000, .due_on = "2025-01-01");
+  sql_invoice(paid, .customer = cust, .amount = 500, .due_on = "2025-01-01");
+  sql_invoice(foreign, .customer = other, .amount = 9000, .due_on = "2025-01-01");
   /* The oldest invoice is paid already, by an explicit allocation. */
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 500, \"currency\": \"USD\", \"received_on\": \"2026-01-02\", "
@@ -279,14 +245,14 @@ static void refusals_change_nothing(void **state)
   char cust[32], other[32], inv[32], inv2[32], paid[32], voided[32], eur[32], foreign[32];
   sql_customer(cust, "Refusals Co");
   sql_customer(other, "Other Co");
-  new_invoice(inv, cust, "USD", 10000, "2025-05-01");
-  new_invoice(inv2, cust, "USD", 2000, "2025-05-02");
-  new_invoice(paid, cust, "USD", 100, "2025-05-01");
+  sql_invoice(inv, .customer = cust, .amount = 10000, .due_on = "2025-05-01");
+  sql_invoice(inv2, .customer = cust, .amount = 2000, .due_on = "2025-05-02");
+  sql_invoice(paid, .customer = cust, .amount = 100, .due_on = "2025-05-01");
   harness_sql_int("UPDATE invoices SET balance = 0 WHERE id = %s RETURNING 1", paid);
-  new_invoice(voided, cust, "USD", 100, "2025-05-01");
+  sql_invoice(voided, .customer = cust, .amount = 100, .due_on = "2025-05-01");
   harness_sql_int("UPDATE invoices SET status = 'void' WHERE id = %s RETURNING 1", voided);
-  new_invoice(eur, cust, "EUR", 100, "2025-05-01");
-  new_invoice(foreign, other, "USD", 100, "2025-05-01");
+  sql_invoice(eur, .customer = cust, .currency = "EUR", .amount = 100, .due_on = "2025-05-01");
+  sql_invoice(foreign, .customer = other, .amount = 100, .due_on = "2025-05-01");
   char *tomorrow = harness_sql("SELECT to_char(current_date + 1, 'YYYY-MM-DD')");
   char *today = harness_sql("SELECT to_char(current_date, 'YYYY-MM-DD')");
 
@@ -488,7 +454,7 @@ static void refusals_change_nothing(void **state)
   refused("POST", "/v1/payments", ROLE_ADMIN, b, 400, "malformed-json", NULL);
   {
     struct http_resp r = {0};
-    char *before = ledger_fingerprint();
+    char *before = tables_fingerprint(watched);
     static const char bad_utf8[] = "{\"reference\": \"\xc3\x28\"}";
     http_raw(&r, "POST", "/v1/payments", ROLE_ADMIN, bad_utf8, sizeof bad_utf8 - 1, "application/json", NULL);
     assert_problem(&r, 400, "malformed-json", NULL);
@@ -505,7 +471,7 @@ static void refusals_change_nothing(void **state)
     assert_problem(&r, 413, "payload-too-large", NULL);
     free(huge);
     http_resp_clear(&r);
-    char *after = ledger_fingerprint();
+    char *after = tables_fingerprint(watched);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -571,7 +537,7 @@ static void patch_fields_and_preconditions(void **state)
   (void)state;
   char cust[32], inv[32], body[1024], path[64];
   sql_customer(cust, "Patchy");
-  new_invoice(inv, cust, "USD", 5000, "2025-06-01");
+  sql_invoice(inv, .customer = cust, .amount = 5000, .due_on = "2025-06-01");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 1000, \"currency\": \"USD\", \"received_on\": \"2026-01-15\", "
            "\"method\": \"check\", \"reference\": \"old\"}",
@@ -604,10 +570,10 @@ static void patch_fields_and_preconditions(void **state)
 
   /* If-Match: stale refused, current and "*" accepted. */
   const char *const stale[] = {"If-Match: \"1\"", NULL};
-  char *before = ledger_fingerprint();
+  char *before = tables_fingerprint(watched);
   http(&r, "PATCH", path, ROLE_ADMIN, "{\"reference\": \"lost update\"}", stale);
   assert_problem(&r, 412, "precondition-failed", NULL);
-  char *after = ledger_fingerprint();
+  char *after = tables_fingerprint(watched);
   assert_string_equal(before, after);
   free(before);
   free(after);
@@ -766,8 +732,8 @@ static void upsert_create_unchanged_conflict(void **state)
   char cust[32], other[32], inv1[32], inv2[32], body[1024];
   sql_customer(cust, "Upserter");
   sql_customer(other, "Not Upserter");
-  new_invoice(inv1, cust, "USD", 3000, "2025-01-01");
-  new_invoice(inv2, cust, "USD", 3000, "2025-02-01");
+  sql_invoice(inv1, .customer = cust, .amount = 3000, .due_on = "2025-01-01");
+  sql_invoice(inv2, .customer = cust, .amount = 3000, .due_on = "2025-02-01");
   const char *path = "/v1/payments/external/erp-7%27%3B--";
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 2500, \"currency\": \"USD\", \"received_on\": \"2026-03-01\", "
@@ -879,11 +845,11 @@ static void upsert_create_unchanged_conflict(void **state)
   refused("PUT", longpath, ROLE_ADMIN, body, 422, "validation", "external_id");
   {
     /* Not UTF-8: refused, by the router (404) or here (422). */
-    char *before = ledger_fingerprint();
+    char *before = tables_fingerprint(watched);
     http(&r, "PUT", "/v1/payments/external/%C3%28", ROLE_ADMIN, body, NULL);
     assert_true(r.status == 404 || r.status == 422);
     http_resp_clear(&r);
-    char *after = ledger_fingerprint();
+    char *after = tables_fingerprint(watched);
     assert_string_equal(before, after);
     free(before);
     free(after);

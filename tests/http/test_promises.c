@@ -4,7 +4,6 @@
  * by a reversal, cancelled by managers; events; lists; bad input. */
 #include "harness.h"
 
-#include <curl/curl.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,19 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int seq;
-
-/* An open invoice of AMOUNT in CURRENCY, due long ago. */
-static void new_invoice(char out[32], const char *customer, const char *currency, long long amount)
-{
-  char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
-                         "issued_on, due_on) VALUES (%s, 'PRM-%d', '%s', %lld, %lld, %lld, '2025-01-01', "
-                         "'2025-02-01') RETURNING id",
-                         customer, ++seq, currency, amount, amount, amount);
-  snprintf(out, 32, "%s", id);
-  free(id);
-}
 
 /* POST /v1/promises as admin; asserts 201 and copies the id to OUT. */
 static void new_promise(char out[32], const char *body)
@@ -91,35 +77,12 @@ static void assert_evaluate(const char *as_of, const char *customer, const char 
 }
 
 /* Everything a refused promise write could have touched. */
-static char *fingerprint(void)
-{
-  return harness_sql(
-      "SELECT md5(coalesce((SELECT string_agg(concat_ws(':', id, status, version, paid_amount, cancel_reason), ',' "
-      "ORDER BY id) FROM promises), '') || '|' || coalesce((SELECT string_agg(concat_ws(':', id, balance, version), "
-      "',' ORDER BY id) FROM invoices), '') || '|' || (SELECT count(*) FROM events)::text)");
-}
+static const char *const watched[] = {"promises", "invoices", "events", NULL};
 
 static void refused(const char *method, const char *path, enum role who, const char *body,
                     const char *const *headers, long status, const char *slug, const char *field)
 {
-  char *before = fingerprint();
-  struct http_resp r = {0};
-  http(&r, method, path, who, body, headers);
-  if (r.status != status)
-    fail_msg("%s %s %s: expected %ld, got %ld: %s", method, path, body ? body : "", status, r.status,
-             r.body ? r.body : "");
-  assert_problem(&r, status, slug, field);
-  http_resp_clear(&r);
-  char *after = fingerprint();
-  if (strcmp(before, after) != 0)
-    fail_msg("%s %s %s was refused but changed something", method, path, body ? body : "");
-  free(before);
-  free(after);
-}
-
-static int ts_shape_ok(const char *s)
-{
-  return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';
+  assert_refused(watched, method, path, who, body, headers, status, slug, field);
 }
 
 static void create_with_every_field(void **state)
@@ -127,8 +90,8 @@ static void create_with_every_field(void **state)
   (void)state;
   char cust[32], inv1[32], inv2[32], on[16], due[16], body[1024];
   sql_customer(cust, "Promise Co");
-  new_invoice(inv1, cust, "EUR", 40000);
-  new_invoice(inv2, cust, "EUR", 20000);
+  sql_invoice(inv1, .customer = cust, .currency = "EUR", .amount = 40000);
+  sql_invoice(inv2, .customer = cust, .currency = "EUR", .amount = 20000);
   char *log = harness_sql("INSERT INTO call_logs (customer_id, channel, direction, outcome, contact_name, "
                           "occurred_at, logged_by) VALUES (%s, 'phone', 'outbound', 'reached', 'Ann', now(), 'x') "
                           "RETURNING id",
@@ -340,12 +303,12 @@ static void create_errors(void **state)
   char cust[32], other[32], usd[32], eur[32], other_inv[32], paid_inv[32], tomorrow[16], yesterday[16];
   sql_customer(cust, "Bad Promise Co");
   sql_customer(other, "Someone Else");
-  new_invoice(usd, cust, "USD", 1000);
-  new_invoice(eur, cust, "EUR", 500);
+  sql_invoice(usd, .customer = cust, .amount = 1000);
+  sql_invoice(eur, .customer = cust, .currency = "EUR", .amount = 500);
   char spare[32];
-  new_invoice(spare, cust, "USD", 2000);
-  new_invoice(other_inv, other, "USD", 1000);
-  new_invoice(paid_inv, cust, "USD", 700);
+  sql_invoice(spare, .customer = cust, .amount = 2000);
+  sql_invoice(other_inv, .customer = other, .amount = 1000);
+  sql_invoice(paid_inv, .customer = cust, .amount = 700);
   harness_sql("UPDATE invoices SET balance = 0 WHERE id = %s", paid_inv);
   day(tomorrow, 1);
   day(yesterday, -1);
@@ -414,14 +377,14 @@ static void create_errors(void **state)
   /* Bytes: invalid UTF-8, wrong media types, no body. */
   static const char bad_utf8[] = "{\"customer_id\": \"\xff\xfe\"}";
   refused("POST", "/v1/promises", ROLE_ADMIN, NULL, NULL, 422, "validation", "customer_id");
-  char *before = fingerprint();
+  char *before = tables_fingerprint(watched);
   http_raw(&r, "POST", "/v1/promises", ROLE_ADMIN, bad_utf8, sizeof bad_utf8 - 1, "application/json", NULL);
   assert_problem(&r, 400, "malformed-json", NULL);
   snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"amount\": 1, \"currency\": \"USD\", \"promised_on\": \"%s\"}",
            cust, tomorrow);
   http_raw(&r, "POST", "/v1/promises", ROLE_ADMIN, body, strlen(body), "text/plain", NULL);
   assert_problem(&r, 415, "unsupported-media-type", NULL);
-  char *after = fingerprint();
+  char *after = tables_fingerprint(watched);
   assert_string_equal(before, after);
   free(before);
   free(after);
@@ -438,7 +401,7 @@ static void kept_as_soon_as_paid(void **state)
   (void)state;
   char cust[32], inv[32], prom[32], pay1[32], pay2[32], other_cur[32], early[32];
   sql_customer(cust, "Keeps Promises Ltd");
-  new_invoice(inv, cust, "USD", 100000);
+  sql_invoice(inv, .customer = cust, .amount = 100000);
   promise_of(prom, cust, 60000, 3);
   struct http_resp r = {0};
 
@@ -483,7 +446,7 @@ static void kept_as_soon_as_paid(void **state)
   /* A payment through the external upsert counts too. */
   char cust2[32], inv2[32], prom2[32], on[16], body[512];
   sql_customer(cust2, "Syncs Payments Ltd");
-  new_invoice(inv2, cust2, "USD", 5000);
+  sql_invoice(inv2, .customer = cust2, .amount = 5000);
   promise_of(prom2, cust2, 1000, 2);
   get_promise(&r, prom2);
   assert_string_equal(jstr(r.json, "status"), "pending");
@@ -513,7 +476,7 @@ static void reversal_reopens(void **state)
   (void)state;
   char cust[32], inv[32], prom[32], p1[32], p2[32];
   sql_customer(cust, "Bounced Checks Inc");
-  new_invoice(inv, cust, "USD", 100000);
+  sql_invoice(inv, .customer = cust, .amount = 100000);
   promise_of(prom, cust, 50000, 5);
   pay(p1, cust, "USD", 30000, 0);
   pay(p2, cust, "USD", 20000, 0);
@@ -559,8 +522,8 @@ static void evaluate_as_of(void **state)
   char cust[32], other[32], inv[32], oinv[32], prom[32], fut[32], oprom[32];
   sql_customer(cust, "Replay Ltd");
   sql_customer(other, "Bystander Ltd");
-  new_invoice(inv, cust, "USD", 100000);
-  new_invoice(oinv, other, "USD", 100000);
+  sql_invoice(inv, .customer = cust, .amount = 100000);
+  sql_invoice(oinv, .customer = other, .amount = 100000);
   promise_of(prom, cust, 1000, 0);
   promise_of(oprom, other, 1000, 0);
   /* Promised for 2020-01-10, made 2020-01-01: due by 2020-01-11 (grace 1). */
@@ -628,7 +591,7 @@ static void evaluate_as_of(void **state)
   /* All customers at once (the scheduler's call). */
   char a[32], b[32], third[32], tinv[32];
   sql_customer(third, "Third Ltd");
-  new_invoice(tinv, third, "USD", 1000);
+  sql_invoice(tinv, .customer = third, .amount = 1000);
   promise_of(a, cust, 100, 1);
   promise_of(b, third, 100, 1);
   long long pending = harness_sql_int("SELECT count(*) FROM promises WHERE status = 'pending'");
@@ -648,7 +611,7 @@ static void evaluate_business_day(void **state)
   (void)state;
   char cust[32], inv[32], prom[32];
   sql_customer(cust, "Time Zone Co");
-  new_invoice(inv, cust, "USD", 1000);
+  sql_invoice(inv, .customer = cust, .amount = 1000);
   promise_of(prom, cust, 100, 0);
   harness_sql("UPDATE promises SET promised_on = '2020-01-10', created_at = '2020-01-01T12:00:00Z' WHERE id = %s", prom);
   /* 2020-01-12 02:00 in Tokyo is still 2020-01-11 in UTC. */
@@ -669,7 +632,7 @@ static void cancel(void **state)
   (void)state;
   char cust[32], inv[32], prom[32], kept[32], p[32], path[64];
   sql_customer(cust, "Cancel Co");
-  new_invoice(inv, cust, "USD", 100000);
+  sql_invoice(inv, .customer = cust, .amount = 100000);
   promise_of(prom, cust, 1000, 5);
   snprintf(path, sizeof path, "/v1/promises/%s", prom);
   const char *good = "{\"status\": \"cancelled\", \"cancel_reason\": \"customer went bankrupt\"}";
@@ -772,8 +735,8 @@ static void events(void **state)
   char cust[32], cust2[32], inv[32], inv2[32], kept[32], broken[32], cancelled[32], p[32], types[512];
   sql_customer(cust, "Eventful Promises");
   sql_customer(cust2, "Breaks Promises");
-  new_invoice(inv, cust, "USD", 100000);
-  new_invoice(inv2, cust2, "USD", 100000);
+  sql_invoice(inv, .customer = cust, .amount = 100000);
+  sql_invoice(inv2, .customer = cust2, .amount = 100000);
   promise_of(kept, cust, 1000, 3);
   promise_of(cancelled, cust, 1000, 3);
   struct http_resp r = {0};
@@ -813,43 +776,6 @@ static void events(void **state)
   http_resp_clear(&r);
 }
 
-struct promise_racer {
-  char url[256];
-  char body[512];
-  enum role who;
-  long status;
-  atomic_int done; /* set when the answer came */
-};
-
-static size_t discard(char *ptr, size_t size, size_t n, void *ud)
-{
-  (void)ptr;
-  (void)ud;
-  return size * n;
-}
-
-static void *race_post(void *arg)
-{
-  struct promise_racer *rc = arg;
-  CURL *c = curl_easy_init();
-  char auth[256];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok(rc->who));
-  struct curl_slist *h = curl_slist_append(NULL, auth);
-  h = curl_slist_append(h, "Content-Type: application/json");
-  h = curl_slist_append(h, "Expect:");
-  curl_easy_setopt(c, CURLOPT_URL, rc->url);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, rc->body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rc->status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  atomic_store(&rc->done, 1);
-  return NULL;
-}
-
 /* Payments of one customer committing at once, each on its own invoice (so
  * no invoice lock orders them): every one counts, the promise is kept. */
 static void concurrent_payments(void **state)
@@ -859,24 +785,20 @@ static void concurrent_payments(void **state)
   char cust[32], inv[N][32], prom[32], today[16];
   sql_customer(cust, "Pays In Parallel");
   for (int i = 0; i < N; i++)
-    new_invoice(inv[i], cust, "USD", 1000);
+    sql_invoice(inv[i], .customer = cust, .amount = 1000);
   promise_of(prom, cust, N * 1000, 2);
   day(today, 0);
-  struct promise_racer rc[N];
-  pthread_t th[N];
+  struct racer rc[N];
   for (int i = 0; i < N; i++) {
+    rc[i] = (struct racer){.who = ROLE_INTEGRATION};
     snprintf(rc[i].url, sizeof rc[i].url, "%s/v1/payments", harness_base());
     snprintf(rc[i].body, sizeof rc[i].body,
              "{\"customer_id\": \"%s\", \"amount\": 1000, \"currency\": \"USD\", \"received_on\": \"%s\", "
              "\"method\": \"ach\", \"allocations\": [{\"invoice_id\": \"%s\", \"amount\": 1000}]}",
              cust, today, inv[i]);
-    rc[i].who = ROLE_INTEGRATION;
-    rc[i].status = 0;
-    atomic_init(&rc[i].done, 0);
-    assert_int_equal(pthread_create(&th[i], NULL, race_post, &rc[i]), 0);
   }
+  run_racers(rc, N);
   for (int i = 0; i < N; i++) {
-    pthread_join(th[i], NULL);
     if (rc[i].status != 201)
       fail_msg("racing payment answered %ld", rc[i].status);
   }
@@ -896,8 +818,8 @@ static void promise_during_payment(void **state)
   (void)state;
   char cust[32], a[32], b[32], today[16], on[16];
   sql_customer(cust, "Pays While Promising");
-  new_invoice(a, cust, "USD", 1000);
-  new_invoice(b, cust, "USD", 1000);
+  sql_invoice(a, .customer = cust, .amount = 1000);
+  sql_invoice(b, .customer = cust, .amount = 1000);
   day(today, 0);
   day(on, 2);
   char *r0 = harness_sql("BEGIN");
@@ -907,14 +829,13 @@ static void promise_during_payment(void **state)
                    "[{\"invoice_id\": \"%s\", \"amount\": 500}]}', 'test')",
                    cust, today, a);
   free(r0);
-  struct promise_racer rc = {.who = ROLE_COLLECTOR, .status = 0};
-  atomic_init(&rc.done, 0);
+  struct racer rc = {.who = ROLE_COLLECTOR};
   snprintf(rc.url, sizeof rc.url, "%s/v1/promises", harness_base());
   snprintf(rc.body, sizeof rc.body,
            "{\"customer_id\": \"%s\", \"amount\": 500, \"promised_on\": \"%s\", \"invoice_ids\": [\"%s\"]}",
            cust, on, b);
   pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, race_post, &rc), 0);
+  assert_int_equal(pthread_create(&th, NULL, racer_run, &rc), 0);
   struct timespec ts = {0, 300 * 1000 * 1000};
   nanosleep(&ts, NULL);
   int early = atomic_load(&rc.done);
@@ -954,7 +875,7 @@ static void sweep_meets_cancel(void **state)
   (void)state;
   char cust[32], inv[32], prom[32];
   sql_customer(cust, "Cancelled Mid-Sweep");
-  new_invoice(inv, cust, "USD", 1000);
+  sql_invoice(inv, .customer = cust, .amount = 1000);
   promise_of(prom, cust, 100, 1);
   harness_sql("UPDATE promises SET promised_on = '2020-01-10' WHERE id = %s", prom);
   char *r0 = harness_sql("BEGIN");
@@ -983,8 +904,8 @@ static void list_filters_and_pages(void **state)
   char c1[32], c2[32], i1[32], i2[32], p1[32], p2[32], p3[32], p4[32], path[512], body[512], on[16];
   sql_customer(c1, "List Promises One");
   sql_customer(c2, "List Promises Two");
-  new_invoice(i1, c1, "USD", 10000);
-  new_invoice(i2, c2, "USD", 10000);
+  sql_invoice(i1, .customer = c1, .amount = 10000);
+  sql_invoice(i2, .customer = c2, .amount = 10000);
   promise_of(p1, c1, 100, 1);
   day(on, 10);
   snprintf(body, sizeof body,

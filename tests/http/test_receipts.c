@@ -8,17 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-/* A USD invoice issued ISSUED days from today, due DUE days from today. */
-static void new_invoice(char out[32], const char *customer, int issued, int due)
-{
-  static int seq;
-  char number[32], issued_on[16], due_on[16];
-  snprintf(number, sizeof number, "RCP-%d", ++seq);
-  day(issued_on, issued);
-  day(due_on, due);
-  snprintf(out, 32, "%s", make_invoice(customer, number, 10000, issued_on, due_on));
-}
-
 /* The invoice row's receipt fields and version, as one comparable string. */
 static char *receipt_state(const char *invoice)
 {
@@ -32,7 +21,7 @@ static void confirm_and_replace(void **state)
   (void)state;
   char cus[32], inv[32], path[96];
   snprintf(cus, sizeof cus, "%s", make_customer("Receipt Co"));
-  new_invoice(inv, cus, -3, 27);
+  new_invoice(inv, .customer = cus, .number = "RCP-1", .amount = 10000, .issued_in = -3, .due_in = 27);
   snprintf(path, sizeof path, "/v1/invoices/%s/receipt-confirmation", inv);
   struct http_resp r = {0};
   http(&r, "POST", path, ROLE_COLLECTOR, "{\"confirmed_by\": \"Ann Lee (AP)\", \"via\": \"email\"}", NULL);
@@ -100,7 +89,7 @@ static void confirm_and_replace(void **state)
 
   /* A paid invoice's receipt can still be confirmed (it arrived, and was paid). */
   char paid[32], pay[512], today[16];
-  new_invoice(paid, cus, -3, 27);
+  new_invoice(paid, .customer = cus, .issued_in = -3, .due_in = 27);
   day(today, 0);
   snprintf(pay, sizeof pay,
            "{\"customer_id\": \"%s\", \"amount\": 10000, \"currency\": \"USD\", \"received_on\": \"%s\", "
@@ -119,7 +108,7 @@ static void stored_verbatim(void **state)
   (void)state;
   char cus[32], inv[32];
   snprintf(cus, sizeof cus, "%s", make_customer("Verbatim Receipts"));
-  new_invoice(inv, cus, -1, 30);
+  new_invoice(inv, .customer = cus, .issued_in = -1, .due_in = 30);
   struct http_resp r = {0};
   httpf(&r, "POST", ROLE_COLLECTOR, "{\"confirmed_by\": \"O'Brien'); DROP TABLE invoices;-- \\\\ 100% $$ Ω\", \"via\": \"visit\"}",
         "/v1/invoices/%s/receipt-confirmation", inv);
@@ -176,7 +165,7 @@ static void bad_input_changes_nothing(void **state)
   (void)state;
   char cus[32], inv[32], path[96], body[512];
   snprintf(cus, sizeof cus, "%s", make_customer("Bad Receipts"));
-  new_invoice(inv, cus, -10, 20);
+  new_invoice(inv, .customer = cus, .issued_in = -10, .due_in = 20);
   snprintf(path, sizeof path, "/v1/invoices/%s/receipt-confirmation", inv);
   char *before = receipt_state(inv);
   struct http_resp r = {0};
@@ -238,7 +227,7 @@ static void void_and_unknown(void **state)
   (void)state;
   char cus[32], inv[32];
   snprintf(cus, sizeof cus, "%s", make_customer("Void Receipts"));
-  new_invoice(inv, cus, -10, 20);
+  new_invoice(inv, .customer = cus, .issued_in = -10, .due_in = 20);
   struct http_resp r = {0};
   httpf(&r, "PATCH", ROLE_ADMIN, "{\"status\": \"void\"}", "/v1/invoices/%s", inv);
   assert_status(&r, 200);
@@ -272,7 +261,7 @@ static void event(void **state)
   (void)state;
   char cus[32], inv[32], qs[128], path[256];
   snprintf(cus, sizeof cus, "%s", make_customer("Eventful Receipts"));
-  new_invoice(inv, cus, -2, 28);
+  new_invoice(inv, .customer = cus, .issued_in = -2, .due_in = 28);
   struct http_resp r = {0};
   httpf(&r, "POST", ROLE_COLLECTOR, "{\"confirmed_by\": \"Ann\", \"via\": \"letter\"}",
         "/v1/invoices/%s/receipt-confirmation", inv);

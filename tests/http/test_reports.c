@@ -17,14 +17,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* POSTs BODY to PATH as admin and copies the new id to OUT. */
-static void create_id(char out[32], const char *path, const char *body)
-{
-  json_t *j = create_ok(path, body);
-  snprintf(out, 32, "%s", jstr(j, "id"));
-  json_decref(j);
-}
-
 static void customer(char out[32], const char *name, const char *collector)
 {
   char body[512];

@@ -447,19 +447,6 @@ static void lock_timeout_is_503(void **state)
 static pid_t children[2] = {-1, -1};
 static char logs[2][128];
 
-static unsigned free_port(void)
-{
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  socklen_t len = sizeof a;
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 /* Starts arcollectd serve on the test database, sweeping every
  * INTERVAL_S, its log (stderr) into LOG.  The environment is built before
  * fork: the child only calls async-signal-safe functions. */

@@ -29,20 +29,6 @@ extern char **environ;
 
 static pid_t child = -1;
 
-/* A port nobody listens on right now (the kernel's pick). */
-static unsigned free_port(void)
-{
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  socklen_t len = sizeof a;
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 /* 1 when a TCP connection to PORT is refused (nothing listening). */
 static int connection_refused(unsigned port)
 {

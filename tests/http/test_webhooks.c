@@ -1226,17 +1226,6 @@ static void two_threads_share(void **state)
 static pid_t child = -1;
 static char child_log[128];
 
-static unsigned free_port(void)
-{
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 /* arcollectd serve on the test database, delivering every 100 ms, first
  * retry after 20 ms, POSTs limited to 1 s (claims lapse after 3 s). */
 static void spawn_child(void)
