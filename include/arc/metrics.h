@@ -21,9 +21,11 @@ long long metrics_clock_us(void);
 void metrics_http_request(const struct route *route, enum http_method method, unsigned status,
                           long long duration_us);
 
-/* One sweep (sweep_run): TRIGGER "scheduler" or "api", STATUS its reply
- * (201 done, 409 skipped because another instance sweeps, else failed). */
-void metrics_sweep_run(const char *trigger, unsigned status, long long duration_us);
+enum metrics_sweep_outcome { METRICS_SWEEP_OK, METRICS_SWEEP_SKIPPED, METRICS_SWEEP_FAILED };
+
+/* One sweep (sweep.c): TRIGGER "scheduler" or "api"; skipped when another
+ * instance was sweeping. */
+void metrics_sweep_run(const char *trigger, enum metrics_sweep_outcome outcome, long long duration_us);
 
 /* The calling thread's database connection (pool.c): 1 open (connected and
  * prepared), 0 down (waiting to reconnect), -1 given up (the thread ends).

@@ -213,10 +213,10 @@ static const char *const triggers[] = {"scheduler", "api", "other"};
 static const char *const outcomes[] = {"ok", "skipped", "failed"};
 static struct hist g_sweeps[3][3];
 
-void metrics_sweep_run(const char *trigger, unsigned status, long long duration_us)
+void metrics_sweep_run(const char *trigger, enum metrics_sweep_outcome outcome, long long duration_us)
 {
   size_t t = trigger && strcmp(trigger, "scheduler") == 0 ? 0 : trigger && strcmp(trigger, "api") == 0 ? 1 : 2;
-  size_t o = status == 201 ? 0 : status == 409 ? 1 : 2;
+  size_t o = outcome <= METRICS_SWEEP_FAILED ? (size_t)outcome : 2;
   hist_observe(&g_sweeps[t][o], &sweep_buckets, duration_us);
 }
 
