@@ -89,9 +89,6 @@ unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp);
 /* Maps db->err to a problem reply (409 duplicate, 422 field, 503 ...). */
 unsigned db_error_reply(struct db *db, struct reply *rp);
 
-/* All statement lists, prepared on every connection. */
-extern const struct db_stmt *const db_statement_lists[];
-
 /* Applies migrations from DIR in order, each in its own transaction,
  * recording them.  Safe to run concurrently and twice.  0 on success. */
 int db_migrate(PGconn *conn, const char *dir, int verbose);

@@ -19,7 +19,6 @@ struct sweep_rule {
 
 /* The rules, in the order the sweep runs them (src/schedule/rules.c). */
 extern const struct sweep_rule sweep_rules[];
-extern const struct db_stmt sweep_stmts[];
 
 enum sweep_wait { SWEEP_SKIP_IF_BUSY, SWEEP_WAIT };
 

@@ -11,6 +11,7 @@
 #include "arc/db.h"
 #include "arc/log.h"
 #include "arc/metrics.h"
+#include "arc/statements.h"
 
 #define RECONNECT_BACKOFF_MS 500
 

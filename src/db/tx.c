@@ -13,6 +13,7 @@
 #include "arc/idempotency.h"
 #include "arc/log.h"
 #include "arc/problem.h"
+#include "arc/statements.h"
 
 #define TX_ATTEMPTS 3
 

@@ -22,7 +22,7 @@
 
 #include "arc/db.h"
 #include "arc/handlers.h"
-#include "arc/ledger.h"
+#include "arc/statements.h"
 #include "arc/metrics.h"
 #include "arc/problem.h"
 #include "arc/router.h"

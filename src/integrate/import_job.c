@@ -17,7 +17,7 @@
 
 #include "arc/db.h"
 #include "arc/imports.h"
-#include "arc/ledger.h"
+#include "arc/statements.h"
 #include "arc/log.h"
 
 #define BATCH_ROWS 5000

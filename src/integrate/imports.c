@@ -19,7 +19,7 @@
 #include "arc/handlers.h"
 #include "arc/idempotency.h"
 #include "arc/imports.h"
-#include "arc/ledger.h"
+#include "arc/statements.h"
 #include "arc/log.h"
 #include "arc/resource.h"
 
