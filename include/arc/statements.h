@@ -42,7 +42,7 @@ extern const struct db_stmt reports_stmts[];
 extern const struct db_stmt webhooks_stmts[];
 extern const struct db_stmt imports_stmts[];
 
-/* GET /metrics (src/http/metrics.c). */
+/* GET /metrics (src/http/metrics_get.c). */
 extern const struct db_stmt metrics_stmts[];
 
 /* All of the above, NULL-terminated (src/db/statements.c). */

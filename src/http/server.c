@@ -19,6 +19,7 @@
 #include "arc/jspec.h"
 #include "arc/log.h"
 #include "arc/metrics.h"
+#include "arc/metrics_get.h"
 #include "arc/problem.h"
 #include "arc/server.h"
 
@@ -480,7 +481,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (c->rq.idem && c->rq.idem->state == IDEMPOTENCY_REPLAYED)
     json_object_set_new(f, "idempotent_replayed", json_true());
   log_json("info", "request", f);
-  metrics_http_request(c->rq.route, c->rq.method, c->rp.status, elapsed_us(&c->start));
+  metrics_http_request(metrics_route_series(c->rq.route, c->rq.method), c->rp.status, elapsed_us(&c->start));
   idempotency_free(c->rq.idem);
   c->rq.idem = NULL;
   import_upload_free(c->upload);
