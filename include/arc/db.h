@@ -56,6 +56,13 @@ int db_ready(struct db *db);
  * message on stderr. */
 PGconn *db_connect_raw(const char *conninfo);
 
+/* A connection of its own beside the thread's (an upload's COPY, the import
+ * worker's progress), with the session settings of the pool's and the
+ * statements of LISTS (NULL-terminated) prepared.  NULL on failure
+ * (logged).  db_close closes it, rolling back what was not committed. */
+struct db *db_open(const struct db_stmt *const *lists);
+void db_close(struct db *db);
+
 /* Runs prepared statement NAME with text parameters (NULL = SQL NULL).
  * Returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) or NULL on
  * failure, with db->err set and db->failed raised.  Caller clears it. */

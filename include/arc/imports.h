@@ -47,9 +47,4 @@ void import_worker_stop(struct import_worker *w);
 /* Tells this process's worker a job was queued (no-op without a worker). */
 void import_worker_wake(void);
 
-/* A second connection with the same settings as MODEL and the statements
- * of LISTS (NULL-terminated) prepared; NULL on failure (logged). */
-struct db *import_db_open_like(const struct db *model, const struct db_stmt *const *lists);
-void import_db_close(struct db *db);
-
 #endif

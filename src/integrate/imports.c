@@ -187,7 +187,7 @@ struct import_upload *import_upload_begin(struct request *rq, const char *conten
     }
   }
   static const struct db_stmt *const lists[] = {imports_stmts, idempotency_stmts, NULL};
-  u->db = db_ready(rq->db) ? import_db_open_like(rq->db, lists) : NULL;
+  u->db = db_ready(rq->db) ? db_open(lists) : NULL;
   /* The COPY lasts as long as the upload (the connection timeout bounds a
    * stalled client); rows are numbered by a sequence of this session. */
   char setup[COLUMNS_MAX * 12 + 256];
@@ -511,7 +511,7 @@ void import_upload_free(struct import_upload *u)
 {
   if (!u)
     return;
-  import_db_close(u->db); /* closing rolls back whatever was not committed */
+  db_close(u->db); /* closing rolls back whatever was not committed */
   EVP_MD_CTX_free(u->sha);
   free(u->head);
   free(u);
