@@ -5,8 +5,6 @@
 #include "arc/auth.h"
 #include "arc/db.h"
 
-extern const struct db_stmt api_keys_stmts[];
-
 /* Creates a key with ROLE, optional NAME, ACTOR and CREATED_BY; fills KEY
  * with the token to show once.  Returns the inserted doc row, or NULL. */
 PGresult *api_keys_insert(struct db *db, enum role role, const char *name, const char *actor,

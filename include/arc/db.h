@@ -8,8 +8,9 @@
 struct reply;
 struct idempotency;
 
-/* Database call outcome: failure kind, or how many rows. */
-enum db_status { DB_HARD = -2, DB_SOFT = -1, DB_NONE = 0, DB_ONE = 1 };
+/* Database call outcome: failure kind, or how many rows.  DB_ROLLBACK is a
+ * unit of work's own answer to db_tx: undo, although nothing failed. */
+enum db_status { DB_ROLLBACK = -3, DB_HARD = -2, DB_SOFT = -1, DB_NONE = 0, DB_ONE = 1 };
 
 /* A named statement; each repository file lists its own, ending with {NULL}. */
 struct db_stmt {
@@ -55,6 +56,13 @@ int db_ready(struct db *db);
  * message on stderr. */
 PGconn *db_connect_raw(const char *conninfo);
 
+/* A connection of its own beside the thread's (an upload's COPY, the import
+ * worker's progress), with the session settings of the pool's and the
+ * statements of LISTS (NULL-terminated) prepared.  NULL on failure
+ * (logged).  db_close closes it, rolling back what was not committed. */
+struct db *db_open(const struct db_stmt *const *lists);
+void db_close(struct db *db);
+
 /* Runs prepared statement NAME with text parameters (NULL = SQL NULL).
  * Returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) or NULL on
  * failure, with db->err set and db->failed raised.  Caller clears it. */
@@ -66,19 +74,27 @@ PGresult *db_exec(struct db *db, const char *name, int nparams, const char *cons
 enum db_status db_exec_one(struct db *db, const char *name, int nparams, const char *const *params,
                            PGresult **out);
 
-/* A unit of work in one transaction.  It fills RP and returns its status;
- * a status >= 400, or any failed statement, rolls back. */
+/* A unit of work for db_tx: returns >= 0 to commit, < 0 (DB_ROLLBACK when
+ * nothing failed) to roll back; any failed statement rolls back too. */
+typedef int (*db_unit_fn)(struct db *db, void *ctx);
+
+/* BEGIN; the transaction's context (db->actor, db->request_id); fn; COMMIT
+ * — all again, up to three times, on serialization failure or deadlock.
+ * Returns fn's value once committed, or once rolled back at fn's asking;
+ * DB_SOFT (a conflict still there after the retries) or DB_HARD, with
+ * db->err set, when a statement, BEGIN or COMMIT failed. */
+int db_tx(struct db *db, db_unit_fn fn, void *ctx);
+
+/* A request's unit of work in one transaction.  It fills RP and returns its
+ * status; a status >= 400, or any failed statement, rolls back. */
 typedef unsigned (*db_tx_fn)(struct db *db, void *ctx, struct reply *rp);
 
-/* BEGIN; fn; COMMIT — retried up to three times on serialization failure
- * or deadlock; database errors become problem replies. */
+/* db_tx for a request: also claims and stores a POST's Idempotency-Key
+ * (idempotency.h); database errors become problem replies. */
 unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp);
 
 /* Maps db->err to a problem reply (409 duplicate, 422 field, 503 ...). */
 unsigned db_error_reply(struct db *db, struct reply *rp);
-
-/* All statement lists, prepared on every connection. */
-extern const struct db_stmt *const db_statement_lists[];
 
 /* Applies the migrations of MIGRATIONS_DIR in order, each once and in its
  * own transaction, then (re)loads the code files (*.sql under CODE_DIR) if

@@ -4,8 +4,6 @@
 
 #include "arc/db.h"
 
-extern const struct db_stmt events_stmts[];
-
 /* 1 when S is a feed cursor "<txid>-<id>". */
 int events_cursor_valid(const char *s);
 

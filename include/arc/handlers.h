@@ -95,7 +95,7 @@ unsigned scheduler_runs_create(struct request *rq, struct reply *rp);
 unsigned scheduler_runs_list(struct request *rq, struct reply *rp);
 unsigned scheduler_runs_get(struct request *rq, struct reply *rp);
 
-/* src/http/metrics.c */
+/* src/http/metrics_get.c */
 unsigned metrics_get(struct request *rq, struct reply *rp);
 
 /* src/integrate/imports.c */

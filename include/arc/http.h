@@ -11,6 +11,7 @@
 
 struct db;
 struct idempotency;
+struct import_upload;
 struct route;
 
 enum http_method {
@@ -46,6 +47,7 @@ struct request {
   size_t raw_len;
   struct principal who;
   struct db *db;         /* this worker thread's connection */
+  struct import_upload *upload; /* a ROUTE_STREAMED body on its way to the database (imports.h) */
   char request_id[64];
 };
 

@@ -79,6 +79,4 @@ void idempotency_request_done(const struct idempotency *im, unsigned status, con
  * or -1 on a database error. */
 long idempotency_purge(struct db *db);
 
-extern const struct db_stmt idempotency_stmts[];
-
 #endif

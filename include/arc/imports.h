@@ -9,18 +9,14 @@
 #include "arc/config.h"
 #include "arc/db.h"
 #include "arc/http.h"
-#include "arc/router.h"
 
-/* The upload of one request; owned by the server's request context. */
+/* The upload of one request (POST /v1/imports, a ROUTE_STREAMED route);
+ * the server keeps it in rq->upload and frees it with the request. */
 struct import_upload;
 
-/* Limits of uploads (ARC_IMPORT_MAX_BYTES, ARC_IMPORT_MAX_UPLOADS); called
- * by server_start. */
+/* How many uploads may run at once (ARC_IMPORT_MAX_UPLOADS); called by
+ * server_start.  The size cap is the route's (router.h). */
 void imports_configure(const struct config *cfg);
-size_t imports_max_bytes(void);
-
-/* 1 when ROUTE takes its body as an import stream rather than JSON. */
-int import_route_streams(const struct route *route);
 
 /* After the headers passed routing, authentication and roles: checks the
  * query (kind, mode) and the Content-Type.  NULL with RP filled (422, 415,
@@ -31,9 +27,6 @@ struct import_upload *import_upload_begin(struct request *rq, const char *conten
 /* One chunk of the body.  0, or -1 with RP filled (a bad header row, a lost
  * database): the rest of the body is drained and RP sent. */
 int import_upload_write(struct import_upload *u, const char *data, size_t len, struct reply *rp);
-/* The whole body arrived: stores the job (202 + Location), or fills RP with
- * a problem.  Answers a repeated Idempotency-Key like db_run_tx does. */
-unsigned import_upload_finish(struct import_upload *u, struct request *rq, struct reply *rp);
 /* Frees U; an upload not finished is rolled back and leaves nothing. */
 void import_upload_free(struct import_upload *u);
 
@@ -46,10 +39,5 @@ struct import_worker *import_worker_start(const struct config *cfg);
 void import_worker_stop(struct import_worker *w);
 /* Tells this process's worker a job was queued (no-op without a worker). */
 void import_worker_wake(void);
-
-/* A second connection with the same settings as MODEL and the statements
- * of LISTS (NULL-terminated) prepared; NULL on failure (logged). */
-struct db *import_db_open_like(const struct db *model, const struct db_stmt *const *lists);
-void import_db_close(struct db *db);
 
 #endif

@@ -8,12 +8,19 @@
 
 typedef unsigned (*handler_fn)(struct request *rq, struct reply *rp);
 
+/* The body is not kept and parsed as JSON: it goes to the database chunk
+ * by chunk as it arrives (import_upload_* of imports.h, the one kind of
+ * streamed body), and the handler completes the upload (rq->upload). */
+#define ROUTE_STREAMED 0x1u
+
 struct route {
   enum http_method method;
   const char *pattern; /* "/v1/customers/{id}"; {x} matches one non-empty segment */
   handler_fn handler;
   unsigned roles;      /* roles allowed; 0 = public, no key needed */
-  size_t body_cap;     /* largest body accepted; 0 = the configured default */
+  size_t body_cap;     /* largest body accepted; 0 = the configured default
+                        * (ARC_MAX_BODY; ARC_IMPORT_MAX_BYTES when ROUTE_STREAMED) */
+  unsigned flags;      /* ROUTE_* */
 };
 
 enum router_result { ROUTER_FOUND, ROUTER_NOT_FOUND, ROUTER_METHOD_NOT_ALLOWED };

@@ -20,14 +20,20 @@ struct sweep_rule {
 /* The rules, in the order the sweep runs them: the one list is in
  * src/schedule/rules.c, each rule's SQL in src/schedule/rules/<name>.sql. */
 extern const struct sweep_rule sweep_rules[];
-extern const struct db_stmt sweep_stmts[];
 
 enum sweep_wait { SWEEP_SKIP_IF_BUSY, SWEEP_WAIT };
 
 /* Runs a sweep for AS_OF (RFC 3339; NULL = now) under the cluster-wide
- * sweep lock.  TRIGGER is "scheduler" or "api".  On success fills RP with
- * 201 and the run's document; when another instance holds the lock and
- * WAIT is SWEEP_SKIP_IF_BUSY, replies 409 and changes nothing. */
+ * sweep lock, in one transaction (db_tx).  TRIGGER is "scheduler" or "api".
+ * Returns DB_ONE with the run's row (id, version, doc) in *RUN, for the
+ * caller to clear; DB_ROLLBACK, changing nothing, when another instance
+ * holds the lock and WAIT is SWEEP_SKIP_IF_BUSY; < 0 when it failed
+ * (db->err says why). */
+int sweep_execute(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait, PGresult **run);
+
+/* The same sweep as a request's unit of work (db_run_tx: a POST's
+ * Idempotency-Key): fills RP with 201 and the run's document, 409 when
+ * busy and not waiting, or the problem. */
 unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait,
                    struct reply *rp);
 

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "arc/api_keys.h"
+#include "arc/statements.h"
 
 const struct db_stmt api_keys_stmts[] = {
     {"api_keys_select_for_auth",

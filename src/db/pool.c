@@ -11,6 +11,7 @@
 #include "arc/db.h"
 #include "arc/log.h"
 #include "arc/metrics.h"
+#include "arc/statements.h"
 
 #define RECONNECT_BACKOFF_MS 500
 
@@ -105,10 +106,10 @@ PGconn *db_connect_raw(const char *conninfo)
   return c;
 }
 
-static int prepare_all(PGconn *conn)
+static int prepare_all(PGconn *conn, const struct db_stmt *const *lists)
 {
-  for (size_t l = 0; db_statement_lists[l]; l++)
-    for (const struct db_stmt *s = db_statement_lists[l]; s->name; s++) {
+  for (size_t l = 0; lists[l]; l++)
+    for (const struct db_stmt *s = lists[l]; s->name; s++) {
       PGresult *r = PQprepare(conn, s->name, s->sql, 0, NULL);
       int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
       if (!ok)
@@ -129,7 +130,7 @@ static void try_connect(struct db *db)
   if (db->conn)
     PQfinish(db->conn);
   db->conn = connect_with_options(g_conninfo);
-  if (PQstatus(db->conn) == CONNECTION_OK && prepare_all(db->conn) == 0) {
+  if (PQstatus(db->conn) == CONNECTION_OK && prepare_all(db->conn, db_statement_lists) == 0) {
     db->healthy = 1;
     metrics_db_connect(1);
     return;
@@ -140,6 +141,33 @@ static void try_connect(struct db *db)
              json_pack("{s:s}", "error", PQerrorMessage(db->conn)));
   db->healthy = 0;
   db->retry_at_ms = now + RECONNECT_BACKOFF_MS;
+}
+
+struct db *db_open(const struct db_stmt *const *lists)
+{
+  struct db *db = calloc(1, sizeof *db);
+  if (!db)
+    return NULL;
+  db->conn = connect_with_options(g_conninfo);
+  if (PQstatus(db->conn) != CONNECTION_OK) {
+    log_json("warn", "cannot open a connection", json_pack("{s:s}", "error", PQerrorMessage(db->conn)));
+    db_close(db);
+    return NULL;
+  }
+  if (prepare_all(db->conn, lists) != 0) {
+    db_close(db);
+    return NULL;
+  }
+  db->healthy = 1;
+  return db;
+}
+
+void db_close(struct db *db)
+{
+  if (!db)
+    return;
+  PQfinish(db->conn);
+  free(db);
 }
 
 struct db *db_thread(void)

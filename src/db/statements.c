@@ -1,14 +1,6 @@
 /* Every module's statement list: all are prepared on each new connection,
  * so a typo in any SQL fails at start-up, not on first use. */
-#include "arc/api_keys.h"
-#include "arc/db.h"
-#include "arc/events.h"
-#include "arc/idempotency.h"
-#include "arc/sweep.h"
-#include "arc/ledger.h"
-
-extern const struct db_stmt health_stmts[];
-extern const struct db_stmt db_tx_stmts[];
+#include "arc/statements.h"
 
 const struct db_stmt *const db_statement_lists[] = {
     health_stmts,

@@ -1,5 +1,7 @@
-/* The transaction runner: one transaction per request, retried on
- * serialization failures and deadlocks, rolled back on any error. */
+/* The transaction runners: db_tx for any unit of work (the background
+ * threads), db_run_tx for a request's (a reply, the Idempotency-Key) built
+ * on it.  Both retry serialization failures and deadlocks and roll back on
+ * any error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "arc/idempotency.h"
 #include "arc/log.h"
 #include "arc/problem.h"
+#include "arc/statements.h"
 
 #define TX_ATTEMPTS 3
 
@@ -35,6 +38,12 @@ static int retryable(const struct db *db)
   return strcmp(db->err.sqlstate, "40001") == 0 || strcmp(db->err.sqlstate, "40P01") == 0;
 }
 
+/* A failure's status: DB_SOFT for a conflict worth trying again later. */
+static int failure(const struct db *db)
+{
+  return strncmp(db->err.sqlstate, "40", 2) == 0 ? DB_SOFT : DB_HARD;
+}
+
 static void backoff(int attempt)
 {
   unsigned short r = 0;
@@ -52,60 +61,92 @@ const struct db_stmt db_tx_stmts[] = {
     {NULL, NULL},
 };
 
-unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp)
+int db_tx(struct db *db, db_unit_fn fn, void *ctx)
 {
   for (int attempt = 0;; attempt++) {
     if (!db_ready(db))
-      return db_error_reply(db, rp);
+      return DB_HARD;
     db->failed = 0;
     if (!simple(db, "BEGIN"))
-      return db_error_reply(db, rp);
+      return failure(db);
     const char *context[] = {db->actor, db->request_id};
     PGresult *r = db_exec(db, "tx_set_context", 2, context);
-    int context_set = r != NULL;
+    int rc = r ? fn(db, ctx) : DB_HARD;
     PQclear(r);
-    /* A POST's Idempotency-Key is claimed first: a repeat is answered with
-     * the stored response and does no work; the response is stored with
-     * the work, in this transaction. */
-    int replayed = 0;
-    unsigned status = context_set ? idempotency_tx_claim(db, rp, &replayed) : 0;
-    if (replayed) {
-      simple(db, "ROLLBACK");
-      return status;
-    }
-    if (context_set && status == 0 && !db->failed)
-      status = fn(db, ctx, rp);
-    if (!db->failed)
-      idempotency_tx_store(db, status, rp);
-    if (db->failed || status >= 400) {
+    if (db->failed || rc < 0) {
       int failed = db->failed;
       struct db_error saved = db->err;
       if (db->healthy)
         simple(db, "ROLLBACK");
       db->err = saved;
       if (!failed)
-        return status;
+        return rc;
       if (retryable(db) && attempt + 1 < TX_ATTEMPTS) {
-        reply_clear(rp);
         backoff(attempt);
         continue;
       }
-      /* The unit of work may already have answered a specific problem. */
-      if (rp->is_problem && status >= 400 && !retryable(db) && db->healthy)
-        return status;
-      return db_error_reply(db, rp);
+      return failure(db);
     }
     if (!simple(db, "COMMIT")) {
       /* A COMMIT that failed on a live connection was rolled back; a lost
        * connection leaves the outcome unknown, so it is never retried. */
       if (db->healthy && retryable(db) && attempt + 1 < TX_ATTEMPTS) {
-        reply_clear(rp);
         backoff(attempt);
         continue;
       }
-      return db_error_reply(db, rp);
+      return failure(db);
     }
-    idempotency_tx_committed(db);
-    return status;
+    return rc;
   }
+}
+
+/* db_run_tx's unit of work around the handler's: the Idempotency-Key's
+ * claim and store, and the reply of the attempt. */
+struct reply_unit {
+  db_tx_fn fn;
+  void *ctx;
+  struct reply *rp;
+  int attempts;
+  unsigned status;
+  int replayed;
+  int answered; /* a failed statement that the unit answered with its own problem */
+};
+
+static int reply_unit_run(struct db *db, void *vu)
+{
+  struct reply_unit *u = vu;
+  if (u->attempts++ > 0)
+    reply_clear(u->rp); /* a retry answers afresh */
+  u->replayed = 0;
+  /* A POST's Idempotency-Key is claimed first: a repeat is answered with
+   * the stored response and does no work; the response is stored with
+   * the work, in this transaction. */
+  unsigned status = idempotency_tx_claim(db, u->rp, &u->replayed);
+  if (u->replayed) {
+    u->status = status;
+    return DB_ROLLBACK;
+  }
+  if (status == 0 && !db->failed)
+    status = u->fn(db, u->ctx, u->rp);
+  if (!db->failed)
+    idempotency_tx_store(db, status, u->rp);
+  u->status = status;
+  u->answered = db->failed && u->rp->is_problem && status >= 400 && !retryable(db);
+  return status >= 400 ? DB_ROLLBACK : DB_ONE;
+}
+
+unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp)
+{
+  struct reply_unit u = {.fn = fn, .ctx = ctx, .rp = rp};
+  int rc = db_tx(db, reply_unit_run, &u);
+  if (rc == DB_ROLLBACK)
+    return u.status; /* a replay, or the unit's own refusal */
+  if (rc < 0) {
+    /* The unit of work may already have answered a specific problem. */
+    if (u.answered && db->healthy)
+      return u.status;
+    return db_error_reply(db, rp);
+  }
+  idempotency_tx_committed(db);
+  return u.status;
 }

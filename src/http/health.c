@@ -2,6 +2,7 @@
 #include "arc/db.h"
 #include "arc/handlers.h"
 #include "arc/problem.h"
+#include "arc/statements.h"
 
 const struct db_stmt health_stmts[] = {
     {"health_ping", "SELECT 1"},

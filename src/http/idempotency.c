@@ -28,6 +28,7 @@
 #include "arc/idempotency.h"
 #include "arc/log.h"
 #include "arc/problem.h"
+#include "arc/statements.h"
 
 #define NONCE_LEN 12
 #define TAG_LEN 16

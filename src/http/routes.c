@@ -93,7 +93,7 @@ const struct route arc_routes[] = {
     {HTTP_GET, "/v1/scheduler/runs/{id}", scheduler_runs_get, MANAGE, 0},
 
     {HTTP_GET, "/v1/imports", imports_list, ALL, 0},
-    {HTTP_POST, "/v1/imports", imports_create, LEDGER, 0},
+    {HTTP_POST, "/v1/imports", imports_create, LEDGER, 0, ROUTE_STREAMED},
     {HTTP_GET, "/v1/imports/{id}", imports_get, ALL, 0},
     {HTTP_GET, "/v1/imports/{id}/errors", import_errors_list, ALL, 0},
 

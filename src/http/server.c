@@ -19,6 +19,7 @@
 #include "arc/jspec.h"
 #include "arc/log.h"
 #include "arc/metrics.h"
+#include "arc/metrics_get.h"
 #include "arc/problem.h"
 #include "arc/server.h"
 
@@ -32,7 +33,7 @@ struct server {
   const struct route *routes;
   size_t n_routes;
   size_t max_body;
-  size_t import_max_body; /* POST /v1/imports streams its CSV (imports.c) */
+  size_t streamed_max_body;
   uint16_t port;
   atomic_uint in_flight;
 };
@@ -52,7 +53,6 @@ struct rctx {
   unsigned long long announced; /* Content-Length, 0 when absent */
   int chunked;
   int content_is_json;
-  struct import_upload *upload; /* a CSV body streamed into the database, not kept here */
 };
 
 /* The request headers we look at, gathered in one pass. */
@@ -212,6 +212,16 @@ static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct rctx *c)
   return r;
 }
 
+/* A route's cap on its body: its own, else the configured default.  The
+ * route table is const and the configuration comes later, so a streamed
+ * route's default (ARC_IMPORT_MAX_BYTES) is found by its flag. */
+static size_t body_cap(const struct server *srv, const struct route *route)
+{
+  if (route->body_cap)
+    return route->body_cap;
+  return route->flags & ROUTE_STREAMED ? srv->streamed_max_body : srv->max_body;
+}
+
 /* The checks that need only the headers: route, framing, auth, size. */
 static void first_call(struct server *srv, struct MHD_Connection *conn, struct rctx *c, const char *url,
                        const char *method)
@@ -246,9 +256,7 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   }
   rq->route = m.route;
   memcpy(rq->path_params, m.params, sizeof m.params);
-  c->body_cap = m.route->body_cap ? m.route->body_cap : srv->max_body;
-  if (import_route_streams(m.route))
-    c->body_cap = srv->import_max_body;
+  c->body_cap = body_cap(srv, m.route);
 
   if (h[H_AUTHORIZATION].count > 1 || h[H_IDEMPOTENCY_KEY].count > 1 || h[H_IF_MATCH].count > 1 ||
       h[H_CONTENT_TYPE].count > 1 || h[H_CONTENT_LENGTH].count > 1 || h[H_TRANSFER_ENCODING].count > 1) {
@@ -317,9 +325,9 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   if (rq->method == HTTP_POST && h[H_IDEMPOTENCY_KEY].count && m.route->roles)
     idempotency_new(&rq->idem, h[H_IDEMPOTENCY_KEY].value, h[H_IDEMPOTENCY_KEY].len, &rq->who,
                     h[H_AUTHORIZATION].value, h[H_AUTHORIZATION].len, method, url, rp);
-  if (!rp->status && import_route_streams(m.route))
-    c->upload = import_upload_begin(rq, h[H_CONTENT_TYPE].count ? h[H_CONTENT_TYPE].value : NULL,
-                                    h[H_CONTENT_TYPE].len, rp);
+  if (!rp->status && (m.route->flags & ROUTE_STREAMED))
+    rq->upload = import_upload_begin(rq, h[H_CONTENT_TYPE].count ? h[H_CONTENT_TYPE].value : NULL,
+                                     h[H_CONTENT_TYPE].len, rp);
 }
 
 /* The last call: parse the body and run the handler. */
@@ -327,11 +335,10 @@ static void last_call(struct rctx *c)
 {
   struct request *rq = &c->rq;
   struct reply *rp = &c->rp;
-  if (c->upload) {
-    import_upload_finish(c->upload, rq, rp);
-    return;
-  }
-  if (c->len > 0) {
+  /* A streamed body went to the database; its handler completes it and
+   * answers a repeated Idempotency-Key itself, once the body is hashed. */
+  int streamed = rq->route->flags & ROUTE_STREAMED;
+  if (c->len > 0 && !streamed) {
     if (!c->content_is_json) {
       reply_problem(rp, PROBLEM_UNSUPPORTED_MEDIA_TYPE, "send the body as Content-Type: application/json");
       return;
@@ -350,7 +357,7 @@ static void last_call(struct rctx *c)
     rq->raw_body = c->body;
     rq->raw_len = c->len;
   }
-  if (rq->idem) {
+  if (rq->idem && !streamed) {
     /* A repeat of a stored request is answered here and does no work. */
     idempotency_set_body(rq->idem, c->body, c->len);
     if (idempotency_replay(rq->db, rq->idem, rp))
@@ -430,12 +437,12 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
       *upload_data_size = 0;
       return MHD_YES;
     }
-    if (c->upload) {
+    if (c->rq.upload) {
       /* Straight on to the database; a refusal (a bad header row) is
        * answered once the rest of the body has been drained. */
       c->len += n;
       *upload_data_size = 0;
-      if (import_upload_write(c->upload, upload_data, n, &c->rp) != 0) {
+      if (import_upload_write(c->rq.upload, upload_data, n, &c->rp) != 0) {
         c->draining = 1;
         c->drained = c->len;
       }
@@ -480,10 +487,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (c->rq.idem && c->rq.idem->state == IDEMPOTENCY_REPLAYED)
     json_object_set_new(f, "idempotent_replayed", json_true());
   log_json("info", "request", f);
-  metrics_http_request(c->rq.route, c->rq.method, c->rp.status, elapsed_us(&c->start));
+  metrics_http_request(metrics_route_series(c->rq.route, c->rq.method), c->rp.status, elapsed_us(&c->start));
   idempotency_free(c->rq.idem);
   c->rq.idem = NULL;
-  import_upload_free(c->upload);
+  import_upload_free(c->rq.upload);
   request_clear(&c->rq);
   reply_clear(&c->rp);
   free(c->body);
@@ -519,7 +526,7 @@ struct server *server_start(const struct config *cfg, const struct route *routes
   srv->routes = routes;
   srv->n_routes = n_routes;
   srv->max_body = cfg->max_body;
-  srv->import_max_body = cfg->import_max_bytes;
+  srv->streamed_max_body = cfg->import_max_bytes;
   imports_configure(cfg);
 
   struct sockaddr_storage ss = {0};

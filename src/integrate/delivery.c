@@ -26,7 +26,6 @@
 
 #include "arc/config.h"
 #include "arc/db.h"
-#include "arc/http.h"
 #include "arc/log.h"
 #include "arc/webhooks.h"
 
@@ -278,13 +277,13 @@ static json_t *job_result(const struct job *j)
                    status, "error", error, "response_body", j->response_len ? j->response : NULL);
 }
 
-/* ---- the round's transactions (db_run_tx bodies) ---- */
+/* ---- the round's transactions (db_tx units) ---- */
 
 struct enqueue_ctx {
   int more; /* events are still waiting */
 };
 
-static unsigned enqueue_tx(struct db *db, void *vctx, struct reply *rp)
+static int enqueue_tx(struct db *db, void *vctx)
 {
   struct enqueue_ctx *ctx = vctx;
   char limit[16];
@@ -292,10 +291,10 @@ static unsigned enqueue_tx(struct db *db, void *vctx, struct reply *rp)
   const char *params[] = {limit};
   PGresult *r;
   if (db_exec_one(db, "webhooks_enqueue", 1, params, &r) != DB_ONE)
-    return db_error_reply(db, rp);
+    return DB_HARD;
   ctx->more = atoi(PQgetvalue(r, 0, 1)) >= ENQUEUE_LIMIT;
   PQclear(r);
-  return 200;
+  return DB_ONE;
 }
 
 struct claim_ctx {
@@ -309,7 +308,7 @@ static char *dup_value(const PGresult *r, int row, int col)
   return strndup(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
 }
 
-static unsigned claim_tx(struct db *db, void *vctx, struct reply *rp)
+static int claim_tx(struct db *db, void *vctx)
 {
   struct claim_ctx *ctx = vctx;
   /* A retried transaction claims afresh. */
@@ -321,7 +320,7 @@ static unsigned claim_tx(struct db *db, void *vctx, struct reply *rp)
   const char *params[] = {batch, ctx->d->lease_ms};
   PGresult *r = db_exec(db, "webhook_deliveries_claim", 2, params);
   if (!r)
-    return db_error_reply(db, rp);
+    return DB_HARD;
   for (int i = 0; i < PQntuples(r) && i < BATCH; i++) {
     struct job *j = &ctx->jobs[i];
     snprintf(j->id, sizeof j->id, "%s", PQgetvalue(r, i, 0));
@@ -336,7 +335,7 @@ static unsigned claim_tx(struct db *db, void *vctx, struct reply *rp)
   for (int i = 0; i < PQntuples(r); i++)
     OPENSSL_cleanse(PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
   PQclear(r);
-  return 200;
+  return DB_ONE;
 }
 
 struct record_ctx {
@@ -345,42 +344,37 @@ struct record_ctx {
   long long counts[4]; /* recorded, delivered, given_up, disabled */
 };
 
-static unsigned record_tx(struct db *db, void *vctx, struct reply *rp)
+static int record_tx(struct db *db, void *vctx)
 {
   struct record_ctx *ctx = vctx;
   const char *params[] = {ctx->results, ctx->d->retry_base_ms, ctx->d->retry_window_ms};
   PGresult *r;
   if (db_exec_one(db, "webhook_attempts_record", 3, params, &r) != DB_ONE)
-    return db_error_reply(db, rp);
+    return DB_HARD;
   for (int c = 0; c < 4; c++)
     ctx->counts[c] = atoll(PQgetvalue(r, 0, c));
   PQclear(r);
-  return 200;
+  return DB_ONE;
 }
 
-static unsigned release_tx(struct db *db, void *vctx, struct reply *rp)
+static int release_tx(struct db *db, void *vctx)
 {
   const char *params[] = {vctx};
   PGresult *r = db_exec(db, "webhook_deliveries_release", 1, params);
   if (!r)
-    return db_error_reply(db, rp);
+    return DB_HARD;
   PQclear(r);
-  return 200;
+  return DB_ONE;
 }
 
 /* Runs FN in a transaction; logs a failure with WHAT.  1 on success. */
-static int run(struct db *db, db_tx_fn fn, void *ctx, const char *what)
+static int run(struct db *db, db_unit_fn fn, void *ctx, const char *what)
 {
-  struct reply rp = {0};
-  unsigned st = db_run_tx(db, fn, ctx, &rp);
-  if (st >= 400) {
-    json_t *doc = rp.json ? json_incref(rp.json) : rp.text ? json_loads(rp.text, 0, NULL) : NULL;
+  int rc = db_tx(db, fn, ctx);
+  if (rc < 0)
     log_json("error", "webhooks: a step failed",
-             json_pack("{s:s, s:i, s:O?}", "step", what, "status", (int)st, "detail", json_object_get(doc, "detail")));
-    json_decref(doc);
-  }
-  reply_clear(&rp);
-  return st < 400;
+             json_pack("{s:s, s:s, s:s}", "step", what, "sqlstate", db->err.sqlstate, "error", db->err.message));
+  return rc >= 0;
 }
 
 /* Records the finished jobs and releases the abandoned ones. */

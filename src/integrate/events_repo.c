@@ -1,6 +1,7 @@
 /* SQL of the event feed (see migrations/0006_events.sql for why the feed
  * orders by transaction id and stops at the oldest running transaction). */
 #include "arc/events.h"
+#include "arc/statements.h"
 
 const struct db_stmt events_stmts[] = {
     {"events_select_feed",

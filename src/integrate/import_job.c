@@ -17,7 +17,7 @@
 
 #include "arc/db.h"
 #include "arc/imports.h"
-#include "arc/ledger.h"
+#include "arc/statements.h"
 #include "arc/log.h"
 
 #define BATCH_ROWS 5000
@@ -35,57 +35,6 @@ struct import_worker {
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct import_worker *g_worker;
-
-struct db *import_db_open_like(const struct db *model, const struct db_stmt *const *lists)
-{
-  PQconninfoOption *opts = PQconninfo(model->conn);
-  if (!opts)
-    return NULL;
-  size_t n = 0;
-  for (PQconninfoOption *o = opts; o->keyword; o++)
-    n++;
-  const char **keys = calloc(n + 1, sizeof *keys), **vals = calloc(n + 1, sizeof *vals);
-  size_t k = 0;
-  for (PQconninfoOption *o = opts; keys && vals && o->keyword; o++)
-    if (o->val && *o->val) {
-      keys[k] = o->keyword;
-      vals[k++] = o->val;
-    }
-  struct db *db = calloc(1, sizeof *db);
-  if (db && keys && vals)
-    db->conn = PQconnectdbParams(keys, vals, 0);
-  free(keys);
-  free(vals);
-  PQconninfoFree(opts);
-  if (!db || !db->conn || PQstatus(db->conn) != CONNECTION_OK) {
-    log_json("warn", "imports: cannot open a connection",
-             json_pack("{s:s}", "error", db && db->conn ? PQerrorMessage(db->conn) : "out of memory"));
-    import_db_close(db);
-    return NULL;
-  }
-  for (size_t l = 0; lists[l]; l++)
-    for (const struct db_stmt *s = lists[l]; s->name; s++) {
-      PGresult *r = PQprepare(db->conn, s->name, s->sql, 0, NULL);
-      int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-      PQclear(r);
-      if (!ok) {
-        log_json("error", "imports: cannot prepare a statement", json_pack("{s:s}", "statement", s->name));
-        import_db_close(db);
-        return NULL;
-      }
-    }
-  db->healthy = 1;
-  return db;
-}
-
-void import_db_close(struct db *db)
-{
-  if (!db)
-    return;
-  if (db->conn)
-    PQfinish(db->conn);
-  free(db);
-}
 
 static int simple(struct db *db, const char *sql)
 {
@@ -238,7 +187,7 @@ static int run_one(struct import_worker *w)
     return 0;
   if (!w->side) {
     static const struct db_stmt *const lists[] = {imports_stmts, NULL};
-    w->side = import_db_open_like(tx, lists);
+    w->side = db_open(lists);
     if (!w->side)
       return 0;
   }
@@ -260,7 +209,7 @@ static int run_one(struct import_worker *w)
   if (run(w->side, "imports_errors_clear", 1, params) != 0 ||
       db_exec_one(w->side, "imports_start", 1, params, &r) != DB_ONE) {
     simple(tx, "ROLLBACK");
-    import_db_close(w->side);
+    db_close(w->side);
     w->side = NULL;
     return 0;
   }
@@ -283,7 +232,7 @@ static int run_one(struct import_worker *w)
   if (rc != 0) {
     simple(tx, "ROLLBACK");
     if (!w->side->healthy) {
-      import_db_close(w->side);
+      db_close(w->side);
       w->side = NULL;
     }
   }
@@ -310,7 +259,7 @@ static void *worker_main(void *arg)
     w->woken = 0;
     pthread_mutex_unlock(&w->mu);
   }
-  import_db_close(w->side);
+  db_close(w->side);
   w->side = NULL;
   db_pool_shutdown(); /* this thread's connection */
   return NULL;

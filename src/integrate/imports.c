@@ -19,7 +19,7 @@
 #include "arc/handlers.h"
 #include "arc/idempotency.h"
 #include "arc/imports.h"
-#include "arc/ledger.h"
+#include "arc/statements.h"
 #include "arc/log.h"
 #include "arc/resource.h"
 
@@ -60,19 +60,10 @@ static const char *const kind_names[] = {"customers", "invoices", "payments", NU
 static const char *const mode_names[] = {"all_or_nothing", "valid_rows", NULL};
 static const char *const statuses[] = {"queued", "running", "succeeded", "partially_applied", "failed", NULL};
 
-static size_t g_max_bytes = 256u << 20;
 static unsigned g_max_uploads = 4;
 static atomic_uint g_uploads;
 
-void imports_configure(const struct config *cfg)
-{
-  g_max_bytes = cfg->import_max_bytes;
-  g_max_uploads = cfg->import_max_uploads;
-}
-
-size_t imports_max_bytes(void) { return g_max_bytes; }
-
-int import_route_streams(const struct route *route) { return route && route->handler == imports_create; }
+void imports_configure(const struct config *cfg) { g_max_uploads = cfg->import_max_uploads; }
 
 struct import_upload {
   const struct import_kind *kind;
@@ -187,7 +178,7 @@ struct import_upload *import_upload_begin(struct request *rq, const char *conten
     }
   }
   static const struct db_stmt *const lists[] = {imports_stmts, idempotency_stmts, NULL};
-  u->db = db_ready(rq->db) ? import_db_open_like(rq->db, lists) : NULL;
+  u->db = db_ready(rq->db) ? db_open(lists) : NULL;
   /* The COPY lasts as long as the upload (the connection timeout bounds a
    * stalled client); rows are numbered by a sequence of this session. */
   char setup[COLUMNS_MAX * 12 + 256];
@@ -447,8 +438,14 @@ static unsigned commit_job(struct import_upload *u, PGresult *doc, struct reply 
   return 202;
 }
 
-unsigned import_upload_finish(struct import_upload *u, struct request *rq, struct reply *rp)
+/* POST /v1/imports, once the whole body has been streamed into the COPY
+ * (ROUTE_STREAMED): stores the job (202 + Location), or answers the
+ * problem.  Answers a repeated Idempotency-Key like db_run_tx does. */
+unsigned imports_create(struct request *rq, struct reply *rp)
 {
+  struct import_upload *u = rq->upload;
+  if (!u) /* the server begins every upload of this route, or answers first */
+    return reply_problem(rp, PROBLEM_INTERNAL, "the upload was not streamed");
   body_sha256(u);
   if (rq->idem) {
     /* A repeat of a stored upload is answered with the first job. */
@@ -511,19 +508,11 @@ void import_upload_free(struct import_upload *u)
 {
   if (!u)
     return;
-  import_db_close(u->db); /* closing rolls back whatever was not committed */
+  db_close(u->db); /* closing rolls back whatever was not committed */
   EVP_MD_CTX_free(u->sha);
   free(u->head);
   free(u);
   atomic_fetch_sub(&g_uploads, 1);
-}
-
-/* Only reached for a request whose body was not streamed (the server
- * streams every POST /v1/imports): such a request sent no CSV. */
-unsigned imports_create(struct request *rq, struct reply *rp)
-{
-  (void)rq;
-  return reply_problem(rp, PROBLEM_UNSUPPORTED_MEDIA_TYPE, "send the file as Content-Type: text/csv");
 }
 
 unsigned imports_list(struct request *rq, struct reply *rp)

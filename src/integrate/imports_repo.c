@@ -2,7 +2,7 @@
  * connections use these: the request workers (reads), an upload's own
  * connection (the COPY and the job row) and the import worker's two (the
  * job's transaction, and the one that commits progress and errors). */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 #define IMPORT_DOC "i.id, i.version, arc_import_json(i)::text"
 

@@ -2,7 +2,7 @@
  * migrations/0020_reports.sql; the date checks that need today are a
  * statement of their own. */
 #include "arc/db.h"
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 const struct db_stmt reports_stmts[] = {
     {"reports_date_errors",

@@ -1,7 +1,7 @@
 /* SQL of webhooks: the subscriptions' statements, then the delivery
  * thread's.  The logic (outbox, retries, disabling) is in
  * migrations/0022_webhooks.sql. */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 #define WEBHOOK_DOC "w.id, w.version, arc_webhook_json(w)::text"
 

@@ -1,7 +1,7 @@
 /* SQL of invoice adjustments.  Applying one is arc_invoice_adjust() in
  * migrations/0004_invoices.sql: the invoice row lock, the balance rule and
  * the record in one call. */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 #define ADJUSTMENT_DOC "a.id, 1::bigint, arc_adjustment_json(a)::text"
 

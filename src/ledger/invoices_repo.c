@@ -1,6 +1,6 @@
 /* SQL of invoices.  The writes with rules (status changes, the external
  * upsert) are plpgsql functions in migrations/0004_invoices.sql. */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 #define INVOICE_DOC "i.id, i.version, arc_invoice_json(i)::text"
 

@@ -1,7 +1,7 @@
 /* SQL of payments.  The writes are plpgsql functions in
  * migrations/0005_payments.sql, so the money moves in one round trip under
  * the row locks taken there.  Every statement returns (id, version, doc). */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 const struct db_stmt payments_stmts[] = {
     {"payments_record",

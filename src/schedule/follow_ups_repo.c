@@ -1,6 +1,6 @@
 /* SQL of follow-ups: the worklist page, one follow-up, and a person's
  * action on one (arc_follow_up_update in migrations/0015_worklist.sql). */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 /* The worklist order (SPEC P9) as one ascending key: largest overdue amount
  * first, customers whose contact days include the day listed for, reason

@@ -1,6 +1,6 @@
 /* SQL of scheduler runs: the sweep's lock and its run row (sweep.c), and
  * the reads behind GET /v1/scheduler/runs (runs.c). */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 const struct db_stmt runs_stmts[] = {
     /* The cluster-wide sweep lock (key 7250002), held until the sweep's

@@ -10,7 +10,6 @@
 
 #include "arc/config.h"
 #include "arc/db.h"
-#include "arc/http.h"
 #include "arc/log.h"
 #include "arc/sweep.h"
 
@@ -30,7 +29,7 @@ static double elapsed_s(const struct timespec *from)
 }
 
 /* One sweep and its log line: the run on success, a skip when another
- * instance holds the lock, the problem otherwise. */
+ * instance holds the lock, the failure otherwise. */
 static void sweep_once(void)
 {
   struct db *db = db_thread();
@@ -40,26 +39,25 @@ static void sweep_once(void)
   }
   db->actor = "scheduler";
   db->request_id = NULL;
-  struct reply rp = {0};
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
-  unsigned status = sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, &rp);
+  PGresult *run;
+  int rc = sweep_execute(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, &run);
   double secs = elapsed_s(&t0);
-  json_t *doc = rp.json ? json_incref(rp.json) : rp.text ? json_loads(rp.text, 0, NULL) : NULL;
-  if (status == 201) {
+  if (rc >= 0) {
+    json_t *doc = json_loads(PQgetvalue(run, 0, 2), 0, NULL);
     log_json("info", "scheduler: sweep done",
              json_pack("{s:O?, s:O?, s:O?, s:O?, s:f}", "run_id", json_object_get(doc, "id"), "as_of",
                        json_object_get(doc, "as_of"), "created", json_object_get(doc, "created"), "closed",
                        json_object_get(doc, "closed"), "seconds", secs));
-  } else if (status == 409) {
+    json_decref(doc);
+    PQclear(run);
+  } else if (rc == DB_ROLLBACK) {
     log_json("info", "scheduler: another instance is sweeping; skipped", json_pack("{s:f}", "seconds", secs));
   } else {
     log_json("error", "scheduler: sweep failed",
-             json_pack("{s:i, s:O?, s:f}", "status", (int)status, "detail", json_object_get(doc, "detail"),
-                       "seconds", secs));
+             json_pack("{s:s, s:s, s:f}", "sqlstate", db->err.sqlstate, "error", db->err.message, "seconds", secs));
   }
-  json_decref(doc);
-  reply_clear(&rp);
 }
 
 static void *scheduler_main(void *arg)

@@ -16,6 +16,7 @@ struct sweep_ctx {
   const char *as_of; /* NULL = now */
   const char *trigger;
   enum sweep_wait wait;
+  PGresult *run; /* the finished run: id, version, doc */
 };
 
 /* Adds N to OBJ[REASON]; reasons with nothing to count are left out, so
@@ -29,34 +30,34 @@ static void count_add(json_t *obj, const char *reason, const char *n_text)
   json_object_set_new(obj, reason, json_integer(json_integer_value(was) + n));
 }
 
-/* Takes the sweep lock, or replies: 409 when busy and not waiting; a
- * lock_timeout while waiting is mapped to 503 by db_error_reply. */
-static unsigned lock_sweep(struct db *db, enum sweep_wait wait, struct reply *rp)
+/* Takes the sweep lock: 1, or 0 when busy and not waiting, or -1 (a
+ * lock_timeout while waiting, which db_error_reply maps to 503). */
+static int lock_sweep(struct db *db, enum sweep_wait wait)
 {
   PGresult *r = db_exec(db, wait == SWEEP_WAIT ? "scheduler_runs_lock" : "scheduler_runs_try_lock", 0, NULL);
   if (!r)
-    return db_error_reply(db, rp);
+    return -1;
   int got = wait == SWEEP_WAIT || strcmp(PQgetvalue(r, 0, 0), "t") == 0;
   PQclear(r);
-  if (!got)
-    return reply_problem(rp, PROBLEM_CONFLICT, "another sweep is running");
-  return 0;
+  return got;
 }
 
-static unsigned sweep_tx(struct db *db, void *vctx, struct reply *rp)
+/* The sweep's unit of work: DB_ONE with the run in ctx->run, DB_ROLLBACK
+ * when another instance sweeps, DB_HARD when a statement failed. */
+static int sweep_tx(struct db *db, void *vctx)
 {
-  const struct sweep_ctx *ctx = vctx;
-  unsigned st = lock_sweep(db, ctx->wait, rp);
-  if (st)
-    return st;
+  struct sweep_ctx *ctx = vctx;
+  int got = lock_sweep(db, ctx->wait);
+  if (got <= 0)
+    return got < 0 ? DB_HARD : DB_ROLLBACK;
   PQclear(db_exec(db, "scheduler_runs_long_timeout", 0, NULL));
   if (db->failed)
-    return db_error_reply(db, rp);
+    return DB_HARD;
 
   const char *run_params[] = {ctx->as_of, ctx->trigger, db->actor};
   PGresult *run = db_exec(db, "scheduler_runs_insert", 3, run_params);
   if (!run)
-    return db_error_reply(db, rp);
+    return DB_HARD;
   /* Every rule reads the same instant and records the same run. */
   const char *rule_params[] = {PQgetvalue(run, 0, 1), PQgetvalue(run, 0, 0)};
   json_t *created = json_object(), *closed = json_object();
@@ -76,7 +77,7 @@ static unsigned sweep_tx(struct db *db, void *vctx, struct reply *rp)
     json_decref(created);
     json_decref(closed);
     PQclear(run);
-    return db_error_reply(db, rp);
+    return DB_HARD;
   }
   char *created_text = json_dumps(created, JSON_COMPACT | JSON_SORT_KEYS);
   char *closed_text = json_dumps(closed, JSON_COMPACT | JSON_SORT_KEYS);
@@ -88,9 +89,41 @@ static unsigned sweep_tx(struct db *db, void *vctx, struct reply *rp)
   free(closed_text);
   PQclear(run);
   if (!done)
+    return DB_HARD;
+  PQclear(ctx->run); /* a retried transaction's */
+  ctx->run = done;
+  return DB_ONE;
+}
+
+static enum metrics_sweep_outcome outcome_of(int rc)
+{
+  return rc >= 0 ? METRICS_SWEEP_OK : rc == DB_ROLLBACK ? METRICS_SWEEP_SKIPPED : METRICS_SWEEP_FAILED;
+}
+
+int sweep_execute(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait, PGresult **run)
+{
+  struct sweep_ctx ctx = {.as_of = as_of, .trigger = trigger, .wait = wait};
+  long long t0 = metrics_clock_us();
+  int rc = db_tx(db, sweep_tx, &ctx);
+  metrics_sweep_run(trigger, outcome_of(rc), metrics_clock_us() - t0);
+  if (rc < 0)
+    PQclear(ctx.run);
+  *run = rc < 0 ? NULL : ctx.run;
+  return rc;
+}
+
+/* The sweep as a request's unit of work: 201 and the run, or the problem. */
+static unsigned sweep_reply_tx(struct db *db, void *vctx, struct reply *rp)
+{
+  struct sweep_ctx *ctx = vctx;
+  int rc = sweep_tx(db, ctx);
+  if (rc == DB_ROLLBACK)
+    return reply_problem(rp, PROBLEM_CONFLICT, "another sweep is running");
+  if (rc < 0)
     return db_error_reply(db, rp);
-  reply_doc(rp, 201, done, 0, "/v1/scheduler/runs/");
-  PQclear(done);
+  reply_doc(rp, 201, ctx->run, 0, "/v1/scheduler/runs/");
+  PQclear(ctx->run);
+  ctx->run = NULL;
   return 201;
 }
 
@@ -99,7 +132,8 @@ unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum s
 {
   struct sweep_ctx ctx = {.as_of = as_of, .trigger = trigger, .wait = wait};
   long long t0 = metrics_clock_us();
-  unsigned status = db_run_tx(db, sweep_tx, &ctx, rp);
-  metrics_sweep_run(trigger, status, metrics_clock_us() - t0);
+  unsigned status = db_run_tx(db, sweep_reply_tx, &ctx, rp);
+  metrics_sweep_run(trigger, status == 201 ? METRICS_SWEEP_OK : status == 409 ? METRICS_SWEEP_SKIPPED : METRICS_SWEEP_FAILED,
+                    metrics_clock_us() - t0);
   return status;
 }

@@ -1,7 +1,7 @@
 /* SQL of disputes.  Opening and changing one are plpgsql functions in
  * migrations/0010_disputes.sql (arc_dispute_open is shared with the call
  * log's nested dispute). */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 #define DISPUTE_DOC "d.id, d.version, arc_dispute_json(d)::text"
 

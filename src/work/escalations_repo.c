@@ -1,7 +1,7 @@
 /* SQL of escalations.  Opening one and a manager's decisions are plpgsql
  * functions in migrations/0018_escalations.sql (arc_escalation_create,
  * arc_escalation_update); the policy that proposes them is the sweep's. */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 #define ESCALATION_DOC "e.id, e.version, arc_escalation_json(e)::text"
 

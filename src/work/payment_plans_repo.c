@@ -2,7 +2,7 @@
  * functions in migrations/0017_payment_plans.sql, with the filling of
  * installments and the sweep's rules. */
 #include "arc/db.h"
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 #define PLAN_DOC "p.id, p.version, arc_payment_plan_json(p)::text"
 

@@ -1,6 +1,6 @@
 /* SQL of promises.  The writes are plpgsql functions in
  * migrations/0009_promises.sql; every statement returns (id, version, doc). */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 #define PROMISE_DOC "p.id, p.version, arc_promise_json(p)::text"
 

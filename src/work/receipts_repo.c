@@ -1,6 +1,6 @@
 /* SQL of receipt confirmations: arc_invoice_confirm_receipt() in
  * migrations/0010_disputes.sql; the reply is the invoice. */
-#include "arc/ledger.h"
+#include "arc/statements.h"
 
 const struct db_stmt receipts_stmts[] = {
     /* Lock first so If-Match is checked against the version we change. */
