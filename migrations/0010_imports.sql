@@ -1,35 +1,6 @@
--- CSV imports (POST /v1/imports): a file of customers, invoices or payments
--- as an accounting package exports it, upserted by external_id as a job.
---
--- The way of a file.  The upload streams the body into COPY ... FROM STDIN
--- (FORMAT csv, HEADER) on a connection of its own: PostgreSQL is the CSV
--- parser, and the staging table for the kind (import_<kind>_rows, all text
--- columns named as the API's fields) holds the rows, numbered in file order
--- by the upload's own temporary sequence.  The imports row and its staged rows commit
--- together, so a queued job always has its rows.  A worker (import_job.c)
--- then runs the job in one transaction, a batch of rows at a time:
---
---   arc_import_duplicates   rows repeating an external_id (or an invoice
---                           number) of an earlier row, once per job;
---   arc_import_check        every field of every row of a batch, set-based,
---                           with the rules of the API's upserts;
---   arc_import_apply        the batch's rows without errors, set-based, with
---                           the upserts' own functions (arc_customer_insert /
---                           _update, arc_invoice_adjust, arc_payment_upsert);
---                           when the batch as a whole raises, it is applied
---                           again row by row to find and report the rows.
---
--- Errors and progress are written by a second connection and committed at
--- once, so GET shows them while the job runs; the job's transaction reads
--- the committed errors (READ COMMITTED) to skip the rows they name.  The
--- job's transaction commits the applied rows with the final status, or
--- (all_or_nothing with any error) rolls back, so nothing is applied.
---
--- Restarts.  The job's transaction holds an advisory lock on the job for
--- as long as it runs.  A job still queued or running whose lock nobody
--- holds was interrupted (a stop, a crash): the next worker of any instance
--- runs it again from its first row; the interrupted transaction applied
--- nothing.  After three starts it is failed instead.
+-- CSV imports (POST /v1/imports): the jobs, their errors, and the staging
+-- tables their rows are copied into.  How a job runs is explained at the
+-- top of src/integrate/imports.sql.
 
 CREATE TABLE imports (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -3,7 +3,7 @@
  * did the work and replayed, with Idempotent-Replayed: true, for a repeat of
  * the same request by the same API key within 24 hours.  The server creates
  * the state (server.c), the transaction runner claims and stores (tx.c);
- * handlers know nothing of it.  Table: migrations/0021_idempotency.sql. */
+ * handlers know nothing of it.  Table: migrations/0008_idempotency.sql. */
 #ifndef ARC_IDEMPOTENCY_H
 #define ARC_IDEMPOTENCY_H
 

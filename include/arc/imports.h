@@ -1,6 +1,7 @@
 /* CSV imports (POST /v1/imports): the upload, streamed into PostgreSQL's
  * COPY as libmicrohttpd delivers it (imports.c), and the worker thread that
- * runs the jobs (import_job.c).  The SQL is migrations/0023_imports.sql. */
+ * runs the jobs (import_job.c).  The SQL is src/integrate/imports.sql
+ * (which explains a job's way), import_check.sql and import_apply.sql. */
 #ifndef ARC_IMPORTS_H
 #define ARC_IMPORTS_H
 

@@ -1,7 +1,7 @@
 /* Webhooks: subscriptions (src/integrate/webhooks.c, webhooks_repo.c) and
  * the delivery thread that POSTs the event feed to them, signed the
  * Standard Webhooks way (src/integrate/delivery.c).  The outbox and its
- * rules are in migrations/0022_webhooks.sql. */
+ * rules are in src/integrate/webhooks.sql and delivery.sql. */
 #ifndef ARC_WEBHOOKS_H
 #define ARC_WEBHOOKS_H
 

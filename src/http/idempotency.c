@@ -11,7 +11,7 @@
  * Only committed responses exist: a request that failed (>= 400) rolled back
  * its claim too, so the client may retry it, corrected or not.  Stored bodies
  * are sealed with a key derived from the caller's bearer secret (see
- * migrations/0021_idempotency.sql for why). */
+ * migrations/0008_idempotency.sql for why). */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* GET /v1/events: the feed of every change, in transaction order, with a
- * cursor that never skips an event (see migrations/0006_events.sql). */
+ * cursor that never skips an event (see migrations/0003_events.sql). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* SQL of the event feed (see migrations/0006_events.sql for why the feed
+/* SQL of the event feed (see migrations/0003_events.sql for why the feed
  * orders by transaction id and stops at the oldest running transaction). */
 #include "arc/events.h"
 #include "arc/statements.h"

@@ -1,5 +1,5 @@
 /* The import worker: runs the jobs POST /v1/imports queued, a batch of rows
- * at a time, in one transaction per job (migrations/0023_imports.sql says
+ * at a time, in one transaction per job (imports.sql says
  * how a batch is checked and applied).  A second connection commits the
  * progress and the errors as they come, so GET shows them while the job
  * runs; the job's transaction commits the rows with the final status, or

@@ -1,5 +1,5 @@
 /* /v1/imports: CSV files of customers, invoices or payments, upserted by
- * external_id as a job (migrations/0023_imports.sql explains the job).
+ * external_id as a job (imports.sql explains the job).
  *
  * The upload never holds the file: as libmicrohttpd hands over chunks they
  * go into COPY ... FROM STDIN (FORMAT csv, HEADER) on a connection of the

@@ -1,5 +1,5 @@
-/* SQL of CSV imports; the logic is in migrations/0023_imports.sql.  Three
- * connections use these: the request workers (reads), an upload's own
+/* SQL of CSV imports; the logic is in imports.sql, import_check.sql and
+ * import_apply.sql.  Three connections use these: the request workers (reads), an upload's own
  * connection (the COPY and the job row) and the import worker's two (the
  * job's transaction, and the one that commits progress and errors). */
 #include "arc/statements.h"

@@ -1,6 +1,6 @@
 /* GET /v1/reports/aging and GET /v1/reports/kpis (SPEC P13, P14).  Each
  * report is ONE statement (arc_report_aging / arc_report_kpis in
- * migrations/0020_reports.sql), read outside a transaction: one snapshot,
+ * reports.sql), read outside a transaction: one snapshot,
  * one pass over the ledger.  This file checks the query's shapes; the
  * checks that need the business's today (no future dates, the period's
  * length) are asked of the database first, so a refused request names

@@ -1,5 +1,5 @@
 /* SQL of the reports: each report is one statement over a function of
- * migrations/0020_reports.sql; the date checks that need today are a
+ * reports.sql; the date checks that need today are a
  * statement of their own. */
 #include "arc/db.h"
 #include "arc/statements.h"

@@ -1,7 +1,7 @@
 /* /v1/webhooks: subscriptions to the event feed (SPEC §2).  A subscription
  * is a URL, an event type filter and a signing secret that is shown once,
  * in the answer to POST.  The delivery thread (delivery.c) does the
- * sending; the rules live in migrations/0022_webhooks.sql. */
+ * sending; the rules live in webhooks.sql. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* SQL of webhooks: the subscriptions' statements, then the delivery
- * thread's.  The logic (outbox, retries, disabling) is in
- * migrations/0022_webhooks.sql. */
+ * thread's.  The logic (outbox, retries, disabling) is in webhooks.sql
+ * and delivery.sql; migrations/0009_webhooks.sql explains the outbox. */
 #include "arc/statements.h"
 
 #define WEBHOOK_DOC "w.id, w.version, arc_webhook_json(w)::text"

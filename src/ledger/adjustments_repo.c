@@ -1,5 +1,5 @@
 /* SQL of invoice adjustments.  Applying one is arc_invoice_adjust() in
- * migrations/0004_invoices.sql: the invoice row lock, the balance rule and
+ * adjustments.sql: the invoice row lock, the balance rule and
  * the record in one call. */
 #include "arc/statements.h"
 

@@ -1,5 +1,5 @@
 /* SQL of contacts.  Writes go through arc_contact_insert/_update
- * (migrations/0003_customers.sql), which also move the primary flag. */
+ * (contacts.sql), which also move the primary flag. */
 #include "arc/statements.h"
 
 #define CONTACT_DOC "k.id, k.version, arc_contact_json(k)::text"

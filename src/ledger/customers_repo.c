@@ -1,5 +1,5 @@
 /* SQL of customers.  Writes go through arc_customer_insert/_update
- * (migrations/0003_customers.sql), which read the validated body as jsonb. */
+ * (customers.sql), which read the validated body as jsonb. */
 #include "arc/statements.h"
 
 #define CUSTOMER_DOC "c.id, c.version, arc_customer_json(c)::text"

@@ -1,5 +1,5 @@
 /* SQL of invoices.  The writes with rules (status changes, the external
- * upsert) are plpgsql functions in migrations/0004_invoices.sql. */
+ * upsert) are plpgsql functions in invoices.sql. */
 #include "arc/statements.h"
 
 #define INVOICE_DOC "i.id, i.version, arc_invoice_json(i)::text"

@@ -1,7 +1,7 @@
 /* /v1/payments: record a payment with its allocations (explicit, or the
  * oldest open invoices first), list, read, correct its bookkeeping fields,
  * and upsert by external id.  This file checks the shape of requests; the
- * money moves in SQL (migrations/0005_payments.sql) under row locks. */
+ * money moves in SQL (payments.sql) under row locks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

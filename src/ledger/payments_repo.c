@@ -1,5 +1,5 @@
 /* SQL of payments.  The writes are plpgsql functions in
- * migrations/0005_payments.sql, so the money moves in one round trip under
+ * payments.sql, so the money moves in one round trip under
  * the row locks taken there.  Every statement returns (id, version, doc). */
 #include "arc/statements.h"
 

@@ -1,6 +1,6 @@
 /* POST /v1/payments/{id}/reversal: a payment that did not hold (a bounced
  * check) gives back what it paid; the invoices it paid reopen.  The money
- * moves in arc_payment_reverse (migrations/0005_payments.sql). */
+ * moves in arc_payment_reverse (reversals.sql). */
 #include "arc/handlers.h"
 #include "arc/jspec.h"
 #include "arc/payments.h"

@@ -1,7 +1,7 @@
 /* /v1/follow-ups: the morning worklist (SPEC P9) and what a collector does
  * with one follow-up — done, snoozed, dismissed.  The sweep makes them
  * (src/schedule/rules.c); the document, the order and the events are in
- * migrations/0015_worklist.sql. */
+ * follow_ups.sql. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* SQL of follow-ups: the worklist page, one follow-up, and a person's
- * action on one (arc_follow_up_update in migrations/0015_worklist.sql). */
+ * action on one (arc_follow_up_update in follow_ups.sql). */
 #include "arc/statements.h"
 
 /* The worklist order (SPEC P9) as one ascending key: largest overdue amount

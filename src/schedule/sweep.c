@@ -1,7 +1,8 @@
 /* The sweep: every rule of sweep_rules[] for one as_of, in one transaction,
  * under a cluster-wide advisory lock so that of several instances exactly
- * one sweeps at a time.  The rules are set-based statements (rules.c,
- * migrations/0013_sweep.sql); this file only orders and counts them. */
+ * one sweeps at a time.  The rules are set-based statements (listed in
+ * rules.c, each in rules/<name>.sql, what they share in sweep.sql); this
+ * file only runs them in order and counts what they did. */
 #include <stdlib.h>
 #include <string.h>
 

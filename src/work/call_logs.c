@@ -3,7 +3,7 @@
  * answers 405 to the rest); a correction is a new entry.  This file checks
  * the request's shape and the pure rules (call_rules.c); the customer,
  * invoice and contact checks and the nested promise and dispute run in one
- * SQL function (arc_call_log_create, migrations/0008). */
+ * SQL function (arc_call_log_create, call_logs.sql). */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* SQL of call logs.  The write is a plpgsql function in
- * migrations/0008_call_logs.sql; every statement returns (id, version, doc). */
+ * call_logs.sql; every statement returns (id, version, doc). */
 #include "arc/statements.h"
 
 #define CALL_LOG_DOC "c.id, c.version, arc_call_log_json(c)::text"

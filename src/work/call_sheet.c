@@ -1,6 +1,6 @@
 /* GET /v1/customers/{id}/call-sheet (SPEC P10): the account at a glance
  * before a call.  The whole sheet is ONE statement (arc_call_sheet in
- * migrations/0011_call_sheet.sql), so customer, invoices, aging, calls,
+ * call_sheet.sql), so customer, invoices, aging, calls,
  * promises and disputes all come from one snapshot and cannot disagree. */
 #include <stdlib.h>
 #include <string.h>

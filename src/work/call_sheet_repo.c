@@ -1,5 +1,5 @@
 /* SQL of the call sheet: one statement builds it all (see
- * migrations/0011_call_sheet.sql); no row when the customer does not exist. */
+ * call_sheet.sql); no row when the customer does not exist. */
 #include "arc/statements.h"
 
 const struct db_stmt call_sheet_stmts[] = {

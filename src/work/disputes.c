@@ -1,7 +1,7 @@
 /* /v1/disputes: open, list, read, and resolve / reject / annotate (SPEC P6).
  * The rules that need the invoice (open invoice, one open dispute, amounts
  * against the balance) and every money movement live in
- * migrations/0010_disputes.sql; this file checks shapes and which fields
+ * disputes.sql; this file checks shapes and which fields
  * fit which resolution. */
 #include <stdio.h>
 #include <stdlib.h>

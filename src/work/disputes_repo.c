@@ -1,5 +1,5 @@
 /* SQL of disputes.  Opening and changing one are plpgsql functions in
- * migrations/0010_disputes.sql (arc_dispute_open is shared with the call
+ * disputes.sql (arc_dispute_open is shared with the call
  * log's nested dispute). */
 #include "arc/statements.h"
 

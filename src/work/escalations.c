@@ -3,7 +3,7 @@
  * sweep's policy proposes, climbs, declines a proposed climb, resolves.
  * What depends on the escalation's state (which change is allowed now,
  * one escalation per customer, default assignees, history) lives in
- * migrations/0018_escalations.sql; this file checks shapes and which
+ * escalations.sql; this file checks shapes and which
  * fields fit together. */
 #include <stdio.h>
 #include <stdlib.h>

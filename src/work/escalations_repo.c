@@ -1,5 +1,5 @@
 /* SQL of escalations.  Opening one and a manager's decisions are plpgsql
- * functions in migrations/0018_escalations.sql (arc_escalation_create,
+ * functions in escalations.sql (arc_escalation_create,
  * arc_escalation_update); the policy that proposes them is the sweep's. */
 #include "arc/statements.h"
 

@@ -3,7 +3,7 @@
  * (SPEC P7).  This file checks shapes: which fields, one schedule form,
  * ascending dates.  What needs the data (the invoices, the sum of the
  * installments against what is owed, one active plan) and how installments
- * fill, are missed and default lives in migrations/0017_payment_plans.sql. */
+ * fill, are missed and default lives in payment_plans.sql. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

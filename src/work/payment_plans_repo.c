@@ -1,5 +1,5 @@
 /* SQL of payment plans.  Making, locking and changing one are plpgsql
- * functions in migrations/0017_payment_plans.sql, with the filling of
+ * functions in payment_plans.sql, with the filling of
  * installments and the sweep's rules. */
 #include "arc/db.h"
 #include "arc/statements.h"

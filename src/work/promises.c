@@ -1,6 +1,6 @@
 /* /v1/promises: promises to pay (SPEC P5), made directly or in a call log,
  * listed, read, and cancelled by managers.  Whether a promise is kept or
- * broken is decided in SQL (arc_promises_evaluate, migrations/0009), after
+ * broken is decided in SQL (arc_promises_evaluate, promises.sql), after
  * every payment and reversal and by the scheduler's sweep. */
 #include <stdio.h>
 #include <stdlib.h>

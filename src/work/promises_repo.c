@@ -1,5 +1,5 @@
 /* SQL of promises.  The writes are plpgsql functions in
- * migrations/0009_promises.sql; every statement returns (id, version, doc). */
+ * promises.sql; every statement returns (id, version, doc). */
 #include "arc/statements.h"
 
 #define PROMISE_DOC "p.id, p.version, arc_promise_json(p)::text"

@@ -1,7 +1,7 @@
 /* POST /v1/invoices/{id}/receipt-confirmation (SPEC P1): who at the customer
  * confirmed that the invoice arrived, how and when.  The answer is the
  * invoice; the rules (void invoice, no future time) are in
- * arc_invoice_confirm_receipt, migrations/0010_disputes.sql. */
+ * arc_invoice_confirm_receipt, receipts.sql. */
 #include <stdlib.h>
 
 #include "arc/db.h"

@@ -1,5 +1,5 @@
 /* SQL of receipt confirmations: arc_invoice_confirm_receipt() in
- * migrations/0010_disputes.sql; the reply is the invoice. */
+ * receipts.sql; the reply is the invoice. */
 #include "arc/statements.h"
 
 const struct db_stmt receipts_stmts[] = {
