@@ -1030,6 +1030,24 @@ long long harness_sql_int(const char *fmt, ...)
   return v;
 }
 
+void exec_ok(PGconn *c, const char *sql)
+{
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+    fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+  PQclear(r);
+}
+
+PGconn *hold_sweep_lock(void)
+{
+  PGconn *c = PQconnectdb(getenv("DATABASE_URL"));
+  assert_int_equal(PQstatus(c), CONNECTION_OK);
+  PGresult *r = PQexec(c, "BEGIN; SELECT pg_advisory_xact_lock(7250002)");
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  return c;
+}
+
 char *tables_fingerprint(const char *const *tables)
 {
   char sql[4096];

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "arc/auth.h"
 
@@ -98,6 +99,16 @@ void harness_prism_counts(unsigned long *checked, unsigned long *refused, unsign
  * first column of the first row (malloc'd; NULL when no row). */
 char *harness_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 long long harness_sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A connection of the test's own to the test database (DATABASE_URL), for
+ * what must happen in another session: a lock held, a transaction left
+ * open. exec_ok runs SQL on it and fails the test with PostgreSQL's
+ * message unless it succeeds. */
+void exec_ok(PGconn *c, const char *sql);
+/* A new connection holding the sweep lock (pg_advisory_xact_lock(7250002),
+ * src/schedule/runs_repo.c) in an open transaction, as another instance's
+ * sweep would; it goes with that transaction (COMMIT, ROLLBACK, PQfinish). */
+PGconn *hold_sweep_lock(void);
 
 /* A digest of every column of every row of TABLES (a NULL-terminated list),
  * for "a refused write (or a repeated sweep) changed nothing": one before,

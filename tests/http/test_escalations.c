@@ -1471,14 +1471,6 @@ static void idempotent(void **state)
   free(fafter);
 }
 
-static void exec_ok(PGconn *c, const char *sql)
-{
-  PGresult *r = PQexec(c, sql);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-    fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-  PQclear(r);
-}
-
 /* A manager's decision committed while a sweep waits on the same row: the
  * sweep does not write over it (it raises only the version it read). */
 static void manager_wins_a_race_with_the_sweep(void **state)
