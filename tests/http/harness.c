@@ -1208,6 +1208,16 @@ void sql_customer(char out[32], const char *name)
   free(id);
 }
 
+long long balance_of(const char *invoice)
+{
+  return harness_sql_int("SELECT balance FROM invoices WHERE id = %s", invoice);
+}
+
+long long count_adjustments(const char *invoice)
+{
+  return harness_sql_int("SELECT count(*) FROM invoice_adjustments WHERE invoice_id = %s", invoice);
+}
+
 size_t data_size(const struct http_resp *r)
 {
   return json_array_size(json_object_get(r->json, "data"));

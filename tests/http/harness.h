@@ -179,6 +179,10 @@ void sweep_days(const char *date, int first, int last);
 /* A customer made with SQL, for tests that depend on one resource only. */
 void sql_customer(char out[32], const char *name);
 
+/* Read back with SQL: invoice INVOICE's balance; how many adjustments it has. */
+long long balance_of(const char *invoice);
+long long count_adjustments(const char *invoice);
+
 /* 1 when S is a timestamp as the API writes them: 2026-01-31T14:05:00.123456Z. */
 int ts_shape_ok(const char *s);
 /* A loopback TCP port free at this moment, for a listener of the test's own. */

@@ -67,11 +67,6 @@ static long long count_disputes(void)
   return harness_sql_int("SELECT count(*) FROM disputes");
 }
 
-static long long count_adjustments(const char *invoice)
-{
-  return harness_sql_int("SELECT count(*) FROM invoice_adjustments WHERE invoice_id = %s", invoice);
-}
-
 /* A call log of CUSTOMER made directly in the table (the call log API is
  * another module's). */
 static void new_call_log(char out[32], const char *customer)
