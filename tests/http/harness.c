@@ -1346,6 +1346,23 @@ void invoice_insert(char out[32], const struct invoice_fields *f)
   free(id);
 }
 
+void expect_json(const json_t *doc, const char *key, const char *want)
+{
+  char *got = json_dumps(json_object_get(doc, key), JSON_COMPACT | JSON_ENCODE_ANY);
+  if (!got || strcmp(got, want) != 0)
+    fail_msg("%s: expected %s, got %s", key, want, got ? got : "(none)");
+  free(got);
+}
+
+void fill_template(char *out, size_t size, const char *tmpl, const char *value)
+{
+  const char *hole = strstr(tmpl, "%s");
+  if (!hole)
+    snprintf(out, size, "%s", tmpl);
+  else
+    snprintf(out, size, "%.*s%s%s", (int)(hole - tmpl), tmpl, value, hole + 2);
+}
+
 void run_steps(const struct step *steps, size_t n)
 {
   struct http_resp r = {0};

@@ -197,6 +197,12 @@ int is_null(const json_t *o, const char *key);
 const char *jstr(const json_t *o, const char *key);
 long long jint(const json_t *o, const char *key);
 
+/* DOC's member KEY as compact JSON (a scalar too) must be WANT. */
+void expect_json(const json_t *doc, const char *key, const char *want);
+/* TMPL with its "%s" (if any) replaced by VALUE, for table rows that hold
+ * an id to come: the rows are data, not formats. */
+void fill_template(char *out, size_t size, const char *tmpl, const char *value);
+
 /* Table-driven checks: each row is one request and what must come back. */
 struct step {
   const char *label;

@@ -354,16 +354,6 @@ static const struct bad_body bad_creates[] = {
      NULL},
 };
 
-/* TMPL with its "%s" (if any) replaced by INV: the rows are data, not formats. */
-static void fill_invoice(char *out, size_t size, const char *tmpl, const char *inv)
-{
-  const char *hole = strstr(tmpl, "%s");
-  if (!hole)
-    snprintf(out, size, "%s", tmpl);
-  else
-    snprintf(out, size, "%.*s%s%s", (int)(hole - tmpl), tmpl, inv, hole + 2);
-}
-
 static void create_errors(void **state)
 {
   (void)state;
@@ -374,7 +364,7 @@ static void create_errors(void **state)
   struct http_resp r = {0};
   for (size_t i = 0; i < sizeof bad_creates / sizeof bad_creates[0]; i++) {
     const struct bad_body *b = &bad_creates[i];
-    fill_invoice(body, sizeof body, b->fmt, inv);
+    fill_template(body, sizeof body, b->fmt, inv);
     http(&r, "POST", "/v1/disputes", ROLE_COLLECTOR, body, NULL);
     if (r.status != b->status)
       fail_msg("[%s] expected %ld, got %ld: %s", b->label, b->status, r.status, r.body ? r.body : "");

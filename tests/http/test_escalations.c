@@ -187,15 +187,6 @@ static void last_event(char out[64], const char *id)
   free(t);
 }
 
-/* A compact JSON rendering of DOC's member KEY must be WANT. */
-static void expect_json(const json_t *doc, const char *key, const char *want)
-{
-  char *got = json_dumps(json_object_get(doc, key), JSON_COMPACT | JSON_ENCODE_ANY);
-  if (!got || strcmp(got, want) != 0)
-    fail_msg("%s: expected %s, got %s", key, want, got ? got : "(none)");
-  free(got);
-}
-
 /* ------------------------------------------------------------ the resource */
 
 static void open_get_and_defaults(void **state)

@@ -169,15 +169,6 @@ static long long events_of(const char *type, const char *resource_id)
   return harness_sql_int("SELECT count(*) FROM events WHERE type = '%s' AND resource_id = '%s'", type, resource_id);
 }
 
-/* A document's member KEY as compact JSON must be WANT. */
-static void expect_json(const json_t *doc, const char *key, const char *want)
-{
-  char *got = json_dumps(json_object_get(doc, key), JSON_COMPACT | JSON_ENCODE_ANY);
-  if (!got || strcmp(got, want) != 0)
-    fail_msg("%s: expected %s, got %s", key, want, got ? got : "(none)");
-  free(got);
-}
-
 /* ------------------------------------------------------------- creating */
 
 static void create_explicit(void **state)
@@ -484,16 +475,6 @@ static const struct bad_body bad_creates[] = {
      "malformed-json", NULL},
 };
 
-/* TMPL with its "%s" (if any) replaced by INV: the rows are data, not formats. */
-static void fill_invoice(char *out, size_t size, const char *tmpl, const char *inv)
-{
-  const char *hole = strstr(tmpl, "%s");
-  if (!hole)
-    snprintf(out, size, "%s", tmpl);
-  else
-    snprintf(out, size, "%.*s%s%s", (int)(hole - tmpl), tmpl, inv, hole + 2);
-}
-
 static void create_bad_bodies(void **state)
 {
   (void)state;
@@ -505,7 +486,7 @@ static void create_bad_bodies(void **state)
   struct http_resp r = {0};
   for (size_t i = 0; i < sizeof bad_creates / sizeof bad_creates[0]; i++) {
     const struct bad_body *b = &bad_creates[i];
-    fill_invoice(body, sizeof body, b->fmt, inv);
+    fill_template(body, sizeof body, b->fmt, inv);
     http(&r, "POST", "/v1/payment-plans", ROLE_MANAGER, body, NULL);
     if (r.status != b->status)
       fail_msg("[%s] expected %ld, got %ld: %s", b->label, b->status, r.status, r.body ? r.body : "");
