@@ -1218,6 +1218,37 @@ long long count_adjustments(const char *invoice)
   return harness_sql_int("SELECT count(*) FROM invoice_adjustments WHERE invoice_id = %s", invoice);
 }
 
+static char *story_dup(const char *cus, const char *reason, const char *day0)
+{
+  char d0[96];
+  if (day0)
+    snprintf(d0, sizeof d0, "'%s'::date", day0);
+  else
+    snprintf(d0, sizeof d0, "(now() AT TIME ZONE '%s')::date", tz());
+  char *s = harness_sql(
+      "SELECT coalesce(string_agg(concat_ws(':', f.status, f.due_on - %s, f.closed_reason) "
+      "|| CASE WHEN f.held_by IS NOT NULL "
+      "        THEN format(' %%s %%s..%%s', f.held_by, f.held_from - %s, f.held_until - %s) ELSE '' END, "
+      "' ' ORDER BY f.id), '') FROM follow_ups f WHERE f.customer_id = %s AND f.reason = '%s'",
+      d0, d0, d0, cus, reason);
+  return s ? s : strdup("");
+}
+
+void follow_up_story(char *out, size_t size, const char *cus, const char *reason, const char *day0)
+{
+  char *s = story_dup(cus, reason, day0);
+  snprintf(out, size, "%s", s);
+  free(s);
+}
+
+void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want)
+{
+  char *got = story_dup(cus, reason, day0);
+  if (strcmp(got, want) != 0)
+    fail_msg("%s: %s follow-ups of customer %s: expected \"%s\", got \"%s\"", when, reason, cus, want, got);
+  free(got);
+}
+
 size_t data_size(const struct http_resp *r)
 {
   return json_array_size(json_object_get(r->json, "data"));

@@ -183,6 +183,14 @@ void sql_customer(char out[32], const char *name);
 long long balance_of(const char *invoice);
 long long count_adjustments(const char *invoice);
 
+/* The follow-ups of customer CUS for REASON, oldest first, as
+ * "status:due[:closed_reason]" separated by spaces, due in days from DAY0
+ * (NULL: today in the business's time zone); a held one adds
+ * " held_by from..until" in days from DAY0 too ("open:3 attempt_cap 0..4"). */
+void follow_up_story(char *out, size_t size, const char *cus, const char *reason, const char *day0);
+/* That story must be WANT; WHEN says at which step of the test. */
+void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want);
+
 /* 1 when S is a timestamp as the API writes them: 2026-01-31T14:05:00.123456Z. */
 int ts_shape_ok(const char *s);
 /* A loopback TCP port free at this moment, for a listener of the test's own. */

@@ -31,26 +31,6 @@ static void today(char out[16])
   day(out, 0);
 }
 
-static void story(char *out, size_t size, const char *cus, const char *reason, const char *day0)
-{
-  char *s = harness_sql(
-      "SELECT coalesce(string_agg(concat_ws(':', f.status, f.due_on - '%s'::date, f.closed_reason) "
-      "|| CASE WHEN f.held_by IS NOT NULL "
-      "        THEN format(' %%s %%s..%%s', f.held_by, f.held_from - '%s'::date, f.held_until - '%s'::date) ELSE '' END, "
-      "' ' ORDER BY f.id), '') FROM follow_ups f WHERE f.customer_id = %s AND f.reason = '%s'",
-      day0, day0, day0, cus, reason);
-  snprintf(out, size, "%s", s ? s : "");
-  free(s);
-}
-
-static void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want)
-{
-  char got[512];
-  story(got, sizeof got, cus, reason, day0);
-  if (strcmp(got, want) != 0)
-    fail_msg("%s: %s follow-ups of customer %s: expected \"%s\", got \"%s\"", when, reason, cus, want, got);
-}
-
 /* The reasons on the worklist of DATE + DAYS for customer CUS, in order. */
 static void expect_worklist(const char *when, const char *cus, const char *date, int days, const char *want)
 {

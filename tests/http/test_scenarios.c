@@ -33,25 +33,6 @@ static void just_now(char instant[40], char day_out[16])
   free(d);
 }
 
-/* The follow-ups of customer CUS for REASON, oldest first, due days
- * counted from DAY0. */
-static void story(char *out, size_t size, const char *cus, const char *reason, const char *day0)
-{
-  char *s = harness_sql("SELECT coalesce(string_agg(concat_ws(':', f.status, f.due_on - '%s'::date, f.closed_reason), "
-                        "' ' ORDER BY f.id), '') FROM follow_ups f WHERE f.customer_id = %s AND f.reason = '%s'",
-                        day0, cus, reason);
-  snprintf(out, size, "%s", s ? s : "");
-  free(s);
-}
-
-static void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want)
-{
-  char got[512];
-  story(got, sizeof got, cus, reason, day0);
-  if (strcmp(got, want) != 0)
-    fail_msg("%s: %s follow-ups of customer %s: expected \"%s\", got \"%s\"", when, reason, cus, want, got);
-}
-
 /* What the worklist of DATE + DAYS holds for customer CUS: reasons in the
  * worklist's order, "promise_broken,retry". */
 static void worklist(char *out, size_t size, const char *cus, const char *date, int days)
@@ -652,7 +633,7 @@ static void replay(char *out, size_t size, const char *base_day)
     used += (size_t)snprintf(out + used, size - used, "day %d:", days[i]);
     static const char *const reasons[] = {"confirm_receipt", "overdue", "retry"};
     for (size_t k = 0; k < 3; k++) {
-      story(part, sizeof part, cus, reasons[k], base_day);
+      follow_up_story(part, sizeof part, cus, reasons[k], base_day);
       used += (size_t)snprintf(out + used, size - used, " %s=[%s]", reasons[k], part);
     }
     used += (size_t)snprintf(out + used, size - used, "; ");
