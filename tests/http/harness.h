@@ -145,17 +145,21 @@ struct invoice_fields {
   const char *number;    /* NULL: "INV-<n>", n counting the invoices numbered here */
   const char *currency;  /* NULL: "USD" */
   long long amount;      /* 0: 10000 (minor units) */
-  const char *issued_on; /* NULL: today + issued_in, or 2025-01-01 (see below) */
-  const char *due_on;    /* NULL: today + due_in, or 2025-02-01 */
-  /* Days from today for the dates left NULL, when either is not 0; with
-   * both 0 those dates are the fixed 2025-01-01 and 2025-02-01. */
+  const char *issued_on; /* NULL: from + issued_in, or 2025-01-01 (see below) */
+  const char *due_on;    /* NULL: from + due_in, or 2025-02-01 */
+  /* Days from FROM (NULL: today) for the dates left NULL, when FROM is set
+   * or either is not 0; else those dates are the fixed 2025-01-01 and
+   * 2025-02-01. */
+  const char *from; /* YYYY-MM-DD */
   int issued_in, due_in;
+  const char *extra; /* more members of the POST body, "\"factored\": true" (invoice_create only) */
 };
 /* Makes the invoice and copies its id to OUT. invoice_create goes through
  * POST /v1/invoices as admin (asserting 201), so the API's rules and events
  * apply; invoice_insert writes the row with SQL (amount = balance), for tests
  * whose subject is not the invoice. Call them as
- *   new_invoice(id, .customer = c, .amount = 500, .due_on = "2025-03-01"); */
+ *   new_invoice(id, .customer = c, .amount = 500, .due_on = "2025-03-01");
+ *   new_invoice(id, .customer = c, .from = BASE, .issued_in = -30, .due_in = 0); */
 void invoice_create(char out[32], const struct invoice_fields *f);
 void invoice_insert(char out[32], const struct invoice_fields *f);
 #define new_invoice(out, ...) invoice_create((out), &(const struct invoice_fields){__VA_ARGS__})
