@@ -1085,6 +1085,33 @@ void assert_refused(const char *const *tables, const char *method, const char *p
   free(after);
 }
 
+static int run_binary(const char *env, const char *args, const char *stderr_to, char *out, size_t size)
+{
+  const char *binary = getenv("ARC_TEST_BINARY");
+  if (!binary || !*binary)
+    fail_msg("ARC_TEST_BINARY is not set (tests/meson.build sets it to the arcollectd executable)");
+  char cmd[4096];
+  int n = snprintf(cmd, sizeof cmd, "%s%s'%s' %s %s", env ? env : "", env ? " " : "", binary, args, stderr_to);
+  if (n < 0 || (size_t)n >= sizeof cmd)
+    fail_msg("command too long: %s ... %s", env ? env : "", args);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t got = fread(out, 1, size - 1, p);
+  out[got] = '\0';
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int harness_run_binary(const char *env, const char *args, char *out, size_t size)
+{
+  return run_binary(env, args, "2>/dev/null", out, size);
+}
+
+int harness_run_binary_all(const char *env, const char *args, char *out, size_t size)
+{
+  return run_binary(env, args, "2>&1", out, size);
+}
+
 void assert_server_alive(void)
 {
   char url[96];

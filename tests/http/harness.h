@@ -119,6 +119,15 @@ char *tables_fingerprint(const char *const *tables);
 void assert_refused(const char *const *tables, const char *method, const char *path, enum role who,
                     const char *body, const char *const *headers, long status, const char *slug, const char *field);
 
+/* Runs the real arcollectd (ARC_TEST_BINARY, which tests/meson.build sets)
+ * through the shell, against the test database (DATABASE_URL): ENV, when
+ * not NULL, is variable assignments for it alone ("ARC_PORT='99999'"),
+ * ARGS its arguments, shell-quoted by the caller. Returns its exit status
+ * (-1 when it did not exit) and its stdout in OUT, stderr thrown away;
+ * harness_run_binary_all puts its stderr in OUT too, with stdout. */
+int harness_run_binary(const char *env, const char *args, char *out, size_t size);
+int harness_run_binary_all(const char *env, const char *args, char *out, size_t size);
+
 /* GET /healthz on a new connection, straight to the server, must answer
  * 200: after a request the server may have dropped, it is still serving. */
 void assert_server_alive(void);
