@@ -1030,6 +1030,24 @@ long long harness_sql_int(const char *fmt, ...)
   return v;
 }
 
+void exec_ok(PGconn *c, const char *sql)
+{
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+    fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+  PQclear(r);
+}
+
+PGconn *hold_sweep_lock(void)
+{
+  PGconn *c = PQconnectdb(getenv("DATABASE_URL"));
+  assert_int_equal(PQstatus(c), CONNECTION_OK);
+  PGresult *r = PQexec(c, "BEGIN; SELECT pg_advisory_xact_lock(7250002)");
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  return c;
+}
+
 char *tables_fingerprint(const char *const *tables)
 {
   char sql[4096];
@@ -1065,6 +1083,33 @@ void assert_refused(const char *const *tables, const char *method, const char *p
   }
   free(before);
   free(after);
+}
+
+static int run_binary(const char *env, const char *args, const char *stderr_to, char *out, size_t size)
+{
+  const char *binary = getenv("ARC_TEST_BINARY");
+  if (!binary || !*binary)
+    fail_msg("ARC_TEST_BINARY is not set (tests/meson.build sets it to the arcollectd executable)");
+  char cmd[4096];
+  int n = snprintf(cmd, sizeof cmd, "%s%s'%s' %s %s", env ? env : "", env ? " " : "", binary, args, stderr_to);
+  if (n < 0 || (size_t)n >= sizeof cmd)
+    fail_msg("command too long: %s ... %s", env ? env : "", args);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t got = fread(out, 1, size - 1, p);
+  out[got] = '\0';
+  int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int harness_run_binary(const char *env, const char *args, char *out, size_t size)
+{
+  return run_binary(env, args, "2>/dev/null", out, size);
+}
+
+int harness_run_binary_all(const char *env, const char *args, char *out, size_t size)
+{
+  return run_binary(env, args, "2>&1", out, size);
 }
 
 void assert_server_alive(void)
@@ -1190,6 +1235,47 @@ void sql_customer(char out[32], const char *name)
   free(id);
 }
 
+long long balance_of(const char *invoice)
+{
+  return harness_sql_int("SELECT balance FROM invoices WHERE id = %s", invoice);
+}
+
+long long count_adjustments(const char *invoice)
+{
+  return harness_sql_int("SELECT count(*) FROM invoice_adjustments WHERE invoice_id = %s", invoice);
+}
+
+static char *story_dup(const char *cus, const char *reason, const char *day0)
+{
+  char d0[96];
+  if (day0)
+    snprintf(d0, sizeof d0, "'%s'::date", day0);
+  else
+    snprintf(d0, sizeof d0, "(now() AT TIME ZONE '%s')::date", tz());
+  char *s = harness_sql(
+      "SELECT coalesce(string_agg(concat_ws(':', f.status, f.due_on - %s, f.closed_reason) "
+      "|| CASE WHEN f.held_by IS NOT NULL "
+      "        THEN format(' %%s %%s..%%s', f.held_by, f.held_from - %s, f.held_until - %s) ELSE '' END, "
+      "' ' ORDER BY f.id), '') FROM follow_ups f WHERE f.customer_id = %s AND f.reason = '%s'",
+      d0, d0, d0, cus, reason);
+  return s ? s : strdup("");
+}
+
+void follow_up_story(char *out, size_t size, const char *cus, const char *reason, const char *day0)
+{
+  char *s = story_dup(cus, reason, day0);
+  snprintf(out, size, "%s", s);
+  free(s);
+}
+
+void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want)
+{
+  char *got = story_dup(cus, reason, day0);
+  if (strcmp(got, want) != 0)
+    fail_msg("%s: %s follow-ups of customer %s: expected \"%s\", got \"%s\"", when, reason, cus, want, got);
+  free(got);
+}
+
 size_t data_size(const struct http_resp *r)
 {
   return json_array_size(json_object_get(r->json, "data"));
@@ -1277,14 +1363,18 @@ static struct invoice_fields invoice_defaults(const struct invoice_fields *f, ch
     d.amount = 10000;
   int relative = d.issued_in || d.due_in;
   if (!d.issued_on) {
-    if (relative)
+    if (d.from)
+      date_plus(issued, d.from, d.issued_in);
+    else if (relative)
       day(issued, d.issued_in);
     else
       snprintf(issued, 16, "2025-01-01");
     d.issued_on = issued;
   }
   if (!d.due_on) {
-    if (relative)
+    if (d.from)
+      date_plus(due, d.from, d.due_in);
+    else if (relative)
       day(due, d.due_in);
     else
       snprintf(due, 16, "2025-02-01");
@@ -1299,8 +1389,9 @@ void invoice_create(char out[32], const struct invoice_fields *f)
   struct invoice_fields d = invoice_defaults(f, number, issued, due);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"number\": \"%s\", \"currency\": \"%s\", \"amount\": %lld, "
-           "\"issued_on\": \"%s\", \"due_on\": \"%s\"}",
-           d.customer, d.number, d.currency, d.amount, d.issued_on, d.due_on);
+           "\"issued_on\": \"%s\", \"due_on\": \"%s\"%s%s}",
+           d.customer, d.number, d.currency, d.amount, d.issued_on, d.due_on, d.extra ? ", " : "",
+           d.extra ? d.extra : "");
   json_t *j = create_ok("/v1/invoices", body);
   snprintf(out, 32, "%s", jstr(j, "id"));
   json_decref(j);
@@ -1310,12 +1401,31 @@ void invoice_insert(char out[32], const struct invoice_fields *f)
 {
   char number[32], issued[16], due[16];
   struct invoice_fields d = invoice_defaults(f, number, issued, due);
+  if (d.extra)
+    fail_msg("sql_invoice writes the columns it knows; extra (%s) is for new_invoice", d.extra);
   char *id = harness_sql("INSERT INTO invoices (customer_id, number, currency, original_amount, amount, balance, "
                          "issued_on, due_on) VALUES (%s, '%s', '%s', %lld, %lld, %lld, '%s', '%s') RETURNING id",
                          d.customer, d.number, d.currency, d.amount, d.amount, d.amount, d.issued_on, d.due_on);
   assert_non_null(id);
   snprintf(out, 32, "%s", id);
   free(id);
+}
+
+void expect_json(const json_t *doc, const char *key, const char *want)
+{
+  char *got = json_dumps(json_object_get(doc, key), JSON_COMPACT | JSON_ENCODE_ANY);
+  if (!got || strcmp(got, want) != 0)
+    fail_msg("%s: expected %s, got %s", key, want, got ? got : "(none)");
+  free(got);
+}
+
+void fill_template(char *out, size_t size, const char *tmpl, const char *value)
+{
+  const char *hole = strstr(tmpl, "%s");
+  if (!hole)
+    snprintf(out, size, "%s", tmpl);
+  else
+    snprintf(out, size, "%.*s%s%s", (int)(hole - tmpl), tmpl, value, hole + 2);
 }
 
 void run_steps(const struct step *steps, size_t n)

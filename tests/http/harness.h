@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "arc/auth.h"
 
@@ -99,6 +100,16 @@ void harness_prism_counts(unsigned long *checked, unsigned long *refused, unsign
 char *harness_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 long long harness_sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A connection of the test's own to the test database (DATABASE_URL), for
+ * what must happen in another session: a lock held, a transaction left
+ * open. exec_ok runs SQL on it and fails the test with PostgreSQL's
+ * message unless it succeeds. */
+void exec_ok(PGconn *c, const char *sql);
+/* A new connection holding the sweep lock (pg_advisory_xact_lock(7250002),
+ * src/schedule/runs_repo.c) in an open transaction, as another instance's
+ * sweep would; it goes with that transaction (COMMIT, ROLLBACK, PQfinish). */
+PGconn *hold_sweep_lock(void);
+
 /* A digest of every column of every row of TABLES (a NULL-terminated list),
  * for "a refused write (or a repeated sweep) changed nothing": one before,
  * one after, compared. malloc'd. */
@@ -107,6 +118,15 @@ char *tables_fingerprint(const char *const *tables);
  * (naming FIELD when not NULL), and that no row of TABLES changed. */
 void assert_refused(const char *const *tables, const char *method, const char *path, enum role who,
                     const char *body, const char *const *headers, long status, const char *slug, const char *field);
+
+/* Runs the real arcollectd (ARC_TEST_BINARY, which tests/meson.build sets)
+ * through the shell, against the test database (DATABASE_URL): ENV, when
+ * not NULL, is variable assignments for it alone ("ARC_PORT='99999'"),
+ * ARGS its arguments, shell-quoted by the caller. Returns its exit status
+ * (-1 when it did not exit) and its stdout in OUT, stderr thrown away;
+ * harness_run_binary_all puts its stderr in OUT too, with stdout. */
+int harness_run_binary(const char *env, const char *args, char *out, size_t size);
+int harness_run_binary_all(const char *env, const char *args, char *out, size_t size);
 
 /* GET /healthz on a new connection, straight to the server, must answer
  * 200: after a request the server may have dropped, it is still serving. */
@@ -134,17 +154,21 @@ struct invoice_fields {
   const char *number;    /* NULL: "INV-<n>", n counting the invoices numbered here */
   const char *currency;  /* NULL: "USD" */
   long long amount;      /* 0: 10000 (minor units) */
-  const char *issued_on; /* NULL: today + issued_in, or 2025-01-01 (see below) */
-  const char *due_on;    /* NULL: today + due_in, or 2025-02-01 */
-  /* Days from today for the dates left NULL, when either is not 0; with
-   * both 0 those dates are the fixed 2025-01-01 and 2025-02-01. */
+  const char *issued_on; /* NULL: from + issued_in, or 2025-01-01 (see below) */
+  const char *due_on;    /* NULL: from + due_in, or 2025-02-01 */
+  /* Days from FROM (NULL: today) for the dates left NULL, when FROM is set
+   * or either is not 0; else those dates are the fixed 2025-01-01 and
+   * 2025-02-01. */
+  const char *from; /* YYYY-MM-DD */
   int issued_in, due_in;
+  const char *extra; /* more members of the POST body, "\"factored\": true" (invoice_create only) */
 };
 /* Makes the invoice and copies its id to OUT. invoice_create goes through
  * POST /v1/invoices as admin (asserting 201), so the API's rules and events
  * apply; invoice_insert writes the row with SQL (amount = balance), for tests
  * whose subject is not the invoice. Call them as
- *   new_invoice(id, .customer = c, .amount = 500, .due_on = "2025-03-01"); */
+ *   new_invoice(id, .customer = c, .amount = 500, .due_on = "2025-03-01");
+ *   new_invoice(id, .customer = c, .from = BASE, .issued_in = -30, .due_in = 0); */
 void invoice_create(char out[32], const struct invoice_fields *f);
 void invoice_insert(char out[32], const struct invoice_fields *f);
 #define new_invoice(out, ...) invoice_create((out), &(const struct invoice_fields){__VA_ARGS__})
@@ -168,6 +192,18 @@ void sweep_days(const char *date, int first, int last);
 /* A customer made with SQL, for tests that depend on one resource only. */
 void sql_customer(char out[32], const char *name);
 
+/* Read back with SQL: invoice INVOICE's balance; how many adjustments it has. */
+long long balance_of(const char *invoice);
+long long count_adjustments(const char *invoice);
+
+/* The follow-ups of customer CUS for REASON, oldest first, as
+ * "status:due[:closed_reason]" separated by spaces, due in days from DAY0
+ * (NULL: today in the business's time zone); a held one adds
+ * " held_by from..until" in days from DAY0 too ("open:3 attempt_cap 0..4"). */
+void follow_up_story(char *out, size_t size, const char *cus, const char *reason, const char *day0);
+/* That story must be WANT; WHEN says at which step of the test. */
+void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want);
+
 /* 1 when S is a timestamp as the API writes them: 2026-01-31T14:05:00.123456Z. */
 int ts_shape_ok(const char *s);
 /* A loopback TCP port free at this moment, for a listener of the test's own. */
@@ -181,6 +217,12 @@ int is_null(const json_t *o, const char *key);
 
 const char *jstr(const json_t *o, const char *key);
 long long jint(const json_t *o, const char *key);
+
+/* DOC's member KEY as compact JSON (a scalar too) must be WANT. */
+void expect_json(const json_t *doc, const char *key, const char *want);
+/* TMPL with its "%s" (if any) replaced by VALUE, for table rows that hold
+ * an id to come: the rows are data, not formats. */
+void fill_template(char *out, size_t size, const char *tmpl, const char *value);
 
 /* Table-driven checks: each row is one request and what must come back. */
 struct step {

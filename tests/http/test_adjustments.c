@@ -27,11 +27,6 @@ static long long invoice_int(const char *id, const char *column)
   return harness_sql_int("SELECT %s FROM invoices WHERE id = %s", column, id);
 }
 
-static long long count_adjustments(const char *invoice)
-{
-  return harness_sql_int("SELECT count(*) FROM invoice_adjustments WHERE invoice_id = %s", invoice);
-}
-
 static void credit_debit_correction(void **state)
 {
   (void)state;

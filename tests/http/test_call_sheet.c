@@ -19,20 +19,6 @@ static void minutes_ago(char out[40], int minutes)
   free(t);
 }
 
-/* An invoice of CUSTOMER in CURRENCY due DUE_IN days from today. */
-static void invoice(char out[32], const char *customer, const char *number, const char *currency, long long amount,
-                    int due_in)
-{
-  char issued[16], due[16], body[512];
-  day(issued, due_in - 30);
-  day(due, due_in);
-  snprintf(body, sizeof body,
-           "{\"customer_id\": \"%s\", \"number\": \"%s\", \"currency\": \"%s\", \"amount\": %lld, "
-           "\"issued_on\": \"%s\", \"due_on\": \"%s\"}",
-           customer, number, currency, amount, issued, due);
-  create_id(out, "/v1/invoices", body);
-}
-
 /* An unsuccessful outbound call of CUSTOMER that occurred MINUTES ago. */
 static void attempt(char out[32], const char *customer, const char *contact, int minutes)
 {
@@ -118,23 +104,29 @@ static void full_sheet(void **state)
   create_id(k2, path, "{\"name\": \"Bo Owner\", \"role\": \"owner\", \"is_primary\": true}");
   create_id(k3, path, "{\"name\": \"Cy Billing\", \"role\": \"billing\"}");
 
-  /* Open invoices on both sides of every bucket boundary, in two currencies. */
+  /* Open invoices on both sides of every bucket boundary, in two currencies,
+   * each issued 30 days before it is due. */
   char ia[32], ib[32], ic[32], id[32], ie[32], iff[32], ij[32], ik[32], ig[32], ih[32], ii[32];
-  invoice(ia, cus, "SH-A", "USD", 10000, 10);   /* current */
-  invoice(ib, cus, "SH-B", "USD", 20000, 0);    /* current: due today is not overdue */
-  invoice(ic, cus, "SH-C", "USD", 30000, -1);   /* 1-30 */
-  invoice(id, cus, "SH-D", "USD", 40000, -30);  /* 1-30 */
-  invoice(ie, cus, "SH-E", "EUR", 50000, -31);  /* 31-60 */
-  invoice(iff, cus, "SH-F", "USD", 60000, -45); /* 31-60, partly paid below */
-  invoice(ij, cus, "SH-J", "USD", 15000, -60);  /* 31-60 */
-  invoice(ik, cus, "SH-K", "EUR", 25000, -61);  /* 61-90 */
-  invoice(ig, cus, "SH-G", "USD", 70000, -90);  /* 61-90 */
-  invoice(ih, cus, "SH-H", "USD", 80000, -91);  /* 91+ */
-  invoice(ii, cus, "SH-I", "EUR", 90000, -200); /* 91+ */
+  /* current (due today is not overdue) */
+  new_invoice(ia, .customer = cus, .number = "SH-A", .amount = 10000, .issued_in = -20, .due_in = 10);
+  new_invoice(ib, .customer = cus, .number = "SH-B", .amount = 20000, .issued_in = -30, .due_in = 0);
+  /* 1-30 */
+  new_invoice(ic, .customer = cus, .number = "SH-C", .amount = 30000, .issued_in = -31, .due_in = -1);
+  new_invoice(id, .customer = cus, .number = "SH-D", .amount = 40000, .issued_in = -60, .due_in = -30);
+  /* 31-60 (SH-F partly paid below) */
+  new_invoice(ie, .customer = cus, .number = "SH-E", .currency = "EUR", .amount = 50000, .issued_in = -61, .due_in = -31);
+  new_invoice(iff, .customer = cus, .number = "SH-F", .amount = 60000, .issued_in = -75, .due_in = -45);
+  new_invoice(ij, .customer = cus, .number = "SH-J", .amount = 15000, .issued_in = -90, .due_in = -60);
+  /* 61-90 */
+  new_invoice(ik, .customer = cus, .number = "SH-K", .currency = "EUR", .amount = 25000, .issued_in = -91, .due_in = -61);
+  new_invoice(ig, .customer = cus, .number = "SH-G", .amount = 70000, .issued_in = -120, .due_in = -90);
+  /* 91+ */
+  new_invoice(ih, .customer = cus, .number = "SH-H", .amount = 80000, .issued_in = -121, .due_in = -91);
+  new_invoice(ii, .customer = cus, .number = "SH-I", .currency = "EUR", .amount = 90000, .issued_in = -230, .due_in = -200);
   /* Not open: paid in full, and void. */
   char paid[32], voided[32];
-  invoice(paid, cus, "SH-PAID", "USD", 11111, -20);
-  invoice(voided, cus, "SH-VOID", "USD", 22222, -20);
+  new_invoice(paid, .customer = cus, .number = "SH-PAID", .amount = 11111, .issued_in = -50, .due_in = -20);
+  new_invoice(voided, .customer = cus, .number = "SH-VOID", .amount = 22222, .issued_in = -50, .due_in = -20);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 16111, \"currency\": \"USD\", \"received_on\": \"%s\", "
            "\"method\": \"ach\", \"allocations\": [{\"invoice_id\": \"%s\", \"amount\": 11111}, "
@@ -149,7 +141,7 @@ static void full_sheet(void **state)
   create_id(other, "/v1/customers", "{\"name\": \"Someone Else\"}");
   snprintf(path, sizeof path, "/v1/customers/%s/contacts", other);
   create_id(other_contact, path, "{\"name\": \"Not Ours\"}");
-  invoice(other_inv, other, "SH-OTHER", "USD", 99999, -50);
+  new_invoice(other_inv, .customer = other, .number = "SH-OTHER", .amount = 99999, .issued_in = -80, .due_in = -50);
   attempt(other_log, other, other_contact, 1);
 
   /* 23 attempts made out of time order, and a reached call with a promise

@@ -5,24 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-
-/* Runs the real arcollectd with ARGS (shell-quoted by the caller) against
- * the test database; returns its exit status and its stdout in OUT. */
-static int run_binary(const char *args, char *out, size_t size)
-{
-  const char *binary = getenv("ARC_TEST_BINARY");
-  if (!binary || !*binary)
-    fail_msg("ARC_TEST_BINARY is not set (tests/meson.build sets it to the arcollectd executable)");
-  char cmd[1024];
-  snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", binary, args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(out, 1, size - 1, p);
-  out[n] = '\0';
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static void migrate_twice_is_safe(void **state)
 {
@@ -30,8 +12,8 @@ static void migrate_twice_is_safe(void **state)
   char out[256];
   long long before = harness_sql_int("SELECT count(*) FROM schema_migrations");
   assert_true(before >= 10);
-  assert_int_equal(run_binary("migrate", out, sizeof out), 0);
-  assert_int_equal(run_binary("migrate", out, sizeof out), 0);
+  assert_int_equal(harness_run_binary(NULL, "migrate", out, sizeof out), 0);
+  assert_int_equal(harness_run_binary(NULL, "migrate", out, sizeof out), 0);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM schema_migrations"), before);
   /* Each file is recorded with its checksum. */
   assert_int_equal(harness_sql_int("SELECT count(*) FROM schema_migrations WHERE length(sha256) = 64"), before);
@@ -41,8 +23,8 @@ static void create_api_key_prints_the_key_alone(void **state)
 {
   (void)state;
   char out[256];
-  assert_int_equal(run_binary("create-api-key --role viewer --name 'ops dashboard' --actor ops@example.com", out,
-                              sizeof out),
+  assert_int_equal(harness_run_binary(NULL, "create-api-key --role viewer --name 'ops dashboard' --actor ops@example.com",
+                                      out, sizeof out),
                    0);
   /* One line, the key and nothing else, so scripts can capture it. */
   size_t len = strlen(out);
@@ -71,17 +53,17 @@ static void bad_arguments_are_refused(void **state)
   (void)state;
   char out[256];
   long long keys = harness_sql_int("SELECT count(*) FROM api_keys");
-  assert_int_equal(run_binary("create-api-key --role root", out, sizeof out), 2);
+  assert_int_equal(harness_run_binary(NULL, "create-api-key --role root", out, sizeof out), 2);
   assert_string_equal(out, "");
-  assert_int_equal(run_binary("create-api-key", out, sizeof out), 2);
-  assert_int_equal(run_binary("create-api-key --role admin --colour red", out, sizeof out), 2);
-  assert_int_equal(run_binary("frobnicate", out, sizeof out), 2);
-  assert_int_equal(run_binary("", out, sizeof out), 2);
+  assert_int_equal(harness_run_binary(NULL, "create-api-key", out, sizeof out), 2);
+  assert_int_equal(harness_run_binary(NULL, "create-api-key --role admin --colour red", out, sizeof out), 2);
+  assert_int_equal(harness_run_binary(NULL, "frobnicate", out, sizeof out), 2);
+  assert_int_equal(harness_run_binary(NULL, "", out, sizeof out), 2);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM api_keys"), keys);
   /* A bad setting is named and stops the binary before it does anything. */
-  assert_int_equal(run_binary("migrate", out, sizeof out), 0);
+  assert_int_equal(harness_run_binary(NULL, "migrate", out, sizeof out), 0);
   setenv("ARC_PORT", "99999", 1);
-  assert_int_equal(run_binary("migrate", out, sizeof out), 2);
+  assert_int_equal(harness_run_binary(NULL, "migrate", out, sizeof out), 2);
   unsetenv("ARC_PORT");
 }
 

@@ -31,26 +31,6 @@ static void today(char out[16])
   day(out, 0);
 }
 
-static void story(char *out, size_t size, const char *cus, const char *reason, const char *day0)
-{
-  char *s = harness_sql(
-      "SELECT coalesce(string_agg(concat_ws(':', f.status, f.due_on - '%s'::date, f.closed_reason) "
-      "|| CASE WHEN f.held_by IS NOT NULL "
-      "        THEN format(' %%s %%s..%%s', f.held_by, f.held_from - '%s'::date, f.held_until - '%s'::date) ELSE '' END, "
-      "' ' ORDER BY f.id), '') FROM follow_ups f WHERE f.customer_id = %s AND f.reason = '%s'",
-      day0, day0, day0, cus, reason);
-  snprintf(out, size, "%s", s ? s : "");
-  free(s);
-}
-
-static void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want)
-{
-  char got[512];
-  story(got, sizeof got, cus, reason, day0);
-  if (strcmp(got, want) != 0)
-    fail_msg("%s: %s follow-ups of customer %s: expected \"%s\", got \"%s\"", when, reason, cus, want, got);
-}
-
 /* The reasons on the worklist of DATE + DAYS for customer CUS, in order. */
 static void expect_worklist(const char *when, const char *cus, const char *date, int days, const char *want)
 {
@@ -152,22 +132,6 @@ static void consumer(char out[32], const char *name, const char *extra)
   customer(out, name, more);
 }
 
-/* A USD invoice of AMOUNT issued on DATE + ISSUED, due on DATE + DUE. */
-static void invoice(char out[32], const char *cus, const char *date, int issued, int due, long long amount)
-{
-  static int seq;
-  char issued_on[16], due_on[16], body[512];
-  date_plus(issued_on, date, issued);
-  date_plus(due_on, date, due);
-  snprintf(body, sizeof body,
-           "{\"customer_id\": \"%s\", \"number\": \"CP-%d\", \"currency\": \"USD\", \"amount\": %lld, "
-           "\"issued_on\": \"%s\", \"due_on\": \"%s\"}",
-           cus, ++seq, amount, issued_on, due_on);
-  json_t *j = create_ok("/v1/invoices", body);
-  snprintf(out, 32, "%s", jstr(j, "id"));
-  json_decref(j);
-}
-
 /* A contact with customer CUS at instant WHEN; EXTRA adds members. */
 static json_t *contact(const char *cus, const char *when, const char *channel, const char *direction,
                        const char *outcome, const char *extra)
@@ -221,9 +185,9 @@ static void attempt_cap(void **state)
   consumer(capped, "Capped Consumer", "");
   customer(business, "Capped Business", "\"kind\": \"commercial\"");
   consumer(six, "Six Calls Consumer", "");
-  invoice(inv, capped, b, -30, 0, 50000);
-  invoice(inv, business, b, -30, 0, 50000);
-  invoice(inv, six, b, -30, 0, 50000);
+  new_invoice(inv, .customer = capped, .from = b, .issued_in = -30, .due_in = 0, .amount = 50000);
+  new_invoice(inv, .customer = business, .from = b, .issued_in = -30, .due_in = 0, .amount = 50000);
+  new_invoice(inv, .customer = six, .from = b, .issued_in = -30, .due_in = 0, .amount = 50000);
   sweep_at(b, 1);
   expect_story("day 1", capped, "overdue", b, "open:1");
 
@@ -305,7 +269,7 @@ static void recent_conversation(void **state)
   customer(business, "Talked Business", "");
   const char *all[] = {talked, inbound, emailed, business};
   for (size_t i = 0; i < 4; i++)
-    invoice(inv, all[i], b, -30, 0, 20000);
+    new_invoice(inv, .customer = all[i], .from = b, .issued_in = -30, .due_in = 0, .amount = 20000);
   sweep_at(b, 1);
   expect_story("day 1", talked, "overdue", b, "open:1");
   contact_at(talked, b, 1, "10:00", "phone", "outbound", "reached");
@@ -354,7 +318,7 @@ static void lifted_early(void **state)
   const char *b = CAP_BASE;
   char cus[32], inv[32], path[64];
   consumer(cus, "Becomes Business", "");
-  invoice(inv, cus, b, -30, 0, 7000);
+  new_invoice(inv, .customer = cus, .from = b, .issued_in = -30, .due_in = 0, .amount = 7000);
   attempts(cus, b, 1, 7);
   sweep_at(b, 9);
   /* Day 9: the calls of day 1 are out of the window; no hold. */
@@ -362,7 +326,7 @@ static void lifted_early(void **state)
 
   char cus2[32];
   consumer(cus2, "Lifted Early", "");
-  invoice(inv, cus2, b, -30, 9, 7000);
+  new_invoice(inv, .customer = cus2, .from = b, .issued_in = -30, .due_in = 9, .amount = 7000);
   attempts(cus2, b, 10, 7);
   sweep_at(b, 13);
   expect_story("capped", cus2, "retry", b, "open:17 attempt_cap 13..17");
@@ -424,7 +388,7 @@ static void calling_hours(void **state)
   customer(business, "Asleep Business", extra);
   const char *all[] = {awake, asleep, business};
   for (size_t i = 0; i < 3; i++)
-    invoice(inv, all[i], t, -40, -2, 10000);
+    new_invoice(inv, .customer = all[i], .from = t, .issued_in = -40, .due_in = -2, .amount = 10000);
   sweep_at(t, -1);
 
   /* 03:xx there, maybe 04:xx by now: either way 08:00 today, its time. */
@@ -531,7 +495,7 @@ static void day_limits_now(void **state)
   const char *all[] = {capped, capped_early, talked, tied, six, business, ceased};
   const size_t n_all = sizeof all / sizeof all[0];
   for (size_t i = 0; i < n_all; i++)
-    invoice(inv, all[i], t, -40, -2, 10000);
+    new_invoice(inv, .customer = all[i], .from = t, .issued_in = -40, .due_in = -2, .amount = 10000);
   sweep_at(t, -1);
   recent_calls(capped, 7, "outbound", "no_answer");
   recent_calls(tied, 6, "outbound", "no_answer");
@@ -622,9 +586,9 @@ static void cease_communication(void **state)
 
   /* overdue, with an open dispute on another invoice (internal work) and
    * an escalation to the salesperson (internal too). */
-  invoice(inv, over, t, -40, -10, 9000);
+  new_invoice(inv, .customer = over, .from = t, .issued_in = -40, .due_in = -10, .amount = 9000);
   char disputed[32];
-  invoice(disputed, over, t, -20, 10, 4000);
+  new_invoice(disputed, .customer = over, .from = t, .issued_in = -20, .due_in = 10, .amount = 4000);
   snprintf(body, sizeof body, "{\"invoice_id\": \"%s\", \"reason\": \"damaged\", \"amount\": 4000}", disputed);
   json_decref(create_ok("/v1/disputes", body));
   snprintf(body, sizeof body,
@@ -636,17 +600,17 @@ static void cease_communication(void **state)
   assert_status(&r, 201);
   http_resp_clear(&r);
   /* retry: an unanswered call after it went overdue. */
-  invoice(inv, retry, t, -40, -20, 9000);
+  new_invoice(inv, .customer = retry, .from = t, .issued_in = -40, .due_in = -20, .amount = 9000);
   contact_at(retry, t, -15, "10:00", "phone", "outbound", "no_answer");
   /* promise_broken: promised today, so broken the day after tomorrow. */
-  invoice(inv, broken, t, -40, -10, 9000);
+  new_invoice(inv, .customer = broken, .from = t, .issued_in = -40, .due_in = -10, .amount = 9000);
   char *now_at = harness_sql("SELECT arc_ts(now() - interval '1 minute')");
   snprintf(body, sizeof body,
            "\"promise\": {\"amount\": 9000, \"currency\": \"USD\", \"promised_on\": \"%s\", \"method\": \"ach\"}", t);
   json_decref(contact(broken, now_at, "phone", "outbound", "reached", body));
   free(now_at);
   /* thank_you: paid today after a call. */
-  invoice(inv, thanks, t, -40, -10, 9000);
+  new_invoice(inv, .customer = thanks, .from = t, .issued_in = -40, .due_in = -10, .amount = 9000);
   contact_at(thanks, t, -3, "10:00", "phone", "outbound", "no_answer");
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 9000, \"currency\": \"USD\", \"received_on\": \"%s\", "
@@ -655,7 +619,7 @@ static void cease_communication(void **state)
   json_decref(create_ok("/v1/payments", body));
   /* installment_missed: one installment due today, missed after the grace
    * days. */
-  invoice(inv, plan, t, -40, -10, 9000);
+  new_invoice(inv, .customer = plan, .from = t, .issued_in = -40, .due_in = -10, .amount = 9000);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"invoice_ids\": [\"%s\"], \"installments\": [{\"due_on\": \"%s\", "
            "\"amount\": 9000}]}",
@@ -761,10 +725,10 @@ static void changed_settings(void **state)
   consumer(two, "Two Calls", "");
   consumer(talked, "Talked Two Days", "");
   consumer(called_in, "Two Calls And A Call In", "");
-  invoice(inv, three, b, -30, 0, 5000);
-  invoice(inv, two, b, -30, 0, 5000);
-  invoice(inv, talked, b, -30, 0, 5000);
-  invoice(inv, called_in, b, -30, 0, 5000);
+  new_invoice(inv, .customer = three, .from = b, .issued_in = -30, .due_in = 0, .amount = 5000);
+  new_invoice(inv, .customer = two, .from = b, .issued_in = -30, .due_in = 0, .amount = 5000);
+  new_invoice(inv, .customer = talked, .from = b, .issued_in = -30, .due_in = 0, .amount = 5000);
+  new_invoice(inv, .customer = called_in, .from = b, .issued_in = -30, .due_in = 0, .amount = 5000);
   sweep_at(b, 1);
   attempts(three, b, 1, 3);
   attempts(two, b, 1, 2);

@@ -21,13 +21,9 @@
  * The steps share one database and run in order.  T is today in the
  * business's time zone; "T-20" is 20 days before. */
 #include "harness.h"
+#include "receiver.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,187 +39,10 @@
 
 /* ====================================================== the CRM's receiver */
 
-#define MAX_HITS 64
-
-/* One POST the receiver got: the Standard Webhooks headers and the body. */
-struct hit {
-  char id[64], ts[32], sig[256], path[64];
-  char *body;
-  size_t len;
-};
-
-static struct {
-  struct MHD_Daemon *daemon;
-  uint16_t port;
-  pthread_mutex_t mu;
-  struct hit hits[MAX_HITS];
-  size_t n;
-} rx = {.mu = PTHREAD_MUTEX_INITIALIZER};
-
-struct upload {
-  char *buf;
-  size_t len;
-};
-
-static void header_copy(struct MHD_Connection *c, const char *name, char *out, size_t size)
-{
-  const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-  snprintf(out, size, "%s", v ? v : "");
-}
-
-/* Records every request and answers 200. */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *data, size_t *data_size, void **con_cls)
-{
-  (void)cls;
-  (void)method;
-  (void)version;
-  struct upload *u = *con_cls;
-  if (!u) {
-    *con_cls = calloc(1, sizeof *u);
-    return *con_cls ? MHD_YES : MHD_NO;
-  }
-  if (*data_size) {
-    char *grown = realloc(u->buf, u->len + *data_size + 1);
-    if (!grown)
-      return MHD_NO;
-    u->buf = grown;
-    memcpy(u->buf + u->len, data, *data_size);
-    u->len += *data_size;
-    u->buf[u->len] = '\0';
-    *data_size = 0;
-    return MHD_YES;
-  }
-  pthread_mutex_lock(&rx.mu);
-  if (rx.n < MAX_HITS) {
-    struct hit *h = &rx.hits[rx.n++];
-    snprintf(h->path, sizeof h->path, "%s", url);
-    header_copy(c, "webhook-id", h->id, sizeof h->id);
-    header_copy(c, "webhook-timestamp", h->ts, sizeof h->ts);
-    header_copy(c, "webhook-signature", h->sig, sizeof h->sig);
-    h->body = u->buf ? strndup(u->buf, u->len) : strdup("");
-    h->len = u->len;
-  }
-  pthread_mutex_unlock(&rx.mu);
-  static const char ok[] = "ok\n";
-  struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof ok - 1, (void *)ok, MHD_RESPMEM_MUST_COPY);
-  enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-  MHD_destroy_response(resp);
-  return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-  (void)cls;
-  (void)c;
-  (void)toe;
-  struct upload *u = *con_cls;
-  if (u) {
-    free(u->buf);
-    free(u);
-  }
-  *con_cls = NULL;
-}
-
-static int rx_start(void)
-{
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  rx.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-                               on_request, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&a, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-  if (!rx.daemon)
-    return -1;
-  rx.port = MHD_get_daemon_info(rx.daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
-  return 0;
-}
-
-static void rx_stop(void)
-{
-  if (rx.daemon)
-    MHD_stop_daemon(rx.daemon);
-  rx.daemon = NULL;
-  for (size_t i = 0; i < rx.n; i++)
-    free(rx.hits[i].body);
-  rx.n = 0;
-}
-
-/* The first hit carrying an event of TYPE about RESOURCE_ID (a copy, its
- * body borrowed: hits are freed only at the end), and how many there are. */
-static size_t rx_find(const char *type, const char *resource_id, struct hit *first)
-{
-  size_t found = 0;
-  pthread_mutex_lock(&rx.mu);
-  for (size_t i = 0; i < rx.n; i++) {
-    json_t *b = json_loadb(rx.hits[i].body, rx.hits[i].len, 0, NULL);
-    const char *t = jstr(b, "type"), *r = jstr(b, "resource_id");
-    if (t && r && strcmp(t, type) == 0 && strcmp(r, resource_id) == 0 && found++ == 0 && first)
-      *first = rx.hits[i];
-    json_decref(b);
-  }
-  pthread_mutex_unlock(&rx.mu);
-  return found;
-}
-
-static size_t rx_total(void)
-{
-  pthread_mutex_lock(&rx.mu);
-  size_t n = rx.n;
-  pthread_mutex_unlock(&rx.mu);
-  return n;
-}
-
-/* Waits for an event of TYPE about RESOURCE_ID; returns its first hit. */
-static struct hit rx_wait(const char *type, const char *resource_id)
-{
-  struct hit h = {0};
-  double deadline = now_s() + WAIT_S;
-  while (rx_find(type, resource_id, &h) == 0) {
-    if (now_s() > deadline)
-      fail_msg("the CRM's receiver got no %s about %s within %.0f s (%zu requests so far)", type, resource_id,
-               WAIT_S, rx_total());
-    sleep_ms(20);
-  }
-  return h;
-}
+/* It records every request and answers 200 (receiver.h). */
+static struct receiver rx = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* ============================================== Standard Webhooks, by hand */
-
-/* What a receiver checks: "v1," + base64(HMAC-SHA256(the secret's bytes
- * after "whsec_", "<webhook-id>.<webhook-timestamp>.<body>")) is one of
- * the space-separated signatures of the header. */
-static int signature_valid(const char *secret, const struct hit *h)
-{
-  if (strncmp(secret, "whsec_", 6) != 0)
-    return 0;
-  const char *b64 = secret + 6;
-  size_t b64_len = strlen(b64);
-  unsigned char key[96];
-  if (b64_len == 0 || b64_len > 4 * (sizeof key / 3))
-    return 0;
-  int klen = EVP_DecodeBlock(key, (const unsigned char *)b64, (int)b64_len);
-  if (klen <= 0)
-    return 0;
-  for (const char *p = b64 + b64_len; p > b64 && p[-1] == '='; p--)
-    klen--; /* EVP_DecodeBlock counts padding as zero bytes */
-  size_t prefix = strlen(h->id) + strlen(h->ts) + 2;
-  unsigned char *msg = malloc(prefix + h->len + 1);
-  snprintf((char *)msg, prefix + 1, "%s.%s.", h->id, h->ts);
-  memcpy(msg + prefix, h->body, h->len);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int mac_len = 0;
-  HMAC(EVP_sha256(), key, klen, msg, prefix + h->len, mac, &mac_len);
-  free(msg);
-  char want[80] = "v1,";
-  EVP_EncodeBlock((unsigned char *)want + 3, mac, (int)mac_len);
-  char sigs[256];
-  snprintf(sigs, sizeof sigs, "%s", h->sig);
-  char *save = NULL;
-  for (char *s = strtok_r(sigs, " ", &save); s; s = strtok_r(NULL, " ", &save))
-    if (strcmp(s, want) == 0)
-      return 1;
-  return 0;
-}
 
 /* H is signed with SECRET, names its event in webhook-id, is fresh, and
  * a changed byte of the body, id or timestamp breaks the signature. */
@@ -615,7 +434,7 @@ static void follow_up_created_by_webhook(void **state)
 
   /* The CRM learns of it by webhook: the follow-up as the API shows it,
    * signed with the secret it was given. */
-  struct hit h = rx_wait("follow_up.created", overdue_fu);
+  struct hit h = rx_wait(&rx, NULL, "follow_up.created", overdue_fu, 1);
   assert_string_equal(h.path, "/crm/arcollect");
   json_t *ev = json_loadb(h.body, h.len, JSON_REJECT_DUPLICATES, NULL);
   assert_non_null(ev);
@@ -696,7 +515,7 @@ static void call_logged_back_twice(void **state)
   assert_string_equal(jstr(fu, "closed_reason"), "contact_logged");
   assert_string_equal(jstr(fu, "closed_by"), "integration:crm");
   json_decref(fu);
-  struct hit h = rx_wait("follow_up.done", overdue_fu);
+  struct hit h = rx_wait(&rx, NULL, "follow_up.done", overdue_fu, 1);
   json_t *ev = json_loadb(h.body, h.len, JSON_REJECT_DUPLICATES, NULL);
   assert_non_null(ev);
   expect_signed(hook_secret, &h, ev);
@@ -791,16 +610,16 @@ static void payment_then_kpis(void **state)
   char thanks[32];
   snprintf(thanks, sizeof thanks, "%s", jstr(fu, "id"));
   json_decref(fu);
-  struct hit h = rx_wait("follow_up.created", thanks);
+  struct hit h = rx_wait(&rx, NULL, "follow_up.created", thanks, 1);
   json_t *ev = json_loadb(h.body, h.len, JSON_REJECT_DUPLICATES, NULL);
   expect_signed(hook_secret, &h, ev);
   assert_string_equal(jstr(at(ev, "data"), "reason"), "thank_you");
   json_decref(ev);
   /* Events arrive in order: by now the earlier ones came once each, and
    * nothing the filter leaves out came at all. */
-  assert_int_equal(rx_find("follow_up.created", overdue_fu, NULL), 1);
-  assert_int_equal(rx_find("follow_up.done", overdue_fu, NULL), 1);
-  assert_int_equal(rx_total(), 3);
+  assert_int_equal(rx_count(&rx, NULL, "follow_up.created", overdue_fu), 1);
+  assert_int_equal(rx_count(&rx, NULL, "follow_up.done", overdue_fu), 1);
+  assert_int_equal(rx_count(&rx, NULL, NULL, NULL), 3);
 
   k = kpis();
   usd = at(k, "totals/currencies/0");
@@ -858,7 +677,7 @@ static int setup(void **state)
   day(t29, 29);
   day(t30, 30);
   g_worker = import_worker_start(&g_cfg);
-  if (!g_worker || rx_start() != 0)
+  if (!g_worker || rx_start(&rx, 0) != 0)
     return -1;
   g_delivery = delivery_start(&g_cfg);
   return g_delivery ? 0 : -1;
@@ -868,7 +687,8 @@ static int teardown(void **state)
 {
   delivery_stop(g_delivery);
   import_worker_stop(g_worker);
-  rx_stop();
+  rx_stop(&rx);
+  rx_free_hits(&rx);
   config_free(&g_cfg);
   return harness_teardown(state);
 }

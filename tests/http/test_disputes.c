@@ -67,11 +67,6 @@ static long long count_disputes(void)
   return harness_sql_int("SELECT count(*) FROM disputes");
 }
 
-static long long count_adjustments(const char *invoice)
-{
-  return harness_sql_int("SELECT count(*) FROM invoice_adjustments WHERE invoice_id = %s", invoice);
-}
-
 /* A call log of CUSTOMER made directly in the table (the call log API is
  * another module's). */
 static void new_call_log(char out[32], const char *customer)
@@ -359,16 +354,6 @@ static const struct bad_body bad_creates[] = {
      NULL},
 };
 
-/* TMPL with its "%s" (if any) replaced by INV: the rows are data, not formats. */
-static void fill_invoice(char *out, size_t size, const char *tmpl, const char *inv)
-{
-  const char *hole = strstr(tmpl, "%s");
-  if (!hole)
-    snprintf(out, size, "%s", tmpl);
-  else
-    snprintf(out, size, "%.*s%s%s", (int)(hole - tmpl), tmpl, inv, hole + 2);
-}
-
 static void create_errors(void **state)
 {
   (void)state;
@@ -379,7 +364,7 @@ static void create_errors(void **state)
   struct http_resp r = {0};
   for (size_t i = 0; i < sizeof bad_creates / sizeof bad_creates[0]; i++) {
     const struct bad_body *b = &bad_creates[i];
-    fill_invoice(body, sizeof body, b->fmt, inv);
+    fill_template(body, sizeof body, b->fmt, inv);
     http(&r, "POST", "/v1/disputes", ROLE_COLLECTOR, body, NULL);
     if (r.status != b->status)
       fail_msg("[%s] expected %ld, got %ld: %s", b->label, b->status, r.status, r.body ? r.body : "");

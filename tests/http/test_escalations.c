@@ -38,22 +38,6 @@ static void customer(char out[32], const char *name, const char *extra)
   json_decref(j);
 }
 
-/* A USD invoice of AMOUNT issued on DATE + ISSUED, due on DATE + DUE. */
-static void invoice(char out[32], const char *cus, const char *date, int issued, int due, long long amount)
-{
-  static int seq;
-  char issued_on[16], due_on[16], body[512];
-  date_plus(issued_on, date, issued);
-  date_plus(due_on, date, due);
-  snprintf(body, sizeof body,
-           "{\"customer_id\": \"%s\", \"number\": \"ESC-%d\", \"currency\": \"USD\", \"amount\": %lld, "
-           "\"issued_on\": \"%s\", \"due_on\": \"%s\"}",
-           cus, ++seq, amount, issued_on, due_on);
-  json_t *j = create_ok("/v1/invoices", body);
-  snprintf(out, 32, "%s", jstr(j, "id"));
-  json_decref(j);
-}
-
 /* A contact with customer CUS at HH:MM on DATE + DAYS. */
 static void contact(const char *cus, const char *date, int days, const char *hhmm, const char *channel,
                     const char *direction, const char *outcome)
@@ -187,15 +171,6 @@ static void last_event(char out[64], const char *id)
   free(t);
 }
 
-/* A compact JSON rendering of DOC's member KEY must be WANT. */
-static void expect_json(const json_t *doc, const char *key, const char *want)
-{
-  char *got = json_dumps(json_object_get(doc, key), JSON_COMPACT | JSON_ENCODE_ANY);
-  if (!got || strcmp(got, want) != 0)
-    fail_msg("%s: expected %s, got %s", key, want, got ? got : "(none)");
-  free(got);
-}
-
 /* ------------------------------------------------------------ the resource */
 
 static void open_get_and_defaults(void **state)
@@ -204,10 +179,10 @@ static void open_get_and_defaults(void **state)
   char cus[32], overdue1[32], overdue2[32], not_due[32], paid[32], today[16], body[512];
   day(today, 0);
   customer(cus, "Escalated Ltd", "");
-  invoice(overdue2, cus, today, -60, -20, 7000);
-  invoice(overdue1, cus, today, -90, -50, 5000);
-  invoice(not_due, cus, today, -5, 25, 3000);
-  invoice(paid, cus, today, -90, -40, 2000);
+  new_invoice(overdue2, .customer = cus, .from = today, .issued_in = -60, .due_in = -20, .amount = 7000);
+  new_invoice(overdue1, .customer = cus, .from = today, .issued_in = -90, .due_in = -50, .amount = 5000);
+  new_invoice(not_due, .customer = cus, .from = today, .issued_in = -5, .due_in = 25, .amount = 3000);
+  new_invoice(paid, .customer = cus, .from = today, .issued_in = -90, .due_in = -40, .amount = 2000);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 2000, \"currency\": \"USD\", \"received_on\": \"%s\", "
            "\"method\": \"ach\", \"allocations\": [{\"invoice_id\": \"%s\", \"amount\": 2000}]}",
@@ -307,8 +282,8 @@ static void open_get_and_defaults(void **state)
   patch_ok(jstr(j, "id"), "{\"status\": \"cancelled\"}");
   json_decref(j);
   char other[32];
-  invoice(inv, plain, today, -40, -10, 1000);
-  invoice(other, plain, today, -40, -12, 1000);
+  new_invoice(inv, .customer = plain, .from = today, .issued_in = -40, .due_in = -10, .amount = 1000);
+  new_invoice(other, .customer = plain, .from = today, .issued_in = -40, .due_in = -12, .amount = 1000);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"level\": \"agency\", \"reason\": \"r\", \"assignee\": null, "
            "\"invoice_ids\": [\"%s\", \"%s\"]}",
@@ -429,9 +404,9 @@ static void create_errors(void **state)
   day(today, 0);
   customer(cus, "Bad Input Escalations", "");
   customer(other, "Someone Else", "");
-  invoice(inv, cus, today, -40, -10, 10000);
-  invoice(paid, cus, today, -40, -10, 500);
-  invoice(foreign, other, today, -40, -10, 10000);
+  new_invoice(inv, .customer = cus, .from = today, .issued_in = -40, .due_in = -10, .amount = 10000);
+  new_invoice(paid, .customer = cus, .from = today, .issued_in = -40, .due_in = -10, .amount = 500);
+  new_invoice(foreign, .customer = other, .from = today, .issued_in = -40, .due_in = -10, .amount = 10000);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"amount\": 500, \"currency\": \"USD\", \"received_on\": \"%s\", "
            "\"method\": \"ach\", \"allocations\": [{\"invoice_id\": \"%s\", \"amount\": 500}]}",
@@ -1052,7 +1027,7 @@ static void ladder_climbs(void **state)
   char cus[32], inv[32], id[32], today[16], as_of[40];
   day(today, 0);
   customer(cus, "Never Answers Ltd", "");
-  invoice(inv, cus, BASE, -30, 0, 90000);
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 90000);
   sweep_at(BASE, 1);
   for (int d = 1; d <= 4; d++)
     no_answer(cus, BASE, d);
@@ -1182,7 +1157,7 @@ static void attempts_since_success(void **state)
   (void)state;
   char cus[32], inv[32], id[32];
   customer(cus, "Answers Once Ltd", "");
-  invoice(inv, cus, BASE, -30, 0, 5000);
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 5000);
   for (int d = 1; d <= 4; d++)
     no_answer(cus, BASE, d);
   contact(cus, BASE, 5, "10:00", "phone", "outbound", "reached");
@@ -1222,7 +1197,7 @@ static void cancelled_not_again(void **state)
   (void)state;
   char cus[32], inv[32], id[32], id2[32];
   customer(cus, "Cancelled Ltd", "");
-  invoice(inv, cus, BASE, -30, 0, 8000);
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 8000);
   for (int d = 1; d <= 5; d++)
     no_answer(cus, BASE, d);
   sweep_at(BASE, 6);
@@ -1265,7 +1240,7 @@ static void declined_climb(void **state)
   (void)state;
   char cus[32], inv[32], id[32], body[256];
   customer(cus, "Declined Ltd", "");
-  invoice(inv, cus, BASE, -30, 0, 8000);
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 8000);
   snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"level\": \"sales\", \"reason\": \"Big account\"}", cus);
   json_t *e = open_escalation(body);
   snprintf(id, sizeof id, "%s", jstr(e, "id"));
@@ -1292,21 +1267,21 @@ static void handed_off_stops_routine(void **state)
   char cus[32], fresh[32], inv[32], inv2[32], body[256], id[32], id2[32], today[16];
   day(today, 0);
   customer(cus, "Handed Off Ltd", "\"check_in_days\": 5");
-  invoice(inv, cus, BASE, -30, 0, 50000);
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 50000);
   contact(cus, BASE, -10, "10:00", "phone", "outbound", "reached");
   sweep_at(BASE, 1);
   expect_follow_ups("overdue", cus, "overdue", "open:" COLLECTOR "");
   /* A new customer (nothing paid): an invoice to confirm. */
   customer(fresh, "Handed Off New Ltd", "");
   json_t *e;
-  invoice(inv2, fresh, BASE, -30, 0, 4000);
+  new_invoice(inv2, .customer = fresh, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 4000);
   char inv3[32];
-  invoice(inv3, fresh, BASE, 2, 40, 4000);
+  new_invoice(inv3, .customer = fresh, .from = BASE, .issued_in = 2, .due_in = 40, .amount = 4000);
 
   /* Thanked for a part payment the day before it is handed off. */
   char thanked[32], inv4[32], id3[32];
   customer(thanked, "Handed Off Thanked Ltd", "");
-  invoice(inv4, thanked, BASE, -30, 0, 6000);
+  new_invoice(inv4, .customer = thanked, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 6000);
   contact(thanked, BASE, -5, "10:00", "phone", "outbound", "no_answer");
   pay(thanked, 1000, BASE, 1);
   sweep_at(BASE, 2);
@@ -1327,7 +1302,7 @@ static void handed_off_stops_routine(void **state)
   json_decref(e);
   /* A dispute on the handed-off account is still worked. */
   char disputed[32];
-  invoice(disputed, cus, BASE, -28, 2, 2000);
+  new_invoice(disputed, .customer = cus, .from = BASE, .issued_in = -28, .due_in = 2, .amount = 2000);
   snprintf(body, sizeof body, "{\"invoice_id\": \"%s\", \"reason\": \"pricing\", \"amount\": 100}", disputed);
   json_t *d = create_ok("/v1/disputes", body);
   char dispute[32];
@@ -1380,7 +1355,7 @@ static void settled_by_the_sweep(void **state)
   (void)state;
   char w[32], p[32], inv[32], inv2[32], body[256], id[32];
   customer(w, "Written Off Ltd", "");
-  invoice(inv, w, BASE, -30, 0, 3000);
+  new_invoice(inv, .customer = w, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 3000);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"level\": \"agency\", \"reason\": \"r\", \"invoice_ids\": [\"%s\"]}", w, inv);
   json_t *e = open_escalation(body);
@@ -1401,8 +1376,8 @@ static void settled_by_the_sweep(void **state)
    * for what the escalation was not about. */
   char h[32], a[32], b[32];
   customer(h, "Back To Dunning Ltd", "");
-  invoice(a, h, BASE, -30, 0, 3000);
-  invoice(b, h, BASE, -20, 10, 2000);
+  new_invoice(a, .customer = h, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 3000);
+  new_invoice(b, .customer = h, .from = BASE, .issued_in = -20, .due_in = 10, .amount = 2000);
   snprintf(body, sizeof body,
            "{\"customer_id\": \"%s\", \"level\": \"legal\", \"reason\": \"r\", \"invoice_ids\": [\"%s\"]}", h, a);
   json_decref(open_escalation(body));
@@ -1420,7 +1395,7 @@ static void settled_by_the_sweep(void **state)
   assert_int_equal(open_follow_ups(h, "overdue"), 1);
 
   customer(p, "Pays Before Ltd", "");
-  invoice(inv2, p, BASE, -30, 0, 3000);
+  new_invoice(inv2, .customer = p, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 3000);
   sweep_at(BASE, 50);
   expect_ladder("proposed", p, "proposed:management:-:-");
   pay(p, 3000, BASE, 51);
@@ -1442,8 +1417,8 @@ static void idempotent(void **state)
   char a[32], b[32], inv[32], id[32];
   customer(a, "Twice A Ltd", "");
   customer(b, "Twice B Ltd", "");
-  invoice(inv, a, BASE, -30, 0, 1000);
-  invoice(inv, b, BASE, -30, 0, 1000);
+  new_invoice(inv, .customer = a, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 1000);
+  new_invoice(inv, .customer = b, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 1000);
   sweep_at(BASE, 50);
   current(id, b);
   patch_ok(id, "{\"status\": \"open\"}");
@@ -1471,14 +1446,6 @@ static void idempotent(void **state)
   free(fafter);
 }
 
-static void exec_ok(PGconn *c, const char *sql)
-{
-  PGresult *r = PQexec(c, sql);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-    fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-  PQclear(r);
-}
-
 /* A manager's decision committed while a sweep waits on the same row: the
  * sweep does not write over it (it raises only the version it read). */
 static void manager_wins_a_race_with_the_sweep(void **state)
@@ -1486,7 +1453,7 @@ static void manager_wins_a_race_with_the_sweep(void **state)
   (void)state;
   char cus[32], inv[32], id[32], as_of[40], sql[256];
   customer(cus, "Race Ltd", "");
-  invoice(inv, cus, BASE, -30, 0, 4000);
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 4000);
   proposal(id, cus, "sales");
   PGconn *held = PQconnectdb(getenv("DATABASE_URL"));
   assert_int_equal(PQstatus(held), CONNECTION_OK);

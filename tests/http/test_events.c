@@ -158,14 +158,6 @@ static PGconn *connect_test_db(void)
   return c;
 }
 
-static void exec_ok(PGconn *c, const char *sql)
-{
-  PGresult *r = PQexec(c, sql);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-    fail_msg("%s: %s", sql, PQresultErrorMessage(r));
-  PQclear(r);
-}
-
 static void out_of_order_commits_are_not_skipped(void **state)
 {
   (void)state;

@@ -775,17 +775,6 @@ static void concurrent_requests_all_counted(void **state)
   http_resp_clear(&r);
 }
 
-/* Holds the sweep lock from another session, as a sweeping instance would. */
-static PGconn *hold_sweep_lock(void)
-{
-  PGconn *c = PQconnectdb(getenv("DATABASE_URL"));
-  assert_int_equal(PQstatus(c), CONNECTION_OK);
-  PGresult *res = PQexec(c, "BEGIN; SELECT pg_advisory_xact_lock(7250002)");
-  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-  PQclear(res);
-  return c;
-}
-
 /* POST /v1/scheduler/runs counts as an "api" run; the scheduler's sweep
  * (run here in-process, as its thread does) as "scheduler", skipped while
  * another instance holds the lock; a refused POST runs nothing. */

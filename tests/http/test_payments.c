@@ -9,11 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long long balance_of(const char *invoice)
-{
-  return harness_sql_int("SELECT balance FROM invoices WHERE id = %s", invoice);
-}
-
 static void assert_invoice_status(const char *invoice, const char *status)
 {
   char *s = harness_sql("SELECT status FROM invoices WHERE id = %s", invoice);

@@ -27,20 +27,6 @@ static void customer(char out[32], const char *name, const char *collector)
   create_id(out, "/v1/customers", body);
 }
 
-/* An invoice issued on T+ISSUED and due on T+DUE. */
-static void invoice(char out[32], const char *cus, const char *number, const char *currency, long long amount,
-                    int issued, int due, int factored)
-{
-  char i[16], d[16], body[512];
-  day(i, issued);
-  day(d, due);
-  snprintf(body, sizeof body,
-           "{\"customer_id\": \"%s\", \"number\": \"%s\", \"currency\": \"%s\", \"amount\": %lld, "
-           "\"issued_on\": \"%s\", \"due_on\": \"%s\", \"factored\": %s}",
-           cus, number, currency, amount, i, d, factored ? "true" : "false");
-  create_id(out, "/v1/invoices", body);
-}
-
 /* A payment received on T+RECEIVED, all of it allocated to INV. */
 static void payment(char out[32], const char *cus, const char *inv, const char *currency, long long amount,
                     int received)
@@ -293,30 +279,31 @@ static void aging_today(void **state)
   customer(bob, "Bravo Reports", "bob@reports");
   customer(cee, "Charlie Reports", NULL);
 
-  invoice(id, ann, "AG-A1", "USD", 1000, -20, 10, 0);
-  invoice(id, ann, "AG-A2", "USD", 2000, -30, 0, 0);
-  invoice(id, ann, "AG-A3", "USD", 3000, -31, -1, 0);
-  invoice(id, ann, "AG-A4", "USD", 4000, -60, -30, 0);
-  invoice(id, ann, "AG-A5", "USD", 5000, -61, -31, 0);
-  invoice(inv, ann, "AG-A6", "USD", 6000, -90, -60, 0);
+  new_invoice(id, .customer = ann, .number = "AG-A1", .amount = 1000, .issued_in = -20, .due_in = 10);
+  new_invoice(id, .customer = ann, .number = "AG-A2", .amount = 2000, .issued_in = -30, .due_in = 0);
+  new_invoice(id, .customer = ann, .number = "AG-A3", .amount = 3000, .issued_in = -31, .due_in = -1);
+  new_invoice(id, .customer = ann, .number = "AG-A4", .amount = 4000, .issued_in = -60, .due_in = -30);
+  new_invoice(id, .customer = ann, .number = "AG-A5", .amount = 5000, .issued_in = -61, .due_in = -31);
+  new_invoice(inv, .customer = ann, .number = "AG-A6", .amount = 6000, .issued_in = -90, .due_in = -60);
   payment(pay, ann, inv, "USD", 1000, 0);
-  invoice(id, ann, "AG-A7", "USD", 7000, -91, -61, 0);
-  invoice(id, ann, "AG-A8", "USD", 8000, -120, -90, 0);
-  invoice(id, ann, "AG-A9", "USD", 9000, -121, -91, 0);
-  invoice(id, ann, "AG-E1", "EUR", 500, -75, -45, 0);
+  new_invoice(id, .customer = ann, .number = "AG-A7", .amount = 7000, .issued_in = -91, .due_in = -61);
+  new_invoice(id, .customer = ann, .number = "AG-A8", .amount = 8000, .issued_in = -120, .due_in = -90);
+  new_invoice(id, .customer = ann, .number = "AG-A9", .amount = 9000, .issued_in = -121, .due_in = -91);
+  new_invoice(id, .customer = ann, .number = "AG-E1", .currency = "EUR", .amount = 500, .issued_in = -75, .due_in = -45);
 
-  invoice(inv, bob, "AG-B1", "USD", 10000, -40, -10, 0);
+  new_invoice(inv, .customer = bob, .number = "AG-B1", .amount = 10000, .issued_in = -40, .due_in = -10);
   dispute(inv, 0, NULL, 0);
-  invoice(id, bob, "AG-B2", "USD", 20000, -130, -100, 1);
-  invoice(inv, bob, "AG-B3", "USD", 30000, -40, -10, 0);
+  new_invoice(id, .customer = bob, .number = "AG-B2", .amount = 20000, .issued_in = -130, .due_in = -100,
+              .extra = "\"factored\": true");
+  new_invoice(inv, .customer = bob, .number = "AG-B3", .amount = 30000, .issued_in = -40, .due_in = -10);
   payment(pay, bob, inv, "USD", 30000, -1);
-  invoice(inv, bob, "AG-B4", "USD", 40000, -40, -10, 0);
+  new_invoice(inv, .customer = bob, .number = "AG-B4", .amount = 40000, .issued_in = -40, .due_in = -10);
   set_status(inv, "void");
 
-  invoice(inv, cee, "AG-C1", "USD", 50000, -70, -40, 0);
+  new_invoice(inv, .customer = cee, .number = "AG-C1", .amount = 50000, .issued_in = -70, .due_in = -40);
   set_status(inv, "written_off");
-  invoice(id, cee, "AG-C2", "USD", 60000, -25, 5, 0);
-  invoice(inv, cee, "AG-C3", "USD", 70000, -45, -15, 0);
+  new_invoice(id, .customer = cee, .number = "AG-C2", .amount = 60000, .issued_in = -25, .due_in = 5);
+  new_invoice(inv, .customer = cee, .number = "AG-C3", .amount = 70000, .issued_in = -45, .due_in = -15);
   /* A plan made directly: the report reads payment_plans, not the plans module. */
   free(harness_sql("INSERT INTO payment_plans (customer_id, invoice_ids, currency, total, grace_days, max_missed, "
                    "created_by) VALUES (%s, ARRAY[%s]::bigint[], 'USD', 70000, 3, 2, 'test')",
@@ -478,14 +465,14 @@ static void aging_as_of_a_past_day(void **state)
   (void)state;
   char h[32], h1[32], h2[32], h3[32], h4[32], h5[32], h6[32], h7[32], h8[32], p[32], p3[32];
   customer(h, "Hotel History", "hist@reports");
-  invoice(h1, h, "AH-1", "USD", 10000, -60, -30, 0);
-  invoice(h2, h, "AH-2", "USD", 8000, -40, -25, 0);
-  invoice(h3, h, "AH-3", "USD", 5000, -15, -1, 0);
-  invoice(h4, h, "AH-4", "USD", 6000, -50, -45, 0);
-  invoice(h5, h, "AH-5", "USD", 7000, -70, -65, 0);
-  invoice(h6, h, "AH-6", "USD", 3000, -70, -69, 0);
-  invoice(h7, h, "AH-7", "USD", 2000, -40, -35, 0);
-  invoice(h8, h, "AH-8", "USD", 4000, -45, -40, 0);
+  new_invoice(h1, .customer = h, .number = "AH-1", .amount = 10000, .issued_in = -60, .due_in = -30);
+  new_invoice(h2, .customer = h, .number = "AH-2", .amount = 8000, .issued_in = -40, .due_in = -25);
+  new_invoice(h3, .customer = h, .number = "AH-3", .amount = 5000, .issued_in = -15, .due_in = -1);
+  new_invoice(h4, .customer = h, .number = "AH-4", .amount = 6000, .issued_in = -50, .due_in = -45);
+  new_invoice(h5, .customer = h, .number = "AH-5", .amount = 7000, .issued_in = -70, .due_in = -65);
+  new_invoice(h6, .customer = h, .number = "AH-6", .amount = 3000, .issued_in = -70, .due_in = -69);
+  new_invoice(h7, .customer = h, .number = "AH-7", .amount = 2000, .issued_in = -40, .due_in = -35);
+  new_invoice(h8, .customer = h, .number = "AH-8", .amount = 4000, .issued_in = -45, .due_in = -40);
   payment(p, h, h1, "USD", 3000, -25);
   payment(p, h, h1, "USD", 2000, -10);
   adjustment(h1, -1000, -15);
@@ -629,17 +616,18 @@ static void kpi_data(void)
 {
   char id[32], k1[32], k2[32], k3[32], k4[32], k5[32], k6[32], k7[32], p[32];
   customer(kim, "Kilo KPI", "kim@kpi");
-  invoice(k1, kim, "KP-1", "USD", 10000, -120, -90, 0);
-  invoice(k2, kim, "KP-2", "USD", 20000, -80, -50, 0);
-  invoice(k3, kim, "KP-3", "USD", 30000, -70, -25, 0);
-  invoice(k4, kim, "KP-4", "USD", 5000, -100, -70, 0);
-  invoice(k5, kim, "KP-5", "USD", 8000, -60, -45, 0);
-  invoice(k6, kim, "KP-6", "USD", 4000, -85, -55, 0);
-  invoice(k7, kim, "KP-7", "USD", 9000, -200, -170, 0);
-  invoice(id, kim, "KP-8", "USD", 50000, -70, -40, 1);
-  invoice(id, kim, "KP-9", "USD", 7000, -70, -40, 0);
+  new_invoice(k1, .customer = kim, .number = "KP-1", .amount = 10000, .issued_in = -120, .due_in = -90);
+  new_invoice(k2, .customer = kim, .number = "KP-2", .amount = 20000, .issued_in = -80, .due_in = -50);
+  new_invoice(k3, .customer = kim, .number = "KP-3", .amount = 30000, .issued_in = -70, .due_in = -25);
+  new_invoice(k4, .customer = kim, .number = "KP-4", .amount = 5000, .issued_in = -100, .due_in = -70);
+  new_invoice(k5, .customer = kim, .number = "KP-5", .amount = 8000, .issued_in = -60, .due_in = -45);
+  new_invoice(k6, .customer = kim, .number = "KP-6", .amount = 4000, .issued_in = -85, .due_in = -55);
+  new_invoice(k7, .customer = kim, .number = "KP-7", .amount = 9000, .issued_in = -200, .due_in = -170);
+  new_invoice(id, .customer = kim, .number = "KP-8", .amount = 50000, .issued_in = -70, .due_in = -40,
+              .extra = "\"factored\": true");
+  new_invoice(id, .customer = kim, .number = "KP-9", .amount = 7000, .issued_in = -70, .due_in = -40);
   set_status(id, "void");
-  invoice(id, kim, "KP-10", "USD", 12345, -20, 10, 0);
+  new_invoice(id, .customer = kim, .number = "KP-10", .amount = 12345, .issued_in = -20, .due_in = 10);
 
   dispute(k3, -60, NULL, 0);
   dispute(k2, -95, "resolved", -45);
@@ -670,9 +658,11 @@ static void kpi_data(void)
 
   char m1[32], m2[32], m3[32];
   customer(lee, "Lima KPI", "lee@kpi");
-  invoice(m1, lee, "KP-M1", "USD", 10000, -100, -95, 0);
-  invoice(m2, lee, "KP-M2", "EUR", 5000, -50, -40, 0);
-  invoice(m3, lee, "KP-M3", "GBP", 2000, -40, -30, 0);
+  new_invoice(m1, .customer = lee, .number = "KP-M1", .amount = 10000, .issued_in = -100, .due_in = -95);
+  new_invoice(m2, .customer = lee, .number = "KP-M2", .currency = "EUR", .amount = 5000, .issued_in = -50,
+              .due_in = -40);
+  new_invoice(m3, .customer = lee, .number = "KP-M3", .currency = "GBP", .amount = 2000, .issued_in = -40,
+              .due_in = -30);
   payment(p, lee, m2, "EUR", 5000, -45);
 }
 
@@ -966,7 +956,7 @@ static void filters_verbatim(void **state)
   (void)state;
   char q[32], id[32];
   customer(q, "Quote Reports", "o'brien\\\"; DROP TABLE customers;--");
-  invoice(id, q, "AG-Q1", "USD", 4242, -10, -5, 0);
+  new_invoice(id, .customer = q, .number = "AG-Q1", .amount = 4242, .issued_in = -10, .due_in = -5);
   long long customers = harness_sql_int("SELECT count(*) FROM customers");
   json_t *r = report(ROLE_VIEWER, "/v1/reports/aging?collector=%s&group_by=collector",
                      "o%27brien%22%3B%20DROP%20TABLE%20customers%3B--");

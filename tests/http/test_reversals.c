@@ -7,11 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static long long balance_of(const char *invoice)
-{
-  return harness_sql_int("SELECT balance FROM invoices WHERE id = %s", invoice);
-}
-
 static int invoice_is(const char *invoice, const char *status)
 {
   char *s = harness_sql("SELECT status FROM invoices WHERE id = %s", invoice);

@@ -33,25 +33,6 @@ static void just_now(char instant[40], char day_out[16])
   free(d);
 }
 
-/* The follow-ups of customer CUS for REASON, oldest first, due days
- * counted from DAY0. */
-static void story(char *out, size_t size, const char *cus, const char *reason, const char *day0)
-{
-  char *s = harness_sql("SELECT coalesce(string_agg(concat_ws(':', f.status, f.due_on - '%s'::date, f.closed_reason), "
-                        "' ' ORDER BY f.id), '') FROM follow_ups f WHERE f.customer_id = %s AND f.reason = '%s'",
-                        day0, cus, reason);
-  snprintf(out, size, "%s", s ? s : "");
-  free(s);
-}
-
-static void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want)
-{
-  char got[512];
-  story(got, sizeof got, cus, reason, day0);
-  if (strcmp(got, want) != 0)
-    fail_msg("%s: %s follow-ups of customer %s: expected \"%s\", got \"%s\"", when, reason, cus, want, got);
-}
-
 /* What the worklist of DATE + DAYS holds for customer CUS: reasons in the
  * worklist's order, "promise_broken,retry". */
 static void worklist(char *out, size_t size, const char *cus, const char *date, int days)
@@ -94,38 +75,12 @@ static json_t *follow_up(const char *cus, const char *reason, const char *status
   return doc;
 }
 
-/* A document's member KEY as compact JSON text must be WANT. */
-static void expect_ids(const json_t *doc, const char *key, const char *want)
-{
-  char *got = json_dumps(json_object_get(doc, key), JSON_COMPACT);
-  if (!got || strcmp(got, want) != 0)
-    fail_msg("%s: expected %s, got %s", key, want, got ? got : "(none)");
-  free(got);
-}
-
 static void customer(char out[32], const char *name, const char *extra)
 {
   char body[512];
   snprintf(body, sizeof body, "{\"name\": \"%s\", \"collector\": \"" COLLECTOR "\"%s%s}", name, *extra ? ", " : "",
            extra);
   json_t *j = create_ok("/v1/customers", body);
-  snprintf(out, 32, "%s", jstr(j, "id"));
-  json_decref(j);
-}
-
-/* A USD invoice of AMOUNT issued on DATE + ISSUED, due on DATE + DUE. */
-static void invoice(char out[32], const char *cus, const char *date, int issued, int due, long long amount,
-                    const char *extra)
-{
-  static int seq;
-  char issued_on[16], due_on[16], body[512];
-  date_plus(issued_on, date, issued);
-  date_plus(due_on, date, due);
-  snprintf(body, sizeof body,
-           "{\"customer_id\": \"%s\", \"number\": \"SCN-%d\", \"currency\": \"USD\", \"amount\": %lld, "
-           "\"issued_on\": \"%s\", \"due_on\": \"%s\"%s%s}",
-           cus, ++seq, amount, issued_on, due_on, *extra ? ", " : "", extra);
-  json_t *j = create_ok("/v1/invoices", body);
   snprintf(out, 32, "%s", jstr(j, "id"));
   json_decref(j);
 }
@@ -181,13 +136,13 @@ static void confirm_receipt(void **state)
   customer(late, "Receipt Late Ltd", "");
   /* The punctual customer paid an earlier invoice before it was due, the
    * late one 10 days after. */
-  invoice(old, punctual, BASE, -60, -30, 5000, "");
+  new_invoice(old, .customer = punctual, .from = BASE, .issued_in = -60, .due_in = -30, .amount = 5000);
   pay(punctual, 5000, BASE, -35);
-  invoice(old, late, BASE, -60, -30, 5000, "");
+  new_invoice(old, .customer = late, .from = BASE, .issued_in = -60, .due_in = -30, .amount = 5000);
   pay(late, 5000, BASE, -20);
-  invoice(inv, fresh, BASE, 0, 30, 10000, "");
-  invoice(old, punctual, BASE, 0, 30, 10000, "");
-  invoice(old, late, BASE, 0, 30, 10000, "");
+  new_invoice(inv, .customer = fresh, .from = BASE, .issued_in = 0, .due_in = 30, .amount = 10000);
+  new_invoice(old, .customer = punctual, .from = BASE, .issued_in = 0, .due_in = 30, .amount = 10000);
+  new_invoice(old, .customer = late, .from = BASE, .issued_in = 0, .due_in = 30, .amount = 10000);
 
   sweep_at(BASE, 1);
   expect_story("the day after issue", fresh, "confirm_receipt", BASE, "");
@@ -199,7 +154,7 @@ static void confirm_receipt(void **state)
   json_t *doc = follow_up(fresh, "confirm_receipt", "open");
   char ids[48];
   snprintf(ids, sizeof ids, "[\"%s\"]", inv);
-  expect_ids(doc, "invoice_ids", ids);
+  expect_json(doc, "invoice_ids", ids);
   assert_string_equal(jstr(doc, "assignee"), COLLECTOR);
   assert_int_equal(jint(doc, "priority"), 7);
   json_decref(doc);
@@ -238,14 +193,14 @@ static void overdue_and_retry(void **state)
   char cus[32], slow[32], inv[32], other[32];
   customer(cus, "Overdue Ltd", "");
   customer(slow, "Cadence Five Ltd", "\"cadence_days\": 5");
-  invoice(inv, cus, BASE, -30, 0, 50000, "");
-  invoice(other, slow, BASE, -30, 0, 20000, "");
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 50000);
+  new_invoice(other, .customer = slow, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 20000);
 
   /* Called on the first day past due before the morning's sweep: that was
    * the overdue call. */
   char early[32];
   customer(early, "Early Call Ltd", "");
-  invoice(other, early, BASE, -30, 0, 20000, "");
+  new_invoice(other, .customer = early, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 20000);
   call_at(early, BASE, 1, "08:00", "no_answer");
 
   sweep_at(BASE, 0);
@@ -261,7 +216,7 @@ static void overdue_and_retry(void **state)
   assert_string_equal(jstr(doc, "assignee"), COLLECTOR);
   char ids[48];
   snprintf(ids, sizeof ids, "[\"%s\"]", inv);
-  expect_ids(doc, "invoice_ids", ids);
+  expect_json(doc, "invoice_ids", ids);
   json_decref(doc);
 
   /* No answer: closed at once by the call, by whoever logged it. */
@@ -315,7 +270,7 @@ static void promise_kept_quiet_then_broken(void **state)
   char cus[32], inv[32], now_at[40], today[16], promised_on[16], extra[256];
   just_now(now_at, today);
   customer(cus, "Promise Ltd", "");
-  invoice(inv, cus, today, -40, -10, 30000, "");
+  new_invoice(inv, .customer = cus, .from = today, .issued_in = -40, .due_in = -10, .amount = 30000);
   sweep_at(today, -9);
   expect_story("day 1", cus, "overdue", today, "open:-9");
 
@@ -378,7 +333,7 @@ static void payment_closes_overdue(void **state)
   (void)state;
   char cus[32], inv[32], as_of[40];
   customer(cus, "Paying Ltd", "");
-  invoice(inv, cus, BASE, -30, 0, 40000, "");
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 40000);
   /* Contact long ago (before the invoice): not collection activity for a
    * payment 64 days later. */
   call_at(cus, BASE, -61, "10:00", "reached");
@@ -406,7 +361,7 @@ static void payment_closes_overdue(void **state)
   /* The same payments after a call in the window are thanked for. */
   char thanked[32];
   customer(thanked, "Thanked Ltd", "");
-  invoice(inv, thanked, BASE, -30, 0, 40000, "");
+  new_invoice(inv, .customer = thanked, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 40000);
   call_at(thanked, BASE, -20, "10:00", "no_answer");
   pay(thanked, 40000, BASE, 3);
   sweep_at(BASE, 4);
@@ -414,7 +369,7 @@ static void payment_closes_overdue(void **state)
   /* A week after the payment it is no longer news. */
   char late[32];
   customer(late, "Thanked Late Ltd", "");
-  invoice(inv, late, BASE, -30, 0, 40000, "");
+  new_invoice(inv, .customer = late, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 40000);
   call_at(late, BASE, -20, "10:00", "no_answer");
   pay(late, 40000, BASE, 3);
   sweep_at(BASE, 11);
@@ -430,10 +385,10 @@ static void disputed_invoice(void **state)
   just_now(now_at, today);
   customer(cus, "Dispute Ltd", "");
   customer(two, "Half Disputed Ltd", "");
-  invoice(inv, cus, today, -40, -10, 20000, "");
+  new_invoice(inv, .customer = cus, .from = today, .issued_in = -40, .due_in = -10, .amount = 20000);
   char big[32];
-  invoice(big, two, today, -40, -10, 20000, "");
-  invoice(small, two, today, -35, -5, 7000, "");
+  new_invoice(big, .customer = two, .from = today, .issued_in = -40, .due_in = -10, .amount = 20000);
+  new_invoice(small, .customer = two, .from = today, .issued_in = -35, .due_in = -5, .amount = 7000);
   sweep_at(today, -9);
   expect_story("overdue", cus, "overdue", today, "open:-9");
   expect_story("overdue", two, "overdue", today, "open:-9");
@@ -461,7 +416,7 @@ static void disputed_invoice(void **state)
   assert_int_equal(jint(doc, "amount_overdue"), 7000);
   char ids[48];
   snprintf(ids, sizeof ids, "[\"%s\"]", small);
-  expect_ids(doc, "invoice_ids", ids);
+  expect_json(doc, "invoice_ids", ids);
   json_decref(doc);
 
   char path[64];
@@ -479,7 +434,8 @@ static void factored_invoice(void **state)
   (void)state;
   char cus[32], inv[32], path[64];
   customer(cus, "Factored Ltd", "");
-  invoice(inv, cus, BASE, -30, 0, 15000, "\"factored\": true");
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 15000,
+              .extra = "\"factored\": true");
   sweep_at(BASE, 1);
   expect_story("factored", cus, "overdue", BASE, "");
   expect_worklist("factored", cus, BASE, 1, "");
@@ -497,11 +453,11 @@ static void cease_communication(void **state)
   just_now(now_at, today);
   customer(quiet, "Cease Ltd", "\"cease_communication\": true, \"check_in_days\": 5");
   customer(stop, "Stops Later Ltd", "");
-  invoice(inv, quiet, today, -40, -10, 9000, "");
-  invoice(current, quiet, today, -20, 10, 9000, "");
+  new_invoice(inv, .customer = quiet, .from = today, .issued_in = -40, .due_in = -10, .amount = 9000);
+  new_invoice(current, .customer = quiet, .from = today, .issued_in = -20, .due_in = 10, .amount = 9000);
   snprintf(body, sizeof body, "{\"invoice_id\": \"%s\", \"reason\": \"damaged\", \"amount\": 9000}", current);
   json_decref(create_ok("/v1/disputes", body));
-  invoice(inv, stop, today, -40, -10, 9000, "");
+  new_invoice(inv, .customer = stop, .from = today, .issued_in = -40, .due_in = -10, .amount = 9000);
 
   sweep_at(today, -9);
   expect_story("overdue", stop, "overdue", today, "open:-9");
@@ -526,7 +482,7 @@ static void check_in(void **state)
   char cus[32], owing[32], inv[32];
   customer(cus, "Check In Ltd", "\"check_in_days\": 30");
   customer(owing, "Check In Owing Ltd", "\"check_in_days\": 30");
-  invoice(inv, owing, BASE, -60, -40, 3000, "");
+  new_invoice(inv, .customer = owing, .from = BASE, .issued_in = -60, .due_in = -40, .amount = 3000);
   call_at(cus, BASE, 0, "10:00", "reached");
   call_at(owing, BASE, 0, "10:00", "reached");
 
@@ -541,7 +497,7 @@ static void check_in(void **state)
   json_decref(doc);
 
   /* Something falls overdue: the check-in gives way to dunning... */
-  invoice(inv, cus, BASE, 1, 31, 2500, "");
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = 1, .due_in = 31, .amount = 2500);
   sweep_at(BASE, 32);
   expect_story("overdue", cus, "check_in", BASE, "done:30:cause_gone");
   expect_story("overdue", cus, "overdue", BASE, "open:32");
@@ -566,8 +522,8 @@ static void idempotent(void **state)
   (void)state;
   char cus[32], inv[32];
   customer(cus, "Twice Ltd", "");
-  invoice(inv, cus, BASE, -30, 39, 1000, "");
-  invoice(inv, cus, BASE, 38, 60, 1000, "");
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 39, .amount = 1000);
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = 38, .due_in = 60, .amount = 1000);
   json_t *first = sweep_at_doc(BASE, 40);
   assert_true(json_integer_value(json_object_get(json_object_get(first, "created"), "overdue")) >= 1);
   json_decref(first);
@@ -600,7 +556,7 @@ static void closed_by_hand(void **state)
   (void)state;
   char cus[32], inv[32], path[64];
   customer(cus, "Dismissed Ltd", "");
-  invoice(inv, cus, BASE, -30, 0, 8000, "");
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 8000);
   sweep_at(BASE, 1);
   json_t *doc = follow_up(cus, "overdue", "open");
   snprintf(path, sizeof path, "/v1/follow-ups/%s", jstr(doc, "id"));
@@ -631,7 +587,7 @@ static void snooze_and_wake(void **state)
   char cus[32], inv[32], now_at[40], today[16], until[16], path[64], body[128];
   just_now(now_at, today);
   customer(cus, "Snoozed Ltd", "");
-  invoice(inv, cus, today, -30, 0, 6000, "");
+  new_invoice(inv, .customer = cus, .from = today, .issued_in = -30, .due_in = 0, .amount = 6000);
   sweep_at(today, 1);
   json_t *doc = follow_up(cus, "overdue", "open");
   snprintf(path, sizeof path, "/v1/follow-ups/%s", jstr(doc, "id"));
@@ -652,7 +608,7 @@ static void replay(char *out, size_t size, const char *base_day)
 {
   char cus[32], inv[32], part[512];
   customer(cus, "Replay Ltd", "");
-  invoice(inv, cus, base_day, 0, 30, 12000, "");
+  new_invoice(inv, .customer = cus, .from = base_day, .issued_in = 0, .due_in = 30, .amount = 12000);
   static const int days[] = {1, 2, 30, 31, 33};
   size_t used = 0;
   out[0] = '\0';
@@ -661,7 +617,7 @@ static void replay(char *out, size_t size, const char *base_day)
     used += (size_t)snprintf(out + used, size - used, "day %d:", days[i]);
     static const char *const reasons[] = {"confirm_receipt", "overdue", "retry"};
     for (size_t k = 0; k < 3; k++) {
-      story(part, sizeof part, cus, reasons[k], base_day);
+      follow_up_story(part, sizeof part, cus, reasons[k], base_day);
       used += (size_t)snprintf(out + used, size - used, " %s=[%s]", reasons[k], part);
     }
     used += (size_t)snprintf(out + used, size - used, "; ");

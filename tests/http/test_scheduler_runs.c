@@ -36,7 +36,6 @@ extern char **environ;
 /* lock_timeout is half of it: a sweep waits 1.5 s for the lock, then 503. */
 #define STATEMENT_TIMEOUT_MS "3000"
 #define LOCK_TIMEOUT_S 1.5
-#define SWEEP_LOCK_KEY "7250002"
 
 /* ---- helpers ---- */
 
@@ -80,19 +79,9 @@ static long long count_sum(const json_t *counts)
   return n;
 }
 
-/* A connection of the test's own that takes the sweep lock, as another
- * instance's sweep would, and keeps it until released (by the teardown
- * when a test failed). */
+/* The connection of hold_sweep_lock() (the harness's), kept until
+ * released (by the teardown when a test failed). */
 static PGconn *holder;
-
-static void hold_sweep_lock(void)
-{
-  PGconn *c = holder = PQconnectdb(getenv("DATABASE_URL"));
-  assert_int_equal(PQstatus(c), CONNECTION_OK);
-  PGresult *r = PQexec(c, "BEGIN; SELECT pg_advisory_xact_lock(" SWEEP_LOCK_KEY ")");
-  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-  PQclear(r);
-}
 
 static void release_sweep_lock(void)
 {
@@ -390,7 +379,7 @@ static void busy_lock_skip_or_wait(void **state)
   long long runs = harness_sql_int("SELECT count(*) FROM scheduler_runs");
   struct reply rp = {0};
 
-  hold_sweep_lock();
+  holder = hold_sweep_lock();
   assert_int_equal(sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, &rp), 409);
   assert_true(rp.is_problem);
   assert_string_equal(json_string_value(json_object_get(rp.json, "type")), "urn:arcollect:problem:conflict");
@@ -426,7 +415,7 @@ static void lock_timeout_is_503(void **state)
 {
   (void)state;
   long long runs = harness_sql_int("SELECT count(*) FROM scheduler_runs");
-  hold_sweep_lock();
+  holder = hold_sweep_lock();
   struct http_resp r = {0};
   double t0 = now_s();
   http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, NULL, NULL);
@@ -598,7 +587,7 @@ static void thread_skips_while_busy(void **state)
   (void)state;
   log_paths();
   long long last = harness_sql_int("SELECT coalesce(max(id), 0) FROM scheduler_runs");
-  hold_sweep_lock();
+  holder = hold_sweep_lock();
   children[0] = spawn_serve(1, logs[0]);
   double deadline = now_s() + START_DEADLINE_S;
   while (log_lines(logs[0], "another instance is sweeping; skipped") < 2 && now_s() < deadline)

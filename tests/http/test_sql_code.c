@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "arc/sweep.h"
 
@@ -113,18 +112,10 @@ static const char *migrations_dir(void)
  * returns its exit status, its stdout and stderr in OUT. */
 static int migrate_with(const char *migrations, const char *code, char *out, size_t size)
 {
-  const char *binary = getenv("ARC_TEST_BINARY");
-  if (!binary || !*binary)
-    fail_msg("ARC_TEST_BINARY is not set (tests/meson.build sets it to the arcollectd executable)");
-  char cmd[4096];
-  snprintf(cmd, sizeof cmd, "ARC_MIGRATIONS_DIR='%s' ARC_CODE_DIR='%s' '%s' migrate 2>&1",
-           migrations ? migrations : migrations_dir(), code ? code : code_dir(), binary);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t n = fread(out, 1, size - 1, p);
-  out[n] = '\0';
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  char env[2048];
+  snprintf(env, sizeof env, "ARC_MIGRATIONS_DIR='%s' ARC_CODE_DIR='%s'", migrations ? migrations : migrations_dir(),
+           code ? code : code_dir());
+  return harness_run_binary_all(env, "migrate", out, size);
 }
 
 /* A scratch copy of DIR; the caller removes it with rm_tree. */

@@ -10,14 +10,12 @@
  * The in-process delivery thread runs with a short retry schedule: first
  * retry after ~50 ms, the next after ~3 s, window 3 s (set in main). */
 #include "harness.h"
+#include "receiver.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -39,214 +37,9 @@ extern char **environ;
 
 /* ================================================================ receivers */
 
-#define MAX_HITS 2048
-#define MAX_ROUTES 24
-
-struct hit {
-  char path[64], id[64], ts[32], sig[256], ctype[64], agent[64];
-  char *body;
-  size_t len;
-  double at; /* now_s() on arrival */
-  int status;
-};
-
-/* How PATH answers: PLAN[0..nplan) for the first requests, then OTHERWISE;
- * the next DELAY_ONCE_MS request waits that long before answering. */
-struct rx_route {
-  char path[64];
-  int plan[8];
-  size_t nplan, used;
-  int otherwise;
-  int delay_once_ms;
-};
-
-struct receiver {
-  struct MHD_Daemon *daemon;
-  uint16_t port;
-  pthread_mutex_t mu;
-  struct hit hits[MAX_HITS];
-  size_t n;
-  struct rx_route routes[MAX_ROUTES];
-  size_t nroutes;
-};
-
+/* rx_main and rx_down (receiver.h): rx_down is stopped and started again. */
 static struct receiver rx_main = {.mu = PTHREAD_MUTEX_INITIALIZER};
-static struct receiver rx_down = {.mu = PTHREAD_MUTEX_INITIALIZER}; /* stopped and started again */
-
-struct upload {
-  char *buf;
-  size_t len;
-};
-
-static void header_copy(struct MHD_Connection *c, const char *name, char *out, size_t size)
-{
-  const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-  snprintf(out, size, "%s", v ? v : "");
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
-{
-  (void)method;
-  (void)version;
-  struct receiver *rx = cls;
-  struct upload *u = *con_cls;
-  if (!u) {
-    *con_cls = calloc(1, sizeof *u);
-    return MHD_YES;
-  }
-  if (*upload_size) {
-    u->buf = realloc(u->buf, u->len + *upload_size + 1);
-    memcpy(u->buf + u->len, upload, *upload_size);
-    u->len += *upload_size;
-    u->buf[u->len] = '\0';
-    *upload_size = 0;
-    return MHD_YES;
-  }
-  int status = 200, delay = 0;
-  pthread_mutex_lock(&rx->mu);
-  for (size_t i = 0; i < rx->nroutes; i++) {
-    struct rx_route *rt = &rx->routes[i];
-    if (strcmp(rt->path, url) != 0)
-      continue;
-    status = rt->used < rt->nplan ? rt->plan[rt->used++] : rt->otherwise;
-    delay = rt->delay_once_ms;
-    rt->delay_once_ms = 0;
-  }
-  if (rx->n < MAX_HITS) {
-    struct hit *h = &rx->hits[rx->n++];
-    snprintf(h->path, sizeof h->path, "%s", url);
-    header_copy(c, "webhook-id", h->id, sizeof h->id);
-    header_copy(c, "webhook-timestamp", h->ts, sizeof h->ts);
-    header_copy(c, "webhook-signature", h->sig, sizeof h->sig);
-    header_copy(c, "Content-Type", h->ctype, sizeof h->ctype);
-    header_copy(c, "User-Agent", h->agent, sizeof h->agent);
-    h->body = u->buf ? strndup(u->buf, u->len) : strdup("");
-    h->len = u->len;
-    h->at = now_s();
-    h->status = status;
-  }
-  pthread_mutex_unlock(&rx->mu);
-  if (delay)
-    sleep_ms(delay);
-  char text[64];
-  snprintf(text, sizeof text, "answered %d\n", status);
-  struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
-  enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
-  MHD_destroy_response(resp);
-  return ret;
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-  (void)cls;
-  (void)c;
-  (void)toe;
-  struct upload *u = *con_cls;
-  if (u) {
-    free(u->buf);
-    free(u);
-  }
-  *con_cls = NULL;
-}
-
-/* Starts RX on PORT (0: any free one, then kept for restarts). */
-static void rx_start(struct receiver *rx, uint16_t port)
-{
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  rx->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, port, NULL, NULL,
-                                on_request, rx, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                                (unsigned)1, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-  assert_non_null(rx->daemon);
-  rx->port = MHD_get_daemon_info(rx->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
-}
-
-static void rx_stop(struct receiver *rx)
-{
-  if (rx->daemon)
-    MHD_stop_daemon(rx->daemon);
-  rx->daemon = NULL;
-}
-
-static void rx_free_hits(struct receiver *rx)
-{
-  for (size_t i = 0; i < rx->n; i++)
-    free(rx->hits[i].body);
-  rx->n = 0;
-}
-
-/* PATH answers PLAN (a -1 terminated list) then OTHERWISE. */
-static void rx_route(struct receiver *rx, const char *path, const int *plan, int otherwise)
-{
-  pthread_mutex_lock(&rx->mu);
-  assert_true(rx->nroutes < MAX_ROUTES);
-  struct rx_route *rt = &rx->routes[rx->nroutes++];
-  memset(rt, 0, sizeof *rt);
-  snprintf(rt->path, sizeof rt->path, "%s", path);
-  for (size_t i = 0; plan && plan[i] >= 0 && i < 8; i++)
-    rt->plan[rt->nplan++] = plan[i];
-  rt->otherwise = otherwise;
-  pthread_mutex_unlock(&rx->mu);
-}
-
-static void rx_set(struct receiver *rx, const char *path, int otherwise, int delay_once_ms)
-{
-  pthread_mutex_lock(&rx->mu);
-  for (size_t i = 0; i < rx->nroutes; i++)
-    if (strcmp(rx->routes[i].path, path) == 0) {
-      rx->routes[i].otherwise = otherwise;
-      rx->routes[i].delay_once_ms = delay_once_ms;
-    }
-  pthread_mutex_unlock(&rx->mu);
-}
-
-static void rx_url(const struct receiver *rx, const char *path, char *out, size_t size)
-{
-  snprintf(out, size, "http://127.0.0.1:%u%s", (unsigned)rx->port, path);
-}
-
-/* A copy of the hits at PATH (all when NULL), in arrival order; caller frees
- * the array (bodies are borrowed: hits are only freed at the end). */
-static size_t rx_hits(struct receiver *rx, const char *path, struct hit **out)
-{
-  pthread_mutex_lock(&rx->mu);
-  *out = calloc(rx->n + 1, sizeof **out);
-  size_t k = 0;
-  for (size_t i = 0; i < rx->n; i++)
-    if (!path || strcmp(rx->hits[i].path, path) == 0)
-      (*out)[k++] = rx->hits[i];
-  pthread_mutex_unlock(&rx->mu);
-  return k;
-}
-
-/* Hits at PATH whose body is an event of TYPE (NULL: any) about RESOURCE_ID (NULL: any). */
-static size_t rx_count(struct receiver *rx, const char *path, const char *type, const char *resource_id)
-{
-  struct hit *hs;
-  size_t n = rx_hits(rx, path, &hs), found = 0;
-  for (size_t i = 0; i < n; i++) {
-    json_t *b = json_loadb(hs[i].body, hs[i].len, 0, NULL);
-    if ((!type || (jstr(b, "type") && strcmp(jstr(b, "type"), type) == 0)) &&
-        (!resource_id || (jstr(b, "resource_id") && strcmp(jstr(b, "resource_id"), resource_id) == 0)))
-      found++;
-    json_decref(b);
-  }
-  free(hs);
-  return found;
-}
-
-static void rx_wait(struct receiver *rx, const char *path, const char *type, const char *resource_id, size_t n)
-{
-  double deadline = now_s() + WAIT_S;
-  while (rx_count(rx, path, type, resource_id) < n) {
-    if (now_s() > deadline)
-      fail_msg("%s did not receive %zu × %s about %s within %.0f s (got %zu)", path, n, type ? type : "any event",
-               resource_id ? resource_id : "anything", WAIT_S, rx_count(rx, path, type, resource_id));
-    sleep_ms(20);
-  }
-}
+static struct receiver rx_down = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* Waits until SQL (a count) reaches N. */
 static void sql_wait(long long n, const char *what, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -286,38 +79,6 @@ static void feed_wait(struct http_resp *r, const char *query, const char *resour
 }
 
 /* ============================================================ signatures */
-
-/* The Standard Webhooks check a receiver makes, written here with OpenSSL
- * alone: HMAC-SHA256 keyed with the secret's base64 payload over
- * "<webhook-id>.<webhook-timestamp>.<body>", compared with each "v1,"
- * signature of the header. */
-static int signature_valid(const char *secret, const struct hit *h)
-{
-  const char *b64 = secret + strlen("whsec_");
-  unsigned char key[128];
-  int klen = EVP_DecodeBlock(key, (const unsigned char *)b64, (int)strlen(b64));
-  if (klen <= 0)
-    return 0;
-  for (const char *p = b64 + strlen(b64); p > b64 && p[-1] == '='; p--)
-    klen--;
-  size_t mlen = strlen(h->id) + strlen(h->ts) + h->len + 2;
-  char *msg = malloc(mlen + 1);
-  snprintf(msg, mlen + 1, "%s.%s.", h->id, h->ts);
-  memcpy(msg + strlen(h->id) + strlen(h->ts) + 2, h->body, h->len);
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int maclen = 0;
-  HMAC(EVP_sha256(), key, klen, (unsigned char *)msg, mlen, mac, &maclen);
-  free(msg);
-  char want[128] = "v1,";
-  EVP_EncodeBlock((unsigned char *)want + 3, mac, (int)maclen);
-  char sigs[256];
-  snprintf(sigs, sizeof sigs, "%s", h->sig);
-  char *save = NULL;
-  for (char *s = strtok_r(sigs, " ", &save); s; s = strtok_r(NULL, " ", &save))
-    if (strcmp(s, want) == 0)
-      return 1;
-  return 0;
-}
 
 /* Every hit at PATH is signed with SECRET and says which event it carries
  * in webhook-id ("evt_<event id>"). */
@@ -1293,7 +1054,7 @@ static double stop_child(int sig)
 static void at_least_once_across_restarts(void **state)
 {
   (void)state;
-  rx_start(&rx_down, 0);
+  assert_int_equal(rx_start(&rx_down, 0), 0);
   rx_route(&rx_down, "/restart", NULL, 200);
   struct sub s;
   subscribe(&s, &rx_down, "/restart", "[\"customer.created\"]");
@@ -1321,7 +1082,7 @@ static void at_least_once_across_restarts(void **state)
     snprintf(name, sizeof name, "Restart %d", i);
     snprintf(ids[i], sizeof ids[i], "%s", make_customer(name));
   }
-  rx_start(&rx_down, port);
+  assert_int_equal(rx_start(&rx_down, port), 0);
   spawn_child();
   for (int i = 0; i < 5; i++)
     rx_wait(&rx_down, "/restart", "customer.created", ids[i], 1);
@@ -1381,7 +1142,7 @@ static int group_setup(void **state)
 {
   if (harness_setup(state) != 0)
     return -1;
-  rx_start(&rx_main, 0);
+  assert_int_equal(rx_start(&rx_main, 0), 0);
   return 0;
 }
 
