@@ -11,6 +11,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include <sys/types.h>
+
 #include "arc/auth.h"
 
 /* Roles by index for tokens: tok(ROLE_ADMIN) etc.; NO_KEY sends none. */
@@ -127,6 +129,18 @@ void assert_refused(const char *const *tables, const char *method, const char *p
  * harness_run_binary_all puts its stderr in OUT too, with stdout. */
 int harness_run_binary(const char *env, const char *args, char *out, size_t size);
 int harness_run_binary_all(const char *env, const char *args, char *out, size_t size);
+
+/* Starts BINARY serve as a child, with the test database and EXTRA
+ * ("NAME=value", NULL-terminated) added to the environment.  The
+ * environment is built before fork: the child only calls async-signal-safe
+ * functions (this process has server threads). */
+pid_t harness_spawn_server(const char *binary, const char *const *extra);
+/* The child's exit status in *STATUS, waiting up to SECS; -1 if still running. */
+int harness_wait_exit(pid_t pid, double secs, int *status);
+/* GET URL on a fresh connection (body discarded), with an Authorization
+ * value or none; the status, or -1 when nothing answered. */
+long harness_get_status_as(const char *url, const char *authorization);
+long harness_get_status(const char *url);
 
 /* GET /healthz on a new connection, straight to the server, must answer
  * 200: after a request the server may have dropped, it is still serving. */
