@@ -94,12 +94,6 @@ static const struct list_case cases[] = {
      {NULL, "51", NULL, NULL, NULL, "?"}, "SELECT 'nobody@example.com'", NULL},
     {"events ?customer_id", "events_select_feed", "events_select_feed_by_customer", 5,
      {NULL, "51", NULL, "?", NULL}, "SELECT max(customer_id) FROM events", "SELECT 1"},
-    {"webhook deliveries ?event_id", "webhook_deliveries_select_page",
-     "webhook_deliveries_select_page_by_event", 5, {"1", NULL, "51", NULL, "?"},
-     "SELECT max(event_id) FROM webhook_deliveries", NULL},
-    {"webhook deliveries ?status", "webhook_deliveries_select_page",
-     "webhook_deliveries_select_page_by_status", 5, {"1", NULL, "51", "?", NULL}, "SELECT 'failed'",
-     "SELECT 'delivered'"},
 };
 
 static const char *stmt_sql(const char *name)
