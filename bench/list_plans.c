@@ -96,15 +96,6 @@ static const struct list_case cases[] = {
      {NULL, "51", NULL, "?", NULL}, "SELECT max(customer_id) FROM events", "SELECT 1"},
 };
 
-static const char *stmt_sql(const char *name)
-{
-  for (const struct db_stmt *const *l = db_statement_lists; *l; l++)
-    for (const struct db_stmt *s = *l; s->name; s++)
-      if (strcmp(s->name, name) == 0)
-        return s->sql;
-  return NULL;
-}
-
 static PGresult *ok(PGconn *c, PGresult *r, const char *what)
 {
   ExecStatusType st = PQresultStatus(r);
@@ -187,9 +178,9 @@ int main(void)
   printf("generic plans, median of %d runs, 50 rows a page\n", RUNS);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const struct list_case *k = &cases[i];
-    const char *stmt = stmt_sql(k->variant) ? k->variant : k->list;
+    const char *stmt = db_statement_sql(k->variant) ? k->variant : k->list;
     PQclear(ok(c, PQexec(c, "DEALLOCATE ALL"), "DEALLOCATE"));
-    PQclear(ok(c, PQprepare(c, "lp", stmt_sql(stmt), 0, NULL), stmt));
+    PQclear(ok(c, PQprepare(c, "lp", db_statement_sql(stmt), 0, NULL), stmt));
     measure(c, k, stmt, "rare", k->rare);
     if (k->common)
       measure(c, k, stmt, "common", k->common);

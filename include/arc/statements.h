@@ -68,4 +68,9 @@ extern const struct db_stmt metrics_stmts[];
 /* All of the above, NULL-terminated (src/db/statements.c). */
 extern const struct db_stmt *const db_statement_lists[];
 
+/* The SQL of the statement named NAME in those lists, or NULL (for tools
+ * and tests that prepare a copy of it: bench/list_plans,
+ * tests/http/test_list_plans.c). */
+const char *db_statement_sql(const char *name);
+
 #endif

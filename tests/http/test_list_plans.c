@@ -73,19 +73,10 @@ static const struct plan_case cases[] = {
     {"events_select_feed_by_customer", 5, {NULL, "51", NULL, "1"}, "events_customer_idx", "events_feed_idx"},
 };
 
-static const char *stmt_sql(const char *name)
-{
-  for (const struct db_stmt *const *l = db_statement_lists; *l; l++)
-    for (const struct db_stmt *s = *l; s->name; s++)
-      if (strcmp(s->name, name) == 0)
-        return s->sql;
-  return NULL;
-}
-
 /* The generic plan of statement K's SQL for its parameters, as JSON text. */
 static char *generic_plan(PGconn *c, const struct plan_case *k)
 {
-  const char *sql = stmt_sql(k->stmt);
+  const char *sql = db_statement_sql(k->stmt);
   if (!sql)
     fail_msg("%s: no such statement in the repositories' lists", k->stmt);
   exec_ok(c, "DEALLOCATE ALL");
