@@ -1,16 +1,20 @@
-CREATE FUNCTION arc_event_json(e events) RETURNS jsonb
-LANGUAGE sql STABLE AS
+-- The event as the feed shows it.  data is the resource's document as it
+-- was stored (jsonb: its keys in jsonb's order, not the document's).
+CREATE FUNCTION arc_event_json(e events) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', e.id::text,
-    'type', e.type,
-    'resource_type', e.resource_type,
-    'resource_id', e.resource_id,
-    'customer_id', e.customer_id::text,
-    'actor', e.actor,
-    'request_id', e.request_id,
-    'occurred_at', arc_ts(e.occurred_at),
-    'data', e.data)
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    e.id::text AS id,
+    e.type,
+    e.resource_type,
+    e.resource_id,
+    e.customer_id::text AS customer_id,
+    e.actor,
+    e.request_id,
+    arc_ts(e.occurred_at) AS occurred_at,
+    e.data) d);
+END
 $$;
 
 -- The feed position of an event: "<txid>-<id>".
@@ -72,7 +76,7 @@ BEGIN
     kind := coalesce(TG_ARGV[1], res || '.created');
   END IF;
   -- The row as it is now, at commit: NEW is only the row as of this change.
-  EXECUTE format('SELECT arc_%s_json(t), %s FROM %I t WHERE t.id = $1', res,
+  EXECUTE format('SELECT arc_%s_json(t)::jsonb, %s FROM %I t WHERE t.id = $1', res,
                  CASE WHEN TG_TABLE_NAME = 'customers' THEN 't.id' ELSE 't.customer_id' END,
                  TG_TABLE_NAME)
     INTO doc, cust USING NEW.id;
