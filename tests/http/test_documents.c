@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "arc/config.h"
 #include "arc/imports.h"
@@ -259,25 +258,6 @@ static void check_list(const char *list, const char *page_schema)
   http_resp_clear(&l);
 }
 
-static json_t *wait_import(const char *id)
-{
-  for (int i = 0; i < 3000; i++) {
-    struct http_resp r = {0};
-    httpf(&r, "GET", ROLE_ADMIN, NULL, "/v1/imports/%s", id);
-    assert_status(&r, 200);
-    const char *st = jstr(r.json, "status");
-    if (strcmp(st, "queued") != 0 && strcmp(st, "running") != 0) {
-      json_t *doc = json_incref(r.json);
-      http_resp_clear(&r);
-      return doc;
-    }
-    http_resp_clear(&r);
-    sleep_ms(10);
-  }
-  fail_msg("import %s did not finish in 30 s", id);
-  return NULL;
-}
-
 /* ------------------------------------------------------------------ */
 
 /* One of each resource, through the API, then every document checked. */
@@ -415,7 +395,7 @@ static void every_document(void **state)
     snprintf(imp, sizeof imp, "%s", jstr(r.json, "id"));
     check_order("POST /v1/imports", r.json, schema_named("Import"));
     http_resp_clear(&r);
-    json_decref(wait_import(imp));
+    json_decref(import_wait(imp));
   }
   snprintf(path, sizeof path, "/v1/imports/%s", imp);
   check_resource("Import", path, "/v1/imports?limit=200", "ImportPage", NULL, 0);
