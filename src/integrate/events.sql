@@ -1,16 +1,20 @@
-CREATE FUNCTION arc_event_json(e events) RETURNS jsonb
-LANGUAGE sql STABLE AS
+-- The event as the feed shows it.  data is the resource's document as it
+-- was stored (jsonb: its keys in jsonb's order, not the document's).
+CREATE FUNCTION arc_event_json(e events) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', e.id::text,
-    'type', e.type,
-    'resource_type', e.resource_type,
-    'resource_id', e.resource_id,
-    'customer_id', e.customer_id::text,
-    'actor', e.actor,
-    'request_id', e.request_id,
-    'occurred_at', arc_ts(e.occurred_at),
-    'data', e.data)
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    e.id::text AS id,
+    e.type,
+    e.resource_type,
+    e.resource_id,
+    e.customer_id::text AS customer_id,
+    e.actor,
+    e.request_id,
+    arc_ts(e.occurred_at) AS occurred_at,
+    e.data) d);
+END
 $$;
 
 -- The feed position of an event: "<txid>-<id>".
@@ -64,25 +68,25 @@ BEGIN
     RETURN NULL;
   END IF;
   -- The row as it is now, at commit (NEW is only the row as of this
-  -- change), and its document.  One static statement per table, so each
+  -- change), and its document as event data (jsonb).  One static statement per table, so each
   -- plan is prepared once per session instead of a query built per row.
   CASE TG_TABLE_NAME
     WHEN 'customers' THEN
-      SELECT arc_customer_json(t), t.id INTO doc, cust FROM customers t WHERE t.id = NEW.id;
+      SELECT arc_customer_json(t)::jsonb, t.id INTO doc, cust FROM customers t WHERE t.id = NEW.id;
     WHEN 'contacts' THEN
-      SELECT arc_contact_json(t), t.customer_id INTO doc, cust FROM contacts t WHERE t.id = NEW.id;
+      SELECT arc_contact_json(t)::jsonb, t.customer_id INTO doc, cust FROM contacts t WHERE t.id = NEW.id;
     WHEN 'invoices' THEN
-      SELECT arc_invoice_json(t), t.customer_id INTO doc, cust FROM invoices t WHERE t.id = NEW.id;
+      SELECT arc_invoice_json(t)::jsonb, t.customer_id INTO doc, cust FROM invoices t WHERE t.id = NEW.id;
     WHEN 'invoice_adjustments' THEN
-      SELECT arc_adjustment_json(t), t.customer_id INTO doc, cust FROM invoice_adjustments t WHERE t.id = NEW.id;
+      SELECT arc_adjustment_json(t)::jsonb, t.customer_id INTO doc, cust FROM invoice_adjustments t WHERE t.id = NEW.id;
     WHEN 'payments' THEN
-      SELECT arc_payment_json(t), t.customer_id INTO doc, cust FROM payments t WHERE t.id = NEW.id;
+      SELECT arc_payment_json(t)::jsonb, t.customer_id INTO doc, cust FROM payments t WHERE t.id = NEW.id;
     WHEN 'call_logs' THEN
-      SELECT arc_call_log_json(t), t.customer_id INTO doc, cust FROM call_logs t WHERE t.id = NEW.id;
+      SELECT arc_call_log_json(t)::jsonb, t.customer_id INTO doc, cust FROM call_logs t WHERE t.id = NEW.id;
     WHEN 'promises' THEN
-      SELECT arc_promise_json(t), t.customer_id INTO doc, cust FROM promises t WHERE t.id = NEW.id;
+      SELECT arc_promise_json(t)::jsonb, t.customer_id INTO doc, cust FROM promises t WHERE t.id = NEW.id;
     WHEN 'disputes' THEN
-      SELECT arc_dispute_json(t), t.customer_id INTO doc, cust FROM disputes t WHERE t.id = NEW.id;
+      SELECT arc_dispute_json(t)::jsonb, t.customer_id INTO doc, cust FROM disputes t WHERE t.id = NEW.id;
   END CASE;
   IF doc IS NULL THEN
     RETURN NULL;

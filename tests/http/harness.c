@@ -1378,6 +1378,26 @@ void create_id(char out[32], const char *path, const char *body)
   json_decref(j);
 }
 
+json_t *import_wait(const char *id)
+{
+  for (int i = 0; i < 6000; i++) {
+    struct http_resp r = {0};
+    httpf(&r, "GET", ROLE_VIEWER, NULL, "/v1/imports/%s", id);
+    assert_status(&r, 200);
+    const char *st = jstr(r.json, "status");
+    if (strcmp(st, "queued") != 0 && strcmp(st, "running") != 0) {
+      json_t *doc = json_incref(r.json);
+      http_resp_clear(&r);
+      return doc;
+    }
+    http_resp_clear(&r);
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  fail_msg("import %s did not finish in 60 s", id);
+  return NULL;
+}
+
 int ts_shape_ok(const char *s)
 {
   return s && strlen(s) == 27 && s[4] == '-' && s[10] == 'T' && s[19] == '.' && s[26] == 'Z';

@@ -218,6 +218,9 @@ void follow_up_story(char *out, size_t size, const char *cus, const char *reason
 /* That story must be WANT; WHEN says at which step of the test. */
 void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want);
 
+/* Polls GET /v1/imports/ID until the job is neither queued nor running (at
+ * most 60 s); returns its document (caller decrefs). */
+json_t *import_wait(const char *id);
 /* 1 when S is a timestamp as the API writes them: 2026-01-31T14:05:00.123456Z. */
 int ts_shape_ok(const char *s);
 /* A loopback TCP port free at this moment, for a listener of the test's own. */
