@@ -1,10 +1,19 @@
--- The key's public face; the secret and its hash never leave the database.
-CREATE FUNCTION arc_api_key_json(k api_keys) RETURNS jsonb
-LANGUAGE sql STABLE AS
+-- The key's public face, in the contract's order (src/util/json.sql); the
+-- secret and its hash never leave the database.
+CREATE FUNCTION arc_api_key_json(k api_keys) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', k.key_id, 'role', k.role, 'name', k.name, 'actor', k.actor,
-    'created_by', k.created_by, 'created_at', arc_ts(k.created_at),
-    'updated_at', arc_ts(k.updated_at), 'revoked_at', arc_ts(k.revoked_at),
-    'active', k.revoked_at IS NULL, 'version', k.version)
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    k.key_id AS id,
+    k.role,
+    k.name,
+    k.actor,
+    k.created_by,
+    arc_ts(k.created_at) AS created_at,
+    arc_ts(k.updated_at) AS updated_at,
+    arc_ts(k.revoked_at) AS revoked_at,
+    k.revoked_at IS NULL AS active,
+    k.version) d);
+END
 $$;
