@@ -149,6 +149,9 @@ static long long key_rows(const char *key)
 static void wait_for_lock_waiters(long long n)
 {
   for (int i = 0; i < 2000; i++) {
+    /* The harness's session may be inside the test's open transaction, where
+     * pg_stat_activity is read once and then kept: read it afresh. */
+    free(harness_sql("SELECT pg_stat_clear_snapshot()"));
     if (harness_sql_int("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
                         "datname = current_database()") >= n)
       return;
