@@ -269,30 +269,77 @@ wait_idle() {
   say "still $n statements running after 60 s; measuring anyway"
 }
 
-# wrk_run CONNS SECONDS MODE PATH: prints the script's ARCBENCH line.
+# The machine is shared: "busy elsewhere" is the share of its CPUs that
+# went to processes other than ours (this script's children, arcollectd,
+# the cluster) over a measurement.  cpu_snap SHELL_PID prints the CPU ticks of the
+# machine, busy, and ours, and the clock's; elsewhere SNAP1 SNAP2 the share.
+cpu_snap() {
+  python3 - "$1" "${SERVER_PID:-0}" "$PGDIR/postmaster.pid" <<'PY'
+import os, sys
+def ticks(pid, children):
+    try:
+        f = open("/proc/%s/stat" % pid).read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    # utime stime cutime cstime are the 12th to 15th fields after the name
+    return int(f[11]) + int(f[12]) + (int(f[13]) + int(f[14]) if children else 0)
+cpu = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+busy = sum(cpu) - cpu[3] - cpu[4]
+ours = ticks(sys.argv[1], True) + ticks(sys.argv[2], False)
+try:
+    pm = open(sys.argv[3]).readline().strip()
+    ours += ticks(pm, True)
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                st = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if st[1] == pm:
+                ours += ticks(p, False)
+except OSError:
+    pass
+up = float(open("/proc/uptime").read().split()[0]) * os.sysconf("SC_CLK_TCK")
+print(busy, ours, int(up))
+PY
+}
+elsewhere() {
+  python3 -c 'import os, sys
+b1, o1, u1, b2, o2, u2 = map(int, sys.argv[1:])
+print("%.0f%%" % max(0, 100.0 * ((b2 - b1) - (o2 - o1)) / max(1, (u2 - u1) * os.cpu_count())))' $1 $2
+}
+
+# wrk_run CONNS SECONDS MODE PATH: prints the script's ARCBENCH line and
+# busy_elsewhere=.
 wrk_run() {
   local conns=$1 secs=$2 mode=$3 path=$4
   wait_idle
+  local snap me=$BASHPID
+  snap=$(cpu_snap "$me")
   ARC_KEY=$KEY ARC_MODE=$mode ARC_PATH=$path ARC_ID_MIN=$ID_MIN ARC_ID_MAX=$ID_MAX ARC_IDS=${IDS_FILE:-} \
     ARC_DAY=$DAY timeout $((secs + 60)) wrk -t2 -c"$conns" -d"${secs}s" --timeout 10s \
     -s "$ROOT/bench/http_bench.lua" "$BASE" >"$OUT/wrk.out" 2>&1 || { cat "$OUT/wrk.out" >&2; die "wrk failed"; }
-  grep '^ARCBENCH ' "$OUT/wrk.out" || { cat "$OUT/wrk.out" >&2; die "wrk printed no result"; }
+  local line
+  line=$(grep '^ARCBENCH ' "$OUT/wrk.out") || { cat "$OUT/wrk.out" >&2; die "wrk printed no result"; }
+  echo "$line busy_elsewhere=$(elsewhere "$snap" "$(cpu_snap "$me")")"
 }
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
-# pgbench_run DB SCRIPT|tpcb SECONDS: prints "tps latency_ms".
+# pgbench_run DB SCRIPT|tpcb SECONDS: prints "tps latency_ms busy_elsewhere".
 pgbench_run() {
   local db=$1 script=$2 secs=$3 args=()
   if [ "$script" = tpcb ]; then args=(-b tpcb-like); else args=(-n -f "$script"); fi
   wait_idle
+  local snap me=$BASHPID
+  snap=$(cpu_snap "$me")
   timeout $((secs + 120)) "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -M prepared -c "$CONNS" -j 2 \
     -T "$secs" "${args[@]}" "$db" >"$OUT/pgbench.out" 2>&1 || { cat "$OUT/pgbench.out" >&2; die "pgbench failed"; }
   local tps lat
   tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$OUT/pgbench.out")
   lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$OUT/pgbench.out")
   [ -n "$tps" ] || { cat "$OUT/pgbench.out" >&2; die "pgbench printed no tps"; }
-  printf '%.0f %s\n' "$tps" "$lat"
+  printf '%.0f %s %s\n' "$tps" "$lat" "$(elsewhere "$snap" "$(cpu_snap "$me")")"
 }
 
 ROWS=()
@@ -346,21 +393,24 @@ latency_case() {
   http_case "$name" "$label" "$mode" "$path"
   if [ "$(field requests "$RES")" = 0 ]; then
     row "$label" 0 "0" "—" "—" "$(fails "$RES")" "— (no request finished in $SECONDS_RUN s)" "" "" \
-        "p99 < $target ms" "**not met**"
+        "p99 < $target ms" "**not met**" "$(field busy_elsewhere "$RES")"
     return 0
   fi
   local p99
   p99=$(field p99_ms "$RES")
   row "$label" "$(field rps "$RES")" "$(field requests "$RES")" "$(field p50_ms "$RES")" "$p99" "$(fails "$RES")" \
-      "—" "" "" "p99 < $target ms" "$(met ge "$target" "$p99")"
+      "—" "" "" "p99 < $target ms" "$(met ge "$target" "$p99")" "$(field busy_elsewhere "$RES")"
 }
 
-# A path beside pgbench: the ratio is req/s over the pgbench tps.
+# A path beside pgbench (PG: "tps latency busy_elsewhere"): the ratio is
+# req/s over the pgbench tps.
 ratio_case() {
-  local label=$1 pglabel=$2 tps=$3 target=$4 r
+  local label=$1 pglabel=$2 target=$4 tps lat busy r
+  read -r tps lat busy <<<"$3"
   r=$(ratio "$(field rps "$RES")" "$tps")
   row "$label" "$(field rps "$RES")" "$(field requests "$RES")" "$(field p50_ms "$RES")" "$(field p99_ms "$RES")" \
-      "$(fails "$RES")" "$pglabel" "$tps" "$r" "${target:+≥ $target×}" "${target:+$(met ge "$r" "$target")}"
+      "$(fails "$RES")" "$pglabel" "$tps" "$r" "${target:+≥ $target×}" "${target:+$(met ge "$r" "$target")}" \
+      "$(field busy_elsewhere "$RES") / $busy"
 }
 
 main() {
@@ -415,20 +465,21 @@ EOF
 
   local t_start
   t_start=$(date +%s)
-  row "path" "req/s" "requests" "p50 ms" "p99 ms" "failed" "pgbench equivalent" "tps" "ratio" "target" "met"
-  ROWS+=("|---|--:|--:|--:|--:|--:|---|--:|--:|---|---|")
+  row "path" "req/s" "requests" "p50 ms" "p99 ms" "failed" "pgbench equivalent" "tps" "ratio" "target" "met" \
+      "busy elsewhere ¹"
+  ROWS+=("|---|--:|--:|--:|--:|--:|---|--:|--:|---|---|--:|")
 
   IDS_FILE=""
   if want get-invoice; then
     check GET "/v1/invoices/$ID_MIN"
     http_case get-invoice "GET /v1/invoices/{id}" id "/v1/invoices/{id}"
     local get_res=$RES
-    pg_case invoice-columns "$OUT/invoice_columns.sql" "$RUNDB"; local cols=${PG%% *}
-    ratio_case "GET /v1/invoices/{id}" "row + dispute check as columns" "$cols" 0.5
+    pg_case invoice-columns "$OUT/invoice_columns.sql" "$RUNDB"
+    ratio_case "GET /v1/invoices/{id}" "row + dispute check as columns" "$PG" 0.5
     pg_case invoice-json "$OUT/invoice_json.sql" "$RUNDB"
-    RES=$get_res ratio_case "″" "\`arc_invoice_json(i)::text\` (reference)" "${PG%% *}" ""
+    RES=$get_res ratio_case "″" "\`arc_invoice_json(i)::text\` (reference)" "$PG" ""
     pg_case invoice-json-key "$OUT/invoice_json_key.sql" "$RUNDB"
-    RES=$get_res ratio_case "″" "the same + API-key lookup (reference)" "${PG%% *}" ""
+    RES=$get_res ratio_case "″" "the same + API-key lookup (reference)" "$PG" ""
   fi
 
   latency_case worklist-assignee "GET /v1/follow-ups?assignee=$COLLECTOR&limit=50" get \
@@ -452,13 +503,13 @@ EOF
     check POST /v1/payments "{\"customer_id\":\"$c\",\"amount\":1,\"currency\":\"$cur\",\"received_on\":\"$DAY\",\"method\":\"ach\"}"
     http_case post-payment "POST /v1/payments (auto-allocated)" payment /v1/payments
     pg_case tpcb-1 tpcb "$TPCB"
-    ratio_case "POST /v1/payments (auto-allocated)" "TPC-B (scale $TPCB_SCALE)" "${PG%% *}" 0.25
+    ratio_case "POST /v1/payments (auto-allocated)" "TPC-B (scale $TPCB_SCALE)" "$PG" 0.25
   fi
   if want post-call-log; then
     check POST /v1/call-logs "{\"customer_id\":\"$c\",\"channel\":\"phone\",\"direction\":\"outbound\",\"outcome\":\"no_answer\",\"contact_name\":\"Accounts payable\"}"
     http_case post-call-log "POST /v1/call-logs" call /v1/call-logs
     pg_case tpcb-2 tpcb "$TPCB"
-    ratio_case "POST /v1/call-logs" "TPC-B (scale $TPCB_SCALE)" "${PG%% *}" 0.4
+    ratio_case "POST /v1/call-logs" "TPC-B (scale $TPCB_SCALE)" "$PG" 0.4
   fi
   IDS_FILE=""
 
@@ -480,7 +531,7 @@ EOF
         "$(field p50_ms "$RES")" \
         "$(field p99_ms "$RES")" "$(fails "$RES")" \
         "— (peak VmRSS $mib MiB; idle $((idle / 1024)) MiB; VmHWM $((hwm / 1024)) MiB)" "" "" "< 64 MiB" \
-        "$(met ge 65536 "$peak")"
+        "$(met ge 65536 "$peak")" "$(field busy_elsewhere "$RES")"
   fi
   stop_server
 
@@ -491,6 +542,8 @@ EOF
     echo "wrk -t2 -c$CONNS -d${SECONDS_RUN}s after ${WARMUP} s of warm-up; pgbench -c$CONNS -j2 -T$SECONDS_RUN -M prepared; measured in $(( $(date +%s) - t_start )) s"
     echo
     printf '%s\n' "${ROWS[@]}"
+    echo
+    echo "¹ The share of the machine's CPUs that other processes took during the wrk run (/ the pgbench run)."
   } | tee "$OUT/results.md"
 }
 
