@@ -434,7 +434,8 @@ main() {
   # What the requests draw from, read from the book.
   read -r ID_MIN ID_MAX <<<"$(sql "$RUNDB" -F ' ' -c "SELECT min(id), max(id) FROM invoices")"
   read -r CUS_MIN CUS_MAX <<<"$(sql "$RUNDB" -F ' ' -c "SELECT min(id), max(id) FROM customers")"
-  DAY=$(sql "$RUNDB" -c "SELECT current_date")
+  # The server's today: its sessions' TimeZone is ARC_TIMEZONE, UTC by default.
+  DAY=$(sql "$RUNDB" -c "SELECT (now() AT TIME ZONE 'UTC')::date")
   # The busiest collector: the longest worklist of the 40.
   COLLECTOR=$(sql "$RUNDB" -c "SELECT assignee FROM follow_ups WHERE status = 'open' AND due_on <= current_date
                                  AND assignee LIKE 'collector%' GROUP BY assignee ORDER BY count(*) DESC, assignee LIMIT 1")
