@@ -42,7 +42,7 @@ BDIR=build-bench
 OUT=$BDIR/http_bench
 
 usage() {
-  sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
   cat >&2 <<'EOF'
 Names for --only: get-invoice worklist-assignee worklist invoices-customer
 invoices-rare invoices-common payments-customer call-logs-customer
@@ -89,7 +89,9 @@ install_missing() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-  [ -x "$PGBIN/initdb" ] && [ -x "$PGBIN/pgbench" ] || die "PostgreSQL server binaries or pgbench not found under /usr/lib/postgresql"
+  if [ ! -x "$PGBIN/initdb" ] || [ ! -x "$PGBIN/pgbench" ]; then
+    die "PostgreSQL server binaries or pgbench not found under /usr/lib/postgresql"
+  fi
 }
 
 # As deploy/dev.sh: PostgreSQL refuses to run as root, so as root the
@@ -123,8 +125,8 @@ SAMPLER_PID=""
 stop_server() {
   [ -n "$SERVER_PID" ] || return 0
   kill -TERM "$SERVER_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  local _
+  for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
@@ -177,8 +179,8 @@ start_server() {
     ARC_IMPORT_POLL_S=0 ARC_SHUTDOWN_GRACE_S=5 \
     "$BDIR/arcollectd" serve >>"$OUT/arcollectd.log" 2>&1 &
   SERVER_PID=$!
-  local i
-  for i in $(seq 1 300); do
+  local _
+  for _ in $(seq 1 300); do
     curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$OUT/arcollectd.log" >&2; die "arcollectd exited"; }
     sleep 0.1
@@ -260,8 +262,8 @@ prepare_tpcb() {
 # databases: a slow path's requests outlive wrk, whose connections close
 # at the end, and would otherwise run into the next measurement.
 wait_idle() {
-  local i n
-  for i in $(seq 1 300); do
+  local _ n
+  for _ in $(seq 1 300); do
     n=$(sql postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname IN ('$RUNDB', '$TPCB') AND state = 'active'")
     [ "$n" = 0 ] && return 0
     sleep 0.2
@@ -304,6 +306,7 @@ print(busy, ours, int(up))
 PY
 }
 elsewhere() {
+  # shellcheck disable=SC2086 # each snapshot is three numbers
   python3 -c 'import os, sys
 b1, o1, u1, b2, o2, u2 = map(int, sys.argv[1:])
 print("%.0f%%" % max(0, 100.0 * ((b2 - b1) - (o2 - o1)) / max(1, (u2 - u1) * os.cpu_count())))' $1 $2
@@ -478,9 +481,9 @@ EOF
     pg_case invoice-columns "$OUT/invoice_columns.sql" "$RUNDB"
     ratio_case "GET /v1/invoices/{id}" "row + dispute check as columns" "$PG" 0.5
     pg_case invoice-json "$OUT/invoice_json.sql" "$RUNDB"
-    RES=$get_res ratio_case "″" "\`arc_invoice_json(i)::text\` (reference)" "$PG" ""
+    RES=$get_res ratio_case '″' "\`arc_invoice_json(i)::text\` (reference)" "$PG" ""
     pg_case invoice-json-key "$OUT/invoice_json_key.sql" "$RUNDB"
-    RES=$get_res ratio_case "″" "the same + API-key lookup (reference)" "$PG" ""
+    RES=$get_res ratio_case '″' "the same + API-key lookup (reference)" "$PG" ""
   fi
 
   latency_case worklist-assignee "GET /v1/follow-ups?assignee=$COLLECTOR&limit=50" get \
