@@ -181,7 +181,7 @@ start_server() {
   SERVER_PID=$!
   local _
   for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "$BASE/readyz" 2>/dev/null && return 0
+    curl -fsS -o /dev/null --max-time 2 "$BASE/readyz" 2>/dev/null && return 0
     kill -0 "$SERVER_PID" 2>/dev/null || { tail -n 20 "$OUT/arcollectd.log" >&2; die "arcollectd exited"; }
     sleep 0.1
   done
@@ -206,7 +206,7 @@ prepare_book() {
   if ! db_exists "$BOOK"; then
     sql postgres -c "CREATE DATABASE $BOOK"
     say "loading the book into $BOOK (sweep_bench --load-only, about a minute; log in $OUT/load.log)"
-    DATABASE_URL="$(conninfo "$BOOK")" nice "$BDIR/bench/sweep_bench" --load-only >"$OUT/load.log" 2>&1 \
+    DATABASE_URL="$(conninfo "$BOOK")" timeout 1800 nice "$BDIR/bench/sweep_bench" --load-only >"$OUT/load.log" 2>&1 \
       || { tail -n 20 "$OUT/load.log" >&2; die "the load failed"; }
     tail -n 1 "$OUT/load.log" >&2
   fi
@@ -252,7 +252,7 @@ prepare_tpcb() {
   fi
   sql postgres -c "DROP DATABASE IF EXISTS $TPCB WITH (FORCE)" -c "CREATE DATABASE $TPCB"
   say "pgbench -i -s $TPCB_SCALE into $TPCB"
-  "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -i -q -s "$TPCB_SCALE" "$TPCB" >"$OUT/pgbench_init.log" 2>&1 \
+  timeout 1800 "$PGBIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -i -q -s "$TPCB_SCALE" "$TPCB" >"$OUT/pgbench_init.log" 2>&1 \
     || { tail "$OUT/pgbench_init.log" >&2; die "pgbench -i failed"; }
 }
 
@@ -357,7 +357,7 @@ row() {
 # check METHOD PATH [BODY]: one request by curl; fails on a status other than 2xx.
 check() {
   local code
-  code=$(curl -sS -o "$OUT/check.json" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY" \
+  code=$(curl -sS --max-time 60 -o "$OUT/check.json" -w '%{http_code}' -X "$1" "$BASE$2" -H "Authorization: Bearer $KEY" \
     ${3:+-H 'Content-Type: application/json' -d "$3"})
   [[ "$code" == 2* ]] || { cat "$OUT/check.json" >&2; echo >&2; die "$1 $2 answered $code"; }
 }
