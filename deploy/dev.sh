@@ -226,7 +226,7 @@ cmd_test() {
         # drive a child arcollectd (cli, shutdown) or their own threads'
         # clients (concurrency), or stop PostgreSQL under the server (db_restart).
         mapfile -t pargs < <(meson test -C "$bdir" --list --no-rebuild 2>/dev/null | sed -n 's|^.*:http / ||p' |
-                               grep -Ev '^http_(cli|shutdown|concurrency|db_restart|sql_code)$')
+                               grep -Ev '^http_(cli|shutdown|concurrency|db_restart|sql_code|auth_cache)$')
       fi
       say "the HTTP tests through Prism (contract mode): ${pargs[*]}"
       rm -f "$bdir/meson-logs/testlog-prism.json"

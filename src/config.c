@@ -49,6 +49,9 @@ static const struct cfg_entry {
      "concurrent connections per client address (0 = no limit)"},
     {"ARC_STATEMENT_TIMEOUT_MS", CFG_UINT, offsetof(struct config, statement_timeout_ms), "10000", 100,
      3600000, "PostgreSQL statement_timeout for requests"},
+    {"ARC_AUTH_CACHE_MS", CFG_UINT, offsetof(struct config, auth_cache_ms), "500", 0, 1000,
+     "how long a verified API key is trusted without asking the database; a revoked key stops "
+     "working on every instance within it (0 = ask every time)"},
     {"ARC_SHUTDOWN_GRACE_S", CFG_UINT, offsetof(struct config, shutdown_grace_s), "10", 0, 600,
      "seconds SIGTERM waits for in-flight requests"},
     {"ARC_POLL", CFG_STR, offsetof(struct config, poll_mode), "epoll", 0, 0,

@@ -55,4 +55,33 @@ enum auth_result { AUTH_OK, AUTH_MISSING, AUTH_BAD, AUTH_DB_DOWN };
 enum auth_result auth_check(struct db *db, const char *authorization, size_t len,
                             struct principal *who);
 
+/* Verified keys remembered per worker thread (src/auth/key_cache.c), so a
+ * request makes one round trip.  An entry is trusted for at most TTL_MS
+ * (0 = never remembered; capped at AUTH_CACHE_MAX_MS): a key revoked on any
+ * instance stops working everywhere within it. */
+#define AUTH_CACHE_MAX_MS 1000u
+void auth_cache_configure(unsigned ttl_ms);
+
+enum auth_cache_result { AUTH_CACHE_MISS, AUTH_CACHE_HIT, AUTH_CACHE_WRONG_SECRET };
+
+/* When and in which generation a database answer was asked for: taken
+ * before the query, so an answer older than a revocation is never trusted
+ * past it. */
+struct auth_cache_ticket {
+  long long fetched_ms;
+  unsigned generation;
+};
+struct auth_cache_ticket auth_cache_ticket(void);
+
+/* HIT fills WHO; WRONG_SECRET: the key id is known and the secret is not
+ * its secret. */
+enum auth_cache_result auth_cache_lookup(const char *key_id, const unsigned char presented[32],
+                                         struct principal *who);
+void auth_cache_store(const struct principal *who, const unsigned char secret_hash[32],
+                      struct auth_cache_ticket ticket);
+/* This thread forgets KEY_ID (the database no longer knows it as active). */
+void auth_cache_forget(const char *key_id);
+/* Every thread forgets every key (one was revoked by this process). */
+void auth_cache_forget_all(void);
+
 #endif

@@ -18,6 +18,7 @@ struct config {
   unsigned conn_limit;
   unsigned per_ip_limit;
   unsigned statement_timeout_ms;
+  unsigned auth_cache_ms; /* how long a verified API key is trusted (auth.h) */
   unsigned shutdown_grace_s;
   char *poll_mode; /* "epoll" or "poll" */
   /* Playbook defaults (SPEC §1); per-customer values override some. */

@@ -109,5 +109,10 @@ unsigned api_keys_get(struct request *rq, struct reply *rp)
 
 unsigned api_keys_revoke(struct request *rq, struct reply *rp)
 {
-  return by_key_id(rq, rp, "api_keys_revoke");
+  unsigned status = by_key_id(rq, rp, "api_keys_revoke");
+  /* The UPDATE committed: no thread of this process may trust the key any
+   * longer (other instances stop within ARC_AUTH_CACHE_MS). */
+  if (status == 200)
+    auth_cache_forget_all();
+  return status;
 }

@@ -126,8 +126,18 @@ enum auth_result auth_check(struct db *db, const char *authorization, size_t len
   unsigned char presented[32], stored[32];
   if (auth_token_parse(token, tlen, key_id, presented) != 0)
     return AUTH_BAD;
+  switch (auth_cache_lookup(key_id, presented, who)) {
+  case AUTH_CACHE_HIT:
+    return AUTH_OK;
+  case AUTH_CACHE_WRONG_SECRET:
+    memset(who, 0, sizeof *who);
+    return AUTH_BAD;
+  case AUTH_CACHE_MISS:
+    break;
+  }
   if (!db_ready(db))
     return AUTH_DB_DOWN;
+  struct auth_cache_ticket ticket = auth_cache_ticket();
   const char *params[] = {key_id};
   PGresult *r;
   enum db_status st = db_exec_one(db, "api_keys_select_for_auth", 1, params, &r);
@@ -140,8 +150,10 @@ enum auth_result auth_check(struct db *db, const char *authorization, size_t len
   }
   if (st < 0)
     return AUTH_DB_DOWN;
-  if (st == DB_NONE)
+  if (st == DB_NONE) {
+    auth_cache_forget(key_id);
     return AUTH_BAD;
+  }
   int ok = unhex(PQgetvalue(r, 0, 2), stored, sizeof stored) == 0 &&
            CRYPTO_memcmp(stored, presented, sizeof stored) == 0;
   if (ok) {
@@ -151,6 +163,8 @@ enum auth_result auth_check(struct db *db, const char *authorization, size_t len
       snprintf(who->actor, sizeof who->actor, "key:%s", key_id);
     else
       snprintf(who->actor, sizeof who->actor, "%s", PQgetvalue(r, 0, 1));
+    if (who->role != ROLE_NONE)
+      auth_cache_store(who, stored, ticket);
   }
   PQclear(r);
   return ok && who->role != ROLE_NONE ? AUTH_OK : AUTH_BAD;

@@ -1,5 +1,7 @@
 /* Every module's statement list: all are prepared on each new connection,
  * so a typo in any SQL fails at start-up, not on first use. */
+#include <string.h>
+
 #include "arc/statements.h"
 
 const struct db_stmt *const db_statement_lists[] = {
@@ -29,3 +31,12 @@ const struct db_stmt *const db_statement_lists[] = {
     metrics_stmts,
     NULL,
 };
+
+const char *db_statement_sql(const char *name)
+{
+  for (const struct db_stmt *const *l = db_statement_lists; *l; l++)
+    for (const struct db_stmt *s = *l; s->name; s++)
+      if (strcmp(s->name, name) == 0)
+        return s->sql;
+  return NULL;
+}

@@ -528,6 +528,7 @@ struct server *server_start(const struct config *cfg, const struct route *routes
   srv->max_body = cfg->max_body;
   srv->streamed_max_body = cfg->import_max_bytes;
   imports_configure(cfg);
+  auth_cache_configure(cfg->auth_cache_ms);
 
   struct sockaddr_storage ss = {0};
   unsigned ipv6 = 0;

@@ -2,13 +2,13 @@
 -- URL often carries a credential of the receiver, so it is left out.
 CREATE FUNCTION arc_webhook_event_json(w webhooks) RETURNS jsonb
 LANGUAGE sql STABLE AS
-$$ SELECT arc_webhook_json(w) - 'url' - 'pending_deliveries' $$;
+$$ SELECT arc_webhook_json(w)::jsonb - 'url' - 'pending_deliveries' $$;
 
 -- What is POSTed: the event as GET /v1/events shows it, plus `timestamp`
 -- (when it occurred) as Standard Webhooks payloads carry it.
 CREATE FUNCTION arc_webhook_payload(e events) RETURNS text
 LANGUAGE sql STABLE AS
-$$ SELECT (arc_event_json(e) || jsonb_build_object('timestamp', arc_ts(e.occurred_at)))::text $$;
+$$ SELECT left(arc_event_json(e)::text, -1) || ',"timestamp":' || to_json(arc_ts(e.occurred_at))::text || '}' $$;
 
 -- The delay before retry P_STEP (1 = after the first failure), with a jitter
 -- of ±20 % so that receivers coming back are not hit by every sender at

@@ -77,7 +77,9 @@ unsigned events_list(struct request *rq, struct reply *rp)
     return reply_validation(rp, &fe);
   }
   const char *params[] = {cursor, pg.limit_plus_one, types, customer_id, resource_type};
-  PGresult *r = db_exec(rq->db, "events_select_feed", 5, params);
+  /* ?customer_id has a statement of its own (events_customer_idx). */
+  const char *stmt = customer_id ? "events_select_feed_by_customer" : "events_select_feed";
+  PGresult *r = db_exec(rq->db, stmt, 5, params);
   free(types);
   if (!r)
     return db_error_reply(rq->db, rp);

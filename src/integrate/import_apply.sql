@@ -89,7 +89,7 @@ BEGIN
            arc_customer_json(ROW(u.id, u.external_id, u.name, u.kind, u.email, u.phone, u.timezone,
                                  u.preferred_contact_days, u.cadence_days, u.check_in_days, u.collector,
                                  u.salesperson, u.cease_communication, u.notes, u.version, u.created_at,
-                                 u.updated_at)::customers)
+                                 u.updated_at)::customers)::jsonb
     FROM upd u WHERE u.version <> u.old_version)
   SELECT count(*) INTO n_upd FROM upd;
 
@@ -118,7 +118,7 @@ BEGIN
   ev AS (
     INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
     SELECT 'customer.created', 'customer', ins.id::text, ins.id, arc_import_actor(),
-           nullif(current_setting('arc.request_id', true), ''), arc_customer_json(ROW(ins.*)::customers)
+           nullif(current_setting('arc.request_id', true), ''), arc_customer_json(ROW(ins.*)::customers)::jsonb
     FROM ins)
   SELECT count(*) INTO n_ins FROM ins;
   IF n_ins < n_new THEN
@@ -174,7 +174,7 @@ BEGIN
               WHEN i.status = 'open' THEN 'invoice.reopened'
               ELSE 'invoice.' || i.status END,
          'invoice', i.id::text, i.customer_id, arc_import_actor(), nullif(current_setting('arc.request_id', true), ''),
-         arc_invoice_json(i)
+         arc_invoice_json(i)::jsonb
   FROM unnest(ids, versions, statuses) AS o(id, version, status)
   JOIN invoices i ON i.id = o.id
   WHERE i.version <> o.version;
@@ -201,7 +201,7 @@ BEGIN
   ev AS (
     INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
     SELECT 'invoice.created', 'invoice', ins.id::text, ins.customer_id, arc_import_actor(),
-           nullif(current_setting('arc.request_id', true), ''), arc_invoice_json(ROW(ins.*)::invoices)
+           nullif(current_setting('arc.request_id', true), ''), arc_invoice_json(ROW(ins.*)::invoices)::jsonb
     FROM ins)
   SELECT count(*) INTO n_ins FROM ins;
   IF n_ins < n_new THEN

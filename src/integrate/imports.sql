@@ -32,35 +32,41 @@
 -- runs it again from its first row; the interrupted transaction applied
 -- nothing.  After three starts it is failed instead.
 
-CREATE FUNCTION arc_import_json(i imports) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_import_json(i imports) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', i.id::text,
-    'kind', i.kind,
-    'mode', i.mode,
-    'status', i.status,
-    'columns', to_jsonb(i.columns),
-    'bytes', i.bytes,
-    'rows_total', i.rows_total,
-    'rows_done', i.rows_done,
-    'rows_applied', i.rows_applied,
-    'rows_failed', i.rows_failed,
-    'error_count', i.error_count,
-    'error', i.error,
-    'attempts', i.attempts,
-    'created_by', i.created_by,
-    'request_id', i.request_id,
-    'version', i.version,
-    'created_at', arc_ts(i.created_at),
-    'updated_at', arc_ts(i.updated_at),
-    'started_at', arc_ts(i.started_at),
-    'finished_at', arc_ts(i.finished_at))
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    i.id::text AS id,
+    i.kind,
+    i.mode,
+    i.status,
+    i.columns,
+    i.bytes,
+    i.rows_total,
+    i.rows_done,
+    i.rows_applied,
+    i.rows_failed,
+    i.error_count,
+    i.error,
+    i.attempts,
+    i.created_by,
+    i.request_id,
+    i.version,
+    arc_ts(i.created_at) AS created_at,
+    arc_ts(i.updated_at) AS updated_at,
+    arc_ts(i.started_at) AS started_at,
+    arc_ts(i.finished_at) AS finished_at) d);
+END
 $$;
 
-CREATE FUNCTION arc_import_error_json(e import_errors) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS
-$$ SELECT jsonb_build_object('id', e.id::text, 'row', e.file_row, 'field', e.field, 'message', e.message) $$;
+CREATE FUNCTION arc_import_error_json(e import_errors) RETURNS json
+LANGUAGE plpgsql IMMUTABLE AS
+$$
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT e.id::text AS id, e.file_row AS "row", e.field, e.message) d);
+END
+$$;
 
 -- ---------------------------------------------------------------------------
 -- The job's life.

@@ -1,51 +1,51 @@
 -- The subscription as clients see it: never the secret.
-CREATE FUNCTION arc_webhook_json(w webhooks) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_webhook_json(w webhooks) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', w.id::text,
-    'url', w.url,
-    'event_types', to_jsonb(w.event_types),
-    'description', w.description,
-    'enabled', w.enabled,
-    'disabled_reason', w.disabled_reason,
-    'disabled_at', arc_ts(w.disabled_at),
-    'failing_since', arc_ts(p.failing_since),
-    'last_success_at', arc_ts(p.last_success_at),
-    'last_failure_at', arc_ts(p.last_failure_at),
-    'pending_deliveries', (SELECT count(*) FROM webhook_deliveries d
-                           WHERE d.webhook_id = w.id AND d.status = 'pending'),
-    'created_by', w.created_by,
-    'version', w.version,
-    'created_at', arc_ts(w.created_at),
-    'updated_at', arc_ts(w.updated_at))
-  FROM (SELECT NULL) one LEFT JOIN webhook_progress p ON p.webhook_id = w.id
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    w.id::text AS id,
+    w.url,
+    w.event_types,
+    w.description,
+    w.enabled,
+    w.disabled_reason,
+    arc_ts(w.disabled_at) AS disabled_at,
+    arc_ts(p.failing_since) AS failing_since,
+    arc_ts(p.last_success_at) AS last_success_at,
+    arc_ts(p.last_failure_at) AS last_failure_at,
+    (SELECT count(*) FROM webhook_deliveries x
+     WHERE x.webhook_id = w.id AND x.status = 'pending') AS pending_deliveries,
+    w.created_by,
+    w.version,
+    arc_ts(w.created_at) AS created_at,
+    arc_ts(w.updated_at) AS updated_at
+  FROM (SELECT NULL) one LEFT JOIN webhook_progress p ON p.webhook_id = w.id) d);
+END
 $$;
 
-CREATE FUNCTION arc_webhook_delivery_json(d webhook_deliveries) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_webhook_delivery_json(d webhook_deliveries) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', d.id::text,
-    'webhook_id', d.webhook_id::text,
-    'event_id', d.event_id::text,
-    'event_type', d.event_type,
-    'message_id', 'evt_' || d.event_id,
-    'status', d.status,
-    'next_attempt_at', CASE WHEN d.status = 'pending' THEN arc_ts(d.next_attempt_at) END,
-    'delivered_at', arc_ts(d.delivered_at),
-    'gave_up_at', arc_ts(d.gave_up_at),
-    'created_at', arc_ts(d.created_at),
-    'attempt_count', coalesce(jsonb_array_length(a.list), 0),
-    'attempts', coalesce(a.list, '[]'::jsonb))
-  FROM (SELECT jsonb_agg(jsonb_build_object(
-                 'attempted_at', arc_ts(x.attempted_at),
-                 'duration_ms', x.duration_ms,
-                 'status_code', x.status_code,
-                 'error', x.error,
-                 'response_body', x.response_body,
-                 'succeeded', x.succeeded) ORDER BY x.id) AS list
-        FROM webhook_attempts x WHERE x.delivery_id = d.id) a
+BEGIN
+  RETURN (SELECT row_to_json(x) FROM (SELECT
+    d.id::text AS id,
+    d.webhook_id::text AS webhook_id,
+    d.event_id::text AS event_id,
+    d.event_type,
+    'evt_' || d.event_id AS message_id,
+    d.status,
+    CASE WHEN d.status = 'pending' THEN arc_ts(d.next_attempt_at) END AS next_attempt_at,
+    arc_ts(d.delivered_at) AS delivered_at,
+    arc_ts(d.gave_up_at) AS gave_up_at,
+    arc_ts(d.created_at) AS created_at,
+    cardinality(a.list) AS attempt_count,
+    array_to_json(a.list) AS attempts
+  FROM (SELECT ARRAY(SELECT row_to_json(t)
+                     FROM (SELECT arc_ts(y.attempted_at) AS attempted_at, y.duration_ms, y.status_code, y.error,
+                                  y.response_body, y.succeeded
+                           FROM webhook_attempts y WHERE y.delivery_id = d.id ORDER BY y.id) t) AS list) a) x);
+END
 $$;
 
 -- Whether a subscription with filter P_TYPES wants an event of type P_TYPE:

@@ -1,20 +1,22 @@
 -- An adjustment with the invoice as it is now (right after the change when
 -- the adjustment was just made).  Adjustments never change: version 1.
-CREATE FUNCTION arc_adjustment_json(a invoice_adjustments) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_adjustment_json(a invoice_adjustments) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', a.id::text,
-    'invoice_id', a.invoice_id::text,
-    'customer_id', a.customer_id::text,
-    'kind', a.kind,
-    'amount', a.amount,
-    'reason', a.reason,
-    'created_by', a.created_by,
-    'version', 1,
-    'created_at', arc_ts(a.created_at),
-    'updated_at', arc_ts(a.created_at),
-    'invoice', (SELECT arc_invoice_json(i) FROM invoices i WHERE i.id = a.invoice_id))
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    a.id::text AS id,
+    a.invoice_id::text AS invoice_id,
+    a.customer_id::text AS customer_id,
+    a.kind,
+    a.amount,
+    a.reason,
+    a.created_by,
+    1 AS version,
+    arc_ts(a.created_at) AS created_at,
+    arc_ts(a.created_at) AS updated_at,
+    (SELECT arc_invoice_json(i) FROM invoices i WHERE i.id = a.invoice_id) AS invoice) d);
+END
 $$;
 
 -- Applies a signed change to an invoice's amount and balance under its row

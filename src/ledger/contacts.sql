@@ -1,17 +1,19 @@
-CREATE FUNCTION arc_contact_json(k contacts) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_contact_json(k contacts) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', k.id::text,
-    'customer_id', k.customer_id::text,
-    'name', k.name,
-    'role', k.role,
-    'email', k.email,
-    'phone', k.phone,
-    'is_primary', k.is_primary,
-    'version', k.version,
-    'created_at', arc_ts(k.created_at),
-    'updated_at', arc_ts(k.updated_at))
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    k.id::text AS id,
+    k.customer_id::text AS customer_id,
+    k.name,
+    k.role,
+    k.email,
+    k.phone,
+    k.is_primary,
+    k.version,
+    arc_ts(k.created_at) AS created_at,
+    arc_ts(k.updated_at) AS updated_at) d);
+END
 $$;
 
 -- A new contact of customer CUSTOMER_ID from a validated body P.  A new

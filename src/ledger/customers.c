@@ -169,7 +169,12 @@ unsigned customers_list(struct request *rq, struct reply *rp)
     return reply_validation(rp, &fe);
   const char *params[] = {pg.cursor, pg.limit_plus_one, external_id, kind, collector,
                           salesperson, q, overdue_as_of, updated_since};
-  PGresult *r = db_exec(rq->db, "customers_select_page", 9, params);
+  /* The most selective filter given has a statement of its own. */
+  const char *stmt = external_id ? "customers_select_page_by_external_id"
+                     : collector   ? "customers_select_page_by_collector"
+                     : salesperson ? "customers_select_page_by_salesperson"
+                     :               "customers_select_page";
+  PGresult *r = db_exec(rq->db, stmt, 9, params);
   if (!r)
     return db_error_reply(rq->db, rp);
   reply_page(rp, r, &pg);

@@ -33,45 +33,46 @@ $$ SELECT replace(replace(replace(s, '\', '\\'), '%', '\%'), '_', '\_') $$;
 -- The customer document.  Balances are computed from the ledger on every
 -- read, so they can never drift from the invoices and payments they sum.
 -- "Today" is current_date in the session's TimeZone (ARC_TIMEZONE).
-CREATE FUNCTION arc_customer_json(c customers) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_customer_json(c customers) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', c.id::text,
-    'external_id', c.external_id,
-    'name', c.name,
-    'kind', c.kind,
-    'email', c.email,
-    'phone', c.phone,
-    'timezone', c.timezone,
-    'preferred_contact_days', to_jsonb(coalesce(c.preferred_contact_days, arc_default_contact_days(c.kind))),
-    'cadence_days', c.cadence_days,
-    'check_in_days', c.check_in_days,
-    'collector', c.collector,
-    'salesperson', c.salesperson,
-    'cease_communication', c.cease_communication,
-    'notes', c.notes,
-    'balance_open', (
-      SELECT coalesce(jsonb_object_agg(currency, total), '{}'::jsonb)
-      FROM (SELECT i.currency, sum(i.balance) AS total FROM invoices i
-            WHERE i.customer_id = c.id AND i.status = 'open'
-            GROUP BY i.currency) AS open_by_currency),
-    'balance_overdue', (
-      SELECT coalesce(jsonb_object_agg(currency, total), '{}'::jsonb)
-      FROM (SELECT i.currency, sum(i.balance) AS total FROM invoices i
-            WHERE i.customer_id = c.id AND i.status = 'open' AND i.due_on < current_date
-            GROUP BY i.currency) AS overdue_by_currency),
-    'days_overdue', coalesce((
-      SELECT current_date - min(i.due_on) FROM invoices i
-      WHERE i.customer_id = c.id AND i.status = 'open' AND i.due_on < current_date), 0),
-    'unapplied_credit', (
-      SELECT coalesce(jsonb_object_agg(currency, total), '{}'::jsonb)
-      FROM (SELECT p.currency, sum(p.unapplied) AS total FROM payments p
-            WHERE p.customer_id = c.id AND p.status = 'received'
-            GROUP BY p.currency HAVING sum(p.unapplied) > 0) AS credit_by_currency),
-    'version', c.version,
-    'created_at', arc_ts(c.created_at),
-    'updated_at', arc_ts(c.updated_at))
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    c.id::text AS id,
+    c.external_id,
+    c.name,
+    c.kind,
+    c.email,
+    c.phone,
+    c.timezone,
+    coalesce(c.preferred_contact_days, arc_default_contact_days(c.kind)) AS preferred_contact_days,
+    c.cadence_days,
+    c.check_in_days,
+    c.collector,
+    c.salesperson,
+    c.cease_communication,
+    c.notes,
+    arc_json_compact(coalesce(o.open_total, '{}')) AS balance_open,
+    arc_json_compact(coalesce(o.overdue_total, '{}')) AS balance_overdue,
+    coalesce(current_date - o.oldest_due_on, 0) AS days_overdue,
+    (SELECT arc_json_compact(coalesce(jsonb_object_agg(u.currency, u.total), '{}'))
+     FROM (SELECT x.currency, sum(x.unapplied) AS total FROM payments x
+           WHERE x.customer_id = c.id AND x.status = 'received'
+           GROUP BY x.currency HAVING sum(x.unapplied) > 0) AS u) AS unapplied_credit,
+    c.version,
+    arc_ts(c.created_at) AS created_at,
+    arc_ts(c.updated_at) AS updated_at
+  -- One pass over the open invoices: per currency, then for the document.
+  FROM (SELECT jsonb_object_agg(b.currency, b.open_total) AS open_total,
+               jsonb_object_agg(b.currency, b.overdue_total) FILTER (WHERE b.overdue_total IS NOT NULL)
+                 AS overdue_total,
+               min(b.oldest_due_on) AS oldest_due_on
+        FROM (SELECT i.currency, sum(i.balance) AS open_total,
+                     sum(i.balance) FILTER (WHERE i.due_on < current_date) AS overdue_total,
+                     min(i.due_on) FILTER (WHERE i.due_on < current_date) AS oldest_due_on
+              FROM invoices i WHERE i.customer_id = c.id AND i.status = 'open'
+              GROUP BY i.currency) AS b) AS o) d);
+END
 $$;
 
 -- A new customer from a validated body P; EXT is its external_id (the

@@ -4,21 +4,40 @@
 
 #define CUSTOMER_DOC "c.id, c.version, arc_customer_json(c)::text"
 
+/* A page: LEAD (the cursor, and the filter the statement is for), the
+ * filters (each "true" in the variant that leads with it), ORDER BY. */
+#define CUSTOMERS_PAGE(lead, external_id, kind, collector, salesperson, name, overdue, updated, order)       \
+  "SELECT " CUSTOMER_DOC " FROM customers c WHERE " lead " AND " external_id " AND " kind " AND " collector  \
+  " AND " salesperson " AND " name " AND " overdue " AND " updated " ORDER BY " order " LIMIT $2::bigint"
+#define CUSTOMER_EXTERNAL_ID LIST_IF("$3::text", "c.external_id = $3::text")
+#define CUSTOMER_KIND LIST_IF("$4::text", "c.kind = $4::text")
+#define CUSTOMER_COLLECTOR LIST_IF("$5::text", "c.collector = $5::text")
+#define CUSTOMER_SALESPERSON LIST_IF("$6::text", "c.salesperson = $6::text")
+#define CUSTOMER_NAME LIST_IF("$7::text", "c.name ILIKE '%' || arc_like_escape($7::text) || '%'")
+#define CUSTOMER_OVERDUE                                                                                     \
+  LIST_IF("$8::date", "EXISTS (SELECT 1 FROM invoices i WHERE i.customer_id = c.id AND i.status = 'open' "   \
+                      "AND i.due_on < $8::date)")
+#define CUSTOMER_UPDATED LIST_IF("$9::timestamptz", "c.updated_at >= $9::timestamptz")
+
 const struct db_stmt customers_stmts[] = {
     {"customers_select_by_id", "SELECT " CUSTOMER_DOC " FROM customers c WHERE c.id = $1::bigint"},
     /* $1 cursor, $2 limit + 1, then the filters; NULL means "any". */
+    /* The most selective filter given has a statement of its own (LIST_BY). */
     {"customers_select_page",
-     "SELECT " CUSTOMER_DOC " FROM customers c "
-     "WHERE ($1::bigint IS NULL OR c.id > $1::bigint) "
-     "AND ($3::text IS NULL OR c.external_id = $3::text) "
-     "AND ($4::text IS NULL OR c.kind = $4::text) "
-     "AND ($5::text IS NULL OR c.collector = $5::text) "
-     "AND ($6::text IS NULL OR c.salesperson = $6::text) "
-     "AND ($7::text IS NULL OR c.name ILIKE '%' || arc_like_escape($7::text) || '%') "
-     "AND ($8::date IS NULL OR EXISTS (SELECT 1 FROM invoices i WHERE i.customer_id = c.id "
-     "AND i.status = 'open' AND i.due_on < $8::date)) "
-     "AND ($9::timestamptz IS NULL OR c.updated_at >= $9::timestamptz) "
-     "ORDER BY c.id LIMIT $2::bigint"},
+     CUSTOMERS_PAGE(LIST_AFTER("c.id", "$1::bigint"), CUSTOMER_EXTERNAL_ID, CUSTOMER_KIND, CUSTOMER_COLLECTOR,
+                    CUSTOMER_SALESPERSON, CUSTOMER_NAME, CUSTOMER_OVERDUE, CUSTOMER_UPDATED, "c.id")},
+    {"customers_select_page_by_external_id",
+     CUSTOMERS_PAGE(LIST_BY("c.external_id", "$3::text", "c.id", "$1::bigint"), "true", CUSTOMER_KIND,
+                    CUSTOMER_COLLECTOR, CUSTOMER_SALESPERSON, CUSTOMER_NAME, CUSTOMER_OVERDUE,
+                    CUSTOMER_UPDATED, "c.external_id, c.id")},
+    {"customers_select_page_by_collector",
+     CUSTOMERS_PAGE(LIST_BY("c.collector", "$5::text", "c.id", "$1::bigint"), CUSTOMER_EXTERNAL_ID,
+                    CUSTOMER_KIND, "true", CUSTOMER_SALESPERSON, CUSTOMER_NAME, CUSTOMER_OVERDUE,
+                    CUSTOMER_UPDATED, "c.collector, c.id")},
+    {"customers_select_page_by_salesperson",
+     CUSTOMERS_PAGE(LIST_BY("c.salesperson", "$6::text", "c.id", "$1::bigint"), CUSTOMER_EXTERNAL_ID,
+                    CUSTOMER_KIND, CUSTOMER_COLLECTOR, "true", CUSTOMER_NAME, CUSTOMER_OVERDUE,
+                    CUSTOMER_UPDATED, "c.salesperson, c.id")},
     /* No row when $2 (the external_id) is taken. */
     {"customers_insert", "SELECT " CUSTOMER_DOC " FROM arc_customer_insert($1::jsonb, $2::text) c"},
     {"customers_update", "SELECT " CUSTOMER_DOC " FROM arc_customer_update($1::bigint, $2::jsonb) c"},

@@ -114,7 +114,13 @@ unsigned invoices_list(struct request *rq, struct reply *rp)
     return reply_validation(rp, &fe);
   const char *params[] = {pg.cursor, pg.limit_plus_one, customer_id, status, number,
                           external_id, currency, overdue_as_of, updated_since};
-  PGresult *r = db_exec(rq->db, "invoices_select_page", 9, params);
+  /* The most selective filter given has a statement of its own. */
+  const char *stmt = number        ? "invoices_select_page_by_number"
+                     : external_id ? "invoices_select_page_by_external_id"
+                     : customer_id ? "invoices_select_page_by_customer"
+                     : status      ? "invoices_select_page_by_status"
+                                   : "invoices_select_page";
+  PGresult *r = db_exec(rq->db, stmt, 9, params);
   if (!r)
     return db_error_reply(rq->db, rp);
   reply_page(rp, r, &pg);

@@ -20,37 +20,39 @@ $$;
 -- is on it (the dunning rules skip such invoices); resubmitted_on is the
 -- day a corrected invoice was resubmitted; in_plan is true while the
 -- invoice is in an active payment plan, which plan_id names.
-CREATE FUNCTION arc_invoice_json(i invoices) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_invoice_json(i invoices) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', i.id::text,
-    'customer_id', i.customer_id::text,
-    'external_id', i.external_id,
-    'number', i.number,
-    'currency', i.currency,
-    'original_amount', i.original_amount,
-    'amount', i.amount,
-    'balance', i.balance,
-    'paid_amount', i.amount - i.balance,
-    'issued_on', to_char(i.issued_on, 'YYYY-MM-DD'),
-    'due_on', to_char(i.due_on, 'YYYY-MM-DD'),
-    'po_number', i.po_number,
-    'description', i.description,
-    'factored', i.factored,
-    'status', i.status,
-    'days_overdue', CASE WHEN i.status = 'open' AND i.due_on < current_date
-                         THEN current_date - i.due_on ELSE 0 END,
-    'in_dispute', EXISTS (SELECT 1 FROM disputes d WHERE d.invoice_id = i.id AND d.status = 'open'),
-    'in_plan', i.plan_id IS NOT NULL,
-    'plan_id', i.plan_id::text,
-    'resubmitted_on', to_char(i.resubmitted_on, 'YYYY-MM-DD'),
-    'receipt_confirmed_at', arc_ts(i.receipt_confirmed_at),
-    'receipt_confirmed_via', i.receipt_confirmed_via,
-    'receipt_confirmed_by', i.receipt_confirmed_by,
-    'version', i.version,
-    'created_at', arc_ts(i.created_at),
-    'updated_at', arc_ts(i.updated_at))
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    i.id::text AS id,
+    i.customer_id::text AS customer_id,
+    i.external_id,
+    i.number,
+    i.currency,
+    i.original_amount,
+    i.amount,
+    i.balance,
+    i.amount - i.balance AS paid_amount,
+    i.issued_on,
+    i.due_on,
+    i.po_number,
+    i.description,
+    i.factored,
+    i.status,
+    CASE WHEN i.status = 'open' AND i.due_on < current_date THEN current_date - i.due_on ELSE 0 END
+      AS days_overdue,
+    EXISTS (SELECT 1 FROM disputes x WHERE x.invoice_id = i.id AND x.status = 'open') AS in_dispute,
+    i.plan_id IS NOT NULL AS in_plan,
+    i.plan_id::text AS plan_id,
+    arc_ts(i.receipt_confirmed_at) AS receipt_confirmed_at,
+    i.receipt_confirmed_via,
+    i.receipt_confirmed_by,
+    i.resubmitted_on,
+    i.version,
+    arc_ts(i.created_at) AS created_at,
+    arc_ts(i.updated_at) AS updated_at) d);
+END
 $$;
 
 -- PATCH of an invoice (the caller has checked If-Match under the same row

@@ -145,7 +145,12 @@ unsigned payments_list(struct request *rq, struct reply *rp)
   if (field_errors_any(&fe))
     return reply_validation(rp, &fe);
   const char *params[] = {pg.cursor, pg.limit_plus_one, customer_id, status, external_id, from, to, updated_since};
-  PGresult *r = db_exec(rq->db, "payments_select_page", 8, params);
+  /* The most selective filter given has a statement of its own. */
+  const char *stmt = external_id ? "payments_select_page_by_external_id"
+                     : customer_id ? "payments_select_page_by_customer"
+                     : status      ? "payments_select_page_by_status"
+                     :               "payments_select_page";
+  PGresult *r = db_exec(rq->db, stmt, 8, params);
   if (!r)
     return db_error_reply(rq->db, rp);
   reply_page(rp, r, &pg);

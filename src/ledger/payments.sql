@@ -11,29 +11,31 @@
 -- A reversed payment keeps its allocations (marked reversed_at) as history.
 
 -- The payment as clients see it; allocations in the order they were made.
-CREATE FUNCTION arc_payment_json(p payments) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_payment_json(p payments) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', p.id::text,
-    'customer_id', p.customer_id::text,
-    'external_id', p.external_id,
-    'amount', p.amount,
-    'currency', p.currency,
-    'received_on', to_char(p.received_on, 'YYYY-MM-DD'),
-    'method', p.method,
-    'reference', p.reference,
-    'status', p.status,
-    'allocations', coalesce((SELECT jsonb_agg(jsonb_build_object('invoice_id', a.invoice_id::text,
-                                                                 'amount', a.amount) ORDER BY a.id)
-                             FROM payment_allocations a WHERE a.payment_id = p.id), '[]'::jsonb),
-    'unapplied', p.unapplied,
-    'reversed_at', arc_ts(p.reversed_at),
-    'reversal_reason', p.reversal_reason,
-    'created_by', p.created_by,
-    'version', p.version,
-    'created_at', arc_ts(p.created_at),
-    'updated_at', arc_ts(p.updated_at))
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    p.id::text AS id,
+    p.customer_id::text AS customer_id,
+    p.external_id,
+    p.amount,
+    p.currency,
+    p.received_on,
+    p.method,
+    p.reference,
+    p.status,
+    array_to_json(ARRAY(SELECT row_to_json(x) FROM (SELECT a.invoice_id::text AS invoice_id, a.amount
+                                                    FROM payment_allocations a
+                                                    WHERE a.payment_id = p.id ORDER BY a.id) x)) AS allocations,
+    p.unapplied,
+    arc_ts(p.reversed_at) AS reversed_at,
+    p.reversal_reason,
+    p.created_by,
+    p.version,
+    arc_ts(p.created_at) AS created_at,
+    arc_ts(p.updated_at) AS updated_at) d);
+END
 $$;
 
 -- Serialises writers of one external id, so two concurrent upserts of the

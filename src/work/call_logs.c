@@ -143,7 +143,12 @@ unsigned call_logs_list(struct request *rq, struct reply *rp)
     return reply_validation(rp, &fe);
   const char *params[] = {pg.cursor, pg.limit_plus_one, customer_id, invoice_id, channel,
                           direction, outcome,           from,        to,         logged_by};
-  PGresult *r = db_exec(rq->db, "call_logs_select_page", 10, params);
+  /* The most selective filter given has a statement of its own. */
+  const char *stmt = invoice_id  ? "call_logs_select_page_by_invoice"
+                     : customer_id ? "call_logs_select_page_by_customer"
+                     : logged_by   ? "call_logs_select_page_by_logged_by"
+                     :               "call_logs_select_page";
+  PGresult *r = db_exec(rq->db, stmt, 10, params);
   if (!r)
     return db_error_reply(rq->db, rp);
   reply_page(rp, r, &pg);

@@ -6,28 +6,30 @@
 -- The call log as clients see it.  promise_id and dispute_id are the first
 -- promise and dispute recorded with this call (nested in its POST, or
 -- later with call_log_id), found from their side of the link.
-CREATE FUNCTION arc_call_log_json(c call_logs) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_call_log_json(c call_logs) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', c.id::text,
-    'customer_id', c.customer_id::text,
-    'invoice_ids', arc_id_strings(c.invoice_ids),
-    'channel', c.channel,
-    'direction', c.direction,
-    'outcome', c.outcome,
-    'successful', c.successful,
-    'contact_id', c.contact_id::text,
-    'contact_name', c.contact_name,
-    'notes', c.notes,
-    'occurred_at', arc_ts(c.occurred_at),
-    'logged_by', c.logged_by,
-    'satisfaction', c.satisfaction,
-    'promise_id', (SELECT min(p.id)::text FROM promises p WHERE p.call_log_id = c.id),
-    'dispute_id', (SELECT min(d.id)::text FROM disputes d WHERE d.call_log_id = c.id),
-    'version', c.version,
-    'created_at', arc_ts(c.created_at),
-    'updated_at', arc_ts(c.updated_at))
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    c.id::text AS id,
+    c.customer_id::text AS customer_id,
+    coalesce(c.invoice_ids::text[], '{}') AS invoice_ids,
+    c.channel,
+    c.direction,
+    c.outcome,
+    c.successful,
+    c.contact_id::text AS contact_id,
+    c.contact_name,
+    c.notes,
+    arc_ts(c.occurred_at) AS occurred_at,
+    c.logged_by,
+    c.satisfaction,
+    (SELECT min(p.id)::text FROM promises p WHERE p.call_log_id = c.id) AS promise_id,
+    (SELECT min(x.id)::text FROM disputes x WHERE x.call_log_id = c.id) AS dispute_id,
+    c.version,
+    arc_ts(c.created_at) AS created_at,
+    arc_ts(c.updated_at) AS updated_at) d);
+END
 $$;
 
 -- Records a call log from a validated body P (the handler has checked the
@@ -51,7 +53,9 @@ DECLARE
   v_log call_logs;
   v_promise promises;
   v_dispute disputes;
-  v_doc jsonb;
+  v_doc text;
+  v_promise_doc text;
+  v_dispute_doc text;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = v_customer) THEN
     PERFORM arc_raise('AR422', format('no customer with id %s', v_customer), 'customer_id');
@@ -111,14 +115,17 @@ BEGIN
   -- Rendered now, after the promise and dispute exist, so promise_id and
   -- dispute_id are filled.  Each nested doc is rendered only when there is
   -- one (plpgsql resolves a function when it first runs the statement).
-  v_doc := arc_call_log_json(v_log) || jsonb_build_object('promise', NULL::jsonb, 'dispute', NULL::jsonb);
+  -- The call log's document with promise and dispute after its last key,
+  -- as CallLogCreated lists them.
   IF v_promise.id IS NOT NULL THEN
-    v_doc := jsonb_set(v_doc, '{promise}', arc_promise_json(v_promise));
+    v_promise_doc := arc_promise_json(v_promise)::text;
   END IF;
   IF v_dispute.id IS NOT NULL THEN
-    v_doc := jsonb_set(v_doc, '{dispute}', arc_dispute_json(v_dispute));
+    v_dispute_doc := arc_dispute_json(v_dispute)::text;
   END IF;
-  RETURN QUERY SELECT v_log.id, v_log.version, v_doc::text;
+  v_doc := left(arc_call_log_json(v_log)::text, -1) || ',"promise":' || coalesce(v_promise_doc, 'null')
+           || ',"dispute":' || coalesce(v_dispute_doc, 'null') || '}';
+  RETURN QUERY SELECT v_log.id, v_log.version, v_doc;
 END
 $$;
 

@@ -72,7 +72,12 @@ unsigned disputes_list(struct request *rq, struct reply *rp)
   if (field_errors_any(&fe))
     return reply_validation(rp, &fe);
   const char *params[] = {pg.cursor, pg.limit_plus_one, customer_id, invoice_id, status, reason};
-  PGresult *r = db_exec(rq->db, "disputes_select_page", 6, params);
+  /* The most selective filter given has a statement of its own. */
+  const char *stmt = invoice_id  ? "disputes_select_page_by_invoice"
+                     : customer_id ? "disputes_select_page_by_customer"
+                     : status      ? "disputes_select_page_by_status"
+                     :               "disputes_select_page";
+  PGresult *r = db_exec(rq->db, stmt, 6, params);
   if (!r)
     return db_error_reply(rq->db, rp);
   reply_page(rp, r, &pg);

@@ -5,27 +5,29 @@
 -- invoice.  Opening locks the invoice first, then inserts; it never waits
 -- for a dispute row lock, so the two orders cannot deadlock.
 
-CREATE FUNCTION arc_dispute_json(d disputes) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_dispute_json(d disputes) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', d.id::text,
-    'customer_id', d.customer_id::text,
-    'invoice_id', d.invoice_id::text,
-    'call_log_id', d.call_log_id::text,
-    'reason', d.reason,
-    'amount', d.amount,
-    'notes', d.notes,
-    'status', d.status,
-    'resolution', d.resolution,
-    'resolution_notes', d.resolution_notes,
-    'adjustment_id', d.adjustment_id::text,
-    'opened_by', d.opened_by,
-    'closed_by', d.closed_by,
-    'closed_at', arc_ts(d.closed_at),
-    'version', d.version,
-    'created_at', arc_ts(d.created_at),
-    'updated_at', arc_ts(d.updated_at))
+BEGIN
+  RETURN (SELECT row_to_json(x) FROM (SELECT
+    d.id::text AS id,
+    d.customer_id::text AS customer_id,
+    d.invoice_id::text AS invoice_id,
+    d.call_log_id::text AS call_log_id,
+    d.reason,
+    d.amount,
+    d.notes,
+    d.status,
+    d.resolution,
+    d.resolution_notes,
+    d.adjustment_id::text AS adjustment_id,
+    d.opened_by,
+    d.closed_by,
+    arc_ts(d.closed_at) AS closed_at,
+    d.version,
+    arc_ts(d.created_at) AS created_at,
+    arc_ts(d.updated_at) AS updated_at) x);
+END
 $$;
 
 -- Opens a dispute on invoice P_INVOICE.  P carries reason, amount and notes.

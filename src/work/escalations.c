@@ -68,7 +68,12 @@ unsigned escalations_list(struct request *rq, struct reply *rp)
   if (field_errors_any(&fe))
     return reply_validation(rp, &fe);
   const char *params[] = {pg.cursor, pg.limit_plus_one, customer_id, status, level, assignee};
-  PGresult *r = db_exec(rq->db, "escalations_select_page", 6, params);
+  /* The most selective filter given has a statement of its own. */
+  const char *stmt = customer_id ? "escalations_select_page_by_customer"
+                     : assignee    ? "escalations_select_page_by_assignee"
+                     : status      ? "escalations_select_page_by_status"
+                     :               "escalations_select_page";
+  PGresult *r = db_exec(rq->db, stmt, 6, params);
   if (!r)
     return db_error_reply(rq->db, rp);
   reply_page(rp, r, &pg);

@@ -52,16 +52,44 @@ LANGUAGE sql STABLE AS
 $$ SELECT coalesce((e.history -> -1 ->> 'opened_at')::timestamptz, e.opened_at) $$;
 
 -- The escalation as clients see it (P8); its events carry the same
--- document (arc_escalation_doc).
-CREATE FUNCTION arc_escalation_json(e escalations) RETURNS jsonb
-LANGUAGE sql STABLE AS
+-- document.  (The type arc_escalation_document of migration 0005 is no
+-- longer used by it.)
+CREATE FUNCTION arc_escalation_json(e escalations) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT to_jsonb(ROW(
-    e.id::text, e.customer_id::text, arc_id_strings(e.invoice_ids), e.level, e.proposed_level,
-    e.declined_level, e.reason, e.assignee, e.status, e.outcome, e.outcome_notes, e.history,
-    e.status = 'open' AND e.level IN ('legal', 'agency'), e.proposed_by, arc_ts(e.proposed_at),
-    arc_ts(e.opened_at), e.opened_by, arc_ts(e.closed_at), e.closed_by, e.run_id::text, e.version,
-    arc_ts(e.created_at), arc_ts(e.updated_at))::arc_escalation_document)
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    e.id::text AS id,
+    e.customer_id::text AS customer_id,
+    coalesce(e.invoice_ids::text[], '{}') AS invoice_ids,
+    e.level,
+    e.proposed_level,
+    e.declined_level,
+    e.reason,
+    e.assignee,
+    e.status,
+    e.outcome,
+    e.outcome_notes,
+    -- Stored as jsonb (keys in jsonb's order): rendered in the contract's.
+    array_to_json(ARRAY(SELECT row_to_json(h) FROM (SELECT x.level, x.opened_at, x.opened_by, x.assignee
+                                                    FROM ROWS FROM (jsonb_to_recordset(e.history)
+                                                           AS (level text, opened_at text, opened_by text,
+                                                               assignee text))
+                                                         WITH ORDINALITY AS x (level, opened_at, opened_by,
+                                                                               assignee, n)
+                                                    ORDER BY x.n) h)) AS history,
+    e.status = 'open' AND e.level IN ('legal', 'agency') AS handed_off,
+    e.proposed_by,
+    arc_ts(e.proposed_at) AS proposed_at,
+    arc_ts(e.opened_at) AS opened_at,
+    e.opened_by,
+    arc_ts(e.closed_at) AS closed_at,
+    e.closed_by,
+    e.run_id::text AS run_id,
+    e.version,
+    arc_ts(e.created_at) AS created_at,
+    arc_ts(e.updated_at) AS updated_at) d);
+END
 $$;
 
 -- One entry of the history: the level, when and by whom it was opened
@@ -300,7 +328,7 @@ BEGIN
              'escalation', n.id::text, n.customer_id,
              coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
              nullif(current_setting('arc.request_id', true), ''),
-             arc_escalation_json(n::escalations)
+             arc_escalation_json(n::escalations)::jsonb
       FROM new_rows n $q$;
   ELSE
     EXECUTE $q$
@@ -315,7 +343,7 @@ BEGIN
              'escalation', n.id::text, n.customer_id,
              coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
              nullif(current_setting('arc.request_id', true), ''),
-             arc_escalation_json(n::escalations)
+             arc_escalation_json(n::escalations)::jsonb
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
       WHERE n.version <> o.version

@@ -181,7 +181,12 @@ unsigned payment_plans_list(struct request *rq, struct reply *rp)
   if (field_errors_any(&fe))
     return reply_validation(rp, &fe);
   const char *params[] = {pg.cursor, pg.limit_plus_one, customer_id, status, invoice_id};
-  PGresult *r = db_exec(rq->db, "payment_plans_select_page", 5, params);
+  /* The most selective filter given has a statement of its own. */
+  const char *stmt = invoice_id  ? "payment_plans_select_page_by_invoice"
+                     : customer_id ? "payment_plans_select_page_by_customer"
+                     : status      ? "payment_plans_select_page_by_status"
+                     :               "payment_plans_select_page";
+  PGresult *r = db_exec(rq->db, stmt, 5, params);
   if (!r)
     return db_error_reply(rq->db, rp);
   reply_page(rp, r, &pg);

@@ -33,48 +33,45 @@
 -- hold their invoices and take the plan at commit; the sweep and a
 -- cancellation take the invoices first for the same reason.
 
-CREATE FUNCTION arc_payment_plan_json(p payment_plans) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_payment_plan_json(p payment_plans) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', p.id::text,
-    'customer_id', p.customer_id::text,
-    'invoice_ids', arc_id_strings(p.invoice_ids),
-    'currency', p.currency,
-    'total', p.total,
-    'paid_amount', p.paid_amount,
-    'remaining', p.total - p.paid_amount,
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    p.id::text AS id,
+    p.customer_id::text AS customer_id,
+    coalesce(p.invoice_ids::text[], '{}') AS invoice_ids,
+    p.currency,
+    p.total,
+    p.paid_amount,
+    p.total - p.paid_amount AS remaining,
     -- What the covered invoices owe now (credits and debits included).
-    'balance', (SELECT coalesce(sum(v.balance), 0)::bigint FROM invoices v
-                WHERE v.id = ANY (p.invoice_ids) AND v.status = 'open'),
-    'frequency', p.frequency,
-    'grace_days', p.grace_days,
-    'max_missed', p.max_missed,
-    'status', p.status,
-    'missed_count', p.missed_count,
-    'next_due_on', CASE WHEN p.status = 'active' THEN
-                     (SELECT to_char(min(i.due_on), 'YYYY-MM-DD') FROM payment_plan_installments i
-                      WHERE i.plan_id = p.id AND i.status <> 'paid') END,
-    'installments', (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                              'id', i.id::text,
-                              'seq', i.seq,
-                              'due_on', to_char(i.due_on, 'YYYY-MM-DD'),
-                              'amount', i.amount,
-                              'paid_amount', i.paid_amount,
-                              'status', i.status,
-                              'missed_at', arc_ts(i.missed_at),
-                              'paid_at', arc_ts(i.paid_at)) ORDER BY i.seq), '[]'::jsonb)
-                     FROM payment_plan_installments i WHERE i.plan_id = p.id),
-    'notes', p.notes,
-    'created_by', p.created_by,
-    'completed_at', arc_ts(p.completed_at),
-    'defaulted_at', arc_ts(p.defaulted_at),
-    'cancelled_at', arc_ts(p.cancelled_at),
-    'cancelled_by', p.cancelled_by,
-    'cancel_reason', p.cancel_reason,
-    'version', p.version,
-    'created_at', arc_ts(p.created_at),
-    'updated_at', arc_ts(p.updated_at))
+    (SELECT coalesce(sum(v.balance), 0)::bigint FROM invoices v
+     WHERE v.id = ANY (p.invoice_ids) AND v.status = 'open') AS balance,
+    p.frequency,
+    p.grace_days,
+    p.max_missed,
+    p.status,
+    p.missed_count,
+    CASE WHEN p.status = 'active' THEN
+      (SELECT min(i.due_on) FROM payment_plan_installments i
+       WHERE i.plan_id = p.id AND i.status <> 'paid') END AS next_due_on,
+    array_to_json(ARRAY(
+      SELECT row_to_json(x) FROM (SELECT i.id::text AS id, i.seq, i.due_on, i.amount, i.paid_amount, i.status,
+                                         arc_ts(i.missed_at) AS missed_at, arc_ts(i.paid_at) AS paid_at
+                                  FROM payment_plan_installments i WHERE i.plan_id = p.id ORDER BY i.seq) x))
+      AS installments,
+    p.notes,
+    p.created_by,
+    arc_ts(p.completed_at) AS completed_at,
+    arc_ts(p.defaulted_at) AS defaulted_at,
+    arc_ts(p.cancelled_at) AS cancelled_at,
+    p.cancelled_by,
+    p.cancel_reason,
+    p.version,
+    arc_ts(p.created_at) AS created_at,
+    arc_ts(p.updated_at) AS updated_at) d);
+END
 $$;
 
 -- Events of plans, one INSERT per statement (a sweep that changes many
@@ -100,7 +97,7 @@ BEGIN
            'payment_plan', n.id::text, n.customer_id,
            coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
            nullif(current_setting('arc.request_id', true), ''),
-           arc_payment_plan_json(n::payment_plans)
+           arc_payment_plan_json(n::payment_plans)::jsonb
     FROM new_rows n
     JOIN old_rows o ON o.id = n.id
     WHERE n.version <> o.version
@@ -284,7 +281,7 @@ BEGIN
     PERFORM arc_raise('AR409', 'an invoice joined another payment plan meanwhile; retry', 'invoice_ids');
   END IF;
   PERFORM arc_event_append('payment_plan.created', 'payment_plan', v_plan.id::text, v_customer,
-                           arc_payment_plan_json(v_plan));
+                           arc_payment_plan_json(v_plan)::jsonb);
   RETURN QUERY SELECT v_plan.id, v_plan.version, arc_payment_plan_json(v_plan)::text, NULL::integer, NULL::jsonb;
 END
 $$;

@@ -126,7 +126,13 @@ unsigned promises_list(struct request *rq, struct reply *rp)
     return reply_validation(rp, &fe);
   const char *params[] = {pg.cursor, pg.limit_plus_one, customer_id, status, call_log_id,
                           invoice_id, from,             to,          updated_since};
-  PGresult *r = db_exec(rq->db, "promises_select_page", 9, params);
+  /* The most selective filter given has a statement of its own. */
+  const char *stmt = call_log_id ? "promises_select_page_by_call_log"
+                     : invoice_id  ? "promises_select_page_by_invoice"
+                     : customer_id ? "promises_select_page_by_customer"
+                     : status      ? "promises_select_page_by_status"
+                     :               "promises_select_page";
+  PGresult *r = db_exec(rq->db, stmt, 9, params);
   if (!r)
     return db_error_reply(rq->db, rp);
   reply_page(rp, r, &pg);

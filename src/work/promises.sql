@@ -8,29 +8,31 @@ CREATE FUNCTION arc_promise_due_by(promised_on date) RETURNS date
 LANGUAGE sql STABLE AS
 $$ SELECT promised_on + arc_setting_int('promise_grace_days', 1) $$;
 
-CREATE FUNCTION arc_promise_json(p promises) RETURNS jsonb
-LANGUAGE sql STABLE AS
+CREATE FUNCTION arc_promise_json(p promises) RETURNS json
+LANGUAGE plpgsql STABLE AS
 $$
-  SELECT jsonb_build_object(
-    'id', p.id::text,
-    'customer_id', p.customer_id::text,
-    'call_log_id', p.call_log_id::text,
-    'invoice_ids', arc_id_strings(p.invoice_ids),
-    'amount', p.amount,
-    'currency', p.currency,
-    'promised_on', to_char(p.promised_on, 'YYYY-MM-DD'),
-    'method', p.method,
-    'status', p.status,
-    'paid_amount', p.paid_amount,
-    'due_by', to_char(arc_promise_due_by(p.promised_on), 'YYYY-MM-DD'),
-    'kept_at', arc_ts(p.kept_at),
-    'broken_at', arc_ts(p.broken_at),
-    'cancelled_at', arc_ts(p.cancelled_at),
-    'cancel_reason', p.cancel_reason,
-    'created_by', p.created_by,
-    'version', p.version,
-    'created_at', arc_ts(p.created_at),
-    'updated_at', arc_ts(p.updated_at))
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    p.id::text AS id,
+    p.customer_id::text AS customer_id,
+    p.call_log_id::text AS call_log_id,
+    coalesce(p.invoice_ids::text[], '{}') AS invoice_ids,
+    p.amount,
+    p.currency,
+    p.promised_on,
+    p.method,
+    p.status,
+    p.paid_amount,
+    arc_promise_due_by(p.promised_on) AS due_by,
+    arc_ts(p.kept_at) AS kept_at,
+    arc_ts(p.broken_at) AS broken_at,
+    arc_ts(p.cancelled_at) AS cancelled_at,
+    p.cancel_reason,
+    p.created_by,
+    p.version,
+    arc_ts(p.created_at) AS created_at,
+    arc_ts(p.updated_at) AS updated_at) d);
+END
 $$;
 
 -- Evaluates promises as of P_AS_OF (all customers, or one): what the

@@ -1112,6 +1112,76 @@ int harness_run_binary_all(const char *env, const char *args, char *out, size_t 
   return run_binary(env, args, "2>&1", out, size);
 }
 
+pid_t harness_spawn_server(const char *binary, const char *const *extra)
+{
+  extern char **environ;
+  size_t n = 0, n_extra = 0;
+  while (environ[n])
+    n++;
+  while (extra[n_extra])
+    n_extra++;
+  char **envp = calloc(n + n_extra + 1, sizeof *envp);
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    int overridden = 0;
+    for (size_t j = 0; j < n_extra; j++) {
+      size_t nl = (size_t)(strchr(extra[j], '=') - extra[j]) + 1;
+      overridden |= strncmp(environ[i], extra[j], nl) == 0;
+    }
+    if (!overridden)
+      envp[o++] = environ[i];
+  }
+  for (size_t j = 0; j < n_extra; j++)
+    envp[o++] = (char *)extra[j];
+  envp[o] = NULL;
+  char *const argv[] = {(char *)binary, (char *)"serve", NULL};
+  pid_t pid = fork();
+  if (pid == 0) {
+    execve(binary, argv, envp);
+    _exit(127);
+  }
+  free(envp);
+  return pid;
+}
+
+int harness_wait_exit(pid_t pid, double secs, int *status)
+{
+  double deadline = now_s() + secs;
+  do {
+    pid_t r = waitpid(pid, status, WNOHANG);
+    if (r == pid)
+      return 0;
+    sleep_ms(20);
+  } while (now_s() < deadline);
+  return -1;
+}
+
+long harness_get_status_as(const char *url, const char *authorization)
+{
+  CURL *c = curl_easy_init();
+  discard_init(c, url);
+  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+  struct curl_slist *h = NULL;
+  if (authorization) {
+    char line[512];
+    snprintf(line, sizeof line, "Authorization: %s", authorization);
+    h = curl_slist_append(h, line);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  }
+  long status = -1;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(c);
+  curl_slist_free_all(h);
+  return status;
+}
+
+long harness_get_status(const char *url)
+{
+  return harness_get_status_as(url, NULL);
+}
+
 void assert_server_alive(void)
 {
   char url[96];
@@ -1306,6 +1376,26 @@ void create_id(char out[32], const char *path, const char *body)
   json_t *j = create_ok(path, body);
   snprintf(out, 32, "%s", jstr(j, "id"));
   json_decref(j);
+}
+
+json_t *import_wait(const char *id)
+{
+  for (int i = 0; i < 6000; i++) {
+    struct http_resp r = {0};
+    httpf(&r, "GET", ROLE_VIEWER, NULL, "/v1/imports/%s", id);
+    assert_status(&r, 200);
+    const char *st = jstr(r.json, "status");
+    if (strcmp(st, "queued") != 0 && strcmp(st, "running") != 0) {
+      json_t *doc = json_incref(r.json);
+      http_resp_clear(&r);
+      return doc;
+    }
+    http_resp_clear(&r);
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  fail_msg("import %s did not finish in 60 s", id);
+  return NULL;
 }
 
 int ts_shape_ok(const char *s)

@@ -11,6 +11,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include <sys/types.h>
+
 #include "arc/auth.h"
 
 /* Roles by index for tokens: tok(ROLE_ADMIN) etc.; NO_KEY sends none. */
@@ -128,6 +130,18 @@ void assert_refused(const char *const *tables, const char *method, const char *p
 int harness_run_binary(const char *env, const char *args, char *out, size_t size);
 int harness_run_binary_all(const char *env, const char *args, char *out, size_t size);
 
+/* Starts BINARY serve as a child, with the test database and EXTRA
+ * ("NAME=value", NULL-terminated) added to the environment.  The
+ * environment is built before fork: the child only calls async-signal-safe
+ * functions (this process has server threads). */
+pid_t harness_spawn_server(const char *binary, const char *const *extra);
+/* The child's exit status in *STATUS, waiting up to SECS; -1 if still running. */
+int harness_wait_exit(pid_t pid, double secs, int *status);
+/* GET URL on a fresh connection (body discarded), with an Authorization
+ * value or none; the status, or -1 when nothing answered. */
+long harness_get_status_as(const char *url, const char *authorization);
+long harness_get_status(const char *url);
+
 /* GET /healthz on a new connection, straight to the server, must answer
  * 200: after a request the server may have dropped, it is still serving. */
 void assert_server_alive(void);
@@ -204,6 +218,9 @@ void follow_up_story(char *out, size_t size, const char *cus, const char *reason
 /* That story must be WANT; WHEN says at which step of the test. */
 void expect_story(const char *when, const char *cus, const char *reason, const char *day0, const char *want);
 
+/* Polls GET /v1/imports/ID until the job is neither queued nor running (at
+ * most 60 s); returns its document (caller decrefs). */
+json_t *import_wait(const char *id);
 /* 1 when S is a timestamp as the API writes them: 2026-01-31T14:05:00.123456Z. */
 int ts_shape_ok(const char *s);
 /* A loopback TCP port free at this moment, for a listener of the test's own. */

@@ -38,27 +38,6 @@ static long post_csv(struct http_resp *r, const char *query, enum role who, cons
   return http_raw(r, "POST", path, who, csv, strlen(csv), "text/csv", NULL);
 }
 
-/* Polls the job until it ends; returns its document (caller decrefs). */
-static json_t *wait_job(const char *id)
-{
-  for (int i = 0; i < 6000; i++) {
-    struct http_resp r = {0};
-    httpf(&r, "GET", ROLE_VIEWER, NULL, "/v1/imports/%s", id);
-    assert_status(&r, 200);
-    const char *st = jstr(r.json, "status");
-    if (strcmp(st, "queued") != 0 && strcmp(st, "running") != 0) {
-      json_t *doc = json_incref(r.json);
-      http_resp_clear(&r);
-      return doc;
-    }
-    http_resp_clear(&r);
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-  }
-  fail_msg("import %s did not finish in 60 s", id);
-  return NULL;
-}
-
 /* Uploads CSV, expects 202, waits for the job; returns its document. */
 static json_t *import_ok(const char *query, const char *csv)
 {
@@ -73,7 +52,7 @@ static json_t *import_ok(const char *query, const char *csv)
   char id[24];
   snprintf(id, sizeof id, "%s", jstr(r.json, "id"));
   http_resp_clear(&r);
-  return wait_job(id);
+  return import_wait(id);
 }
 
 /* The job's errors as "row:field:message" lines, all pages (limit 2). */
@@ -547,7 +526,7 @@ static void test_idempotency(void **state)
   assert_problem(&c, 422, "idempotency-key-reused", "Idempotency-Key");
   assert_int_equal(harness_sql_int("SELECT count(*) FROM imports WHERE columns = '{external_id,name}' "
                                    "AND id >= %s", jstr(a.json, "id")), 1);
-  json_decref(wait_job(jstr(a.json, "id")));
+  json_decref(import_wait(jstr(a.json, "id")));
   assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE external_id = 'idem-1' AND name = 'Once'"), 1);
   http_resp_clear(&a);
   http_resp_clear(&b);
@@ -623,11 +602,11 @@ static void test_resume(void **state)
   free(harness_sql("UPDATE imports SET status = 'running', attempts = 1, rows_done = 1 WHERE id = %s", id));
   free(harness_sql("UPDATE imports SET status = 'running', attempts = 3 WHERE id = %s", id2));
   g_worker = import_worker_start(&g_cfg);
-  json_t *job = wait_job(id);
+  json_t *job = import_wait(id);
   assert_string_equal(jstr(job, "status"), "succeeded");
   assert_int_equal(jint(job, "attempts"), 2);
   json_decref(job);
-  job = wait_job(id2);
+  job = import_wait(id2);
   assert_string_equal(jstr(job, "status"), "failed");
   assert_non_null(strstr(jstr(job, "error"), "interrupted"));
   json_decref(job);

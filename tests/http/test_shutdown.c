@@ -42,76 +42,6 @@ static int connection_refused(unsigned port)
   return rc != 0 && err == ECONNREFUSED;
 }
 
-/* Starts BINARY serve with the test database and EXTRA variables added to
- * the environment.  The environment is built before fork: the child only
- * calls async-signal-safe functions (this process has server threads). */
-static pid_t spawn_server(const char *binary, const char *const *extra)
-{
-  size_t n = 0, n_extra = 0;
-  while (environ[n])
-    n++;
-  while (extra[n_extra])
-    n_extra++;
-  char **envp = calloc(n + n_extra + 1, sizeof *envp);
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    int overridden = 0;
-    for (size_t j = 0; j < n_extra; j++) {
-      size_t nl = (size_t)(strchr(extra[j], '=') - extra[j]) + 1;
-      overridden |= strncmp(environ[i], extra[j], nl) == 0;
-    }
-    if (!overridden)
-      envp[o++] = environ[i];
-  }
-  for (size_t j = 0; j < n_extra; j++)
-    envp[o++] = (char *)extra[j];
-  envp[o] = NULL;
-  char *const argv[] = {(char *)binary, (char *)"serve", NULL};
-  pid_t pid = fork();
-  if (pid == 0) {
-    execve(binary, argv, envp);
-    _exit(127);
-  }
-  free(envp);
-  return pid;
-}
-
-/* The child's exit status, waiting up to SECS; -1 if still running. */
-static int wait_exit(pid_t pid, double secs, int *status)
-{
-  double deadline = now_s() + secs;
-  do {
-    pid_t r = waitpid(pid, status, WNOHANG);
-    if (r == pid)
-      return 0;
-    sleep_ms(20);
-  } while (now_s() < deadline);
-  return -1;
-}
-
-static size_t sink(char *ptr, size_t size, size_t n, void *ud)
-{
-  (void)ptr;
-  (void)ud;
-  return size * n;
-}
-
-/* GET URL on a fresh connection; the status, or -1 when nothing answered. */
-static long get_status(const char *url)
-{
-  CURL *c = curl_easy_init();
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
-  curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-  long status = -1;
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(c);
-  return status;
-}
-
 /* ---- the slow request ---- */
 
 struct slow {
@@ -209,14 +139,14 @@ static void drain_scenario(const char *poll_mode)
   snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
   const char *const extra[] = {port_var, "ARC_BIND=127.0.0.1", "ARC_SCHEDULER_INTERVAL_S=0", "ARC_THREADS=2",
                                "ARC_SHUTDOWN_GRACE_S=10", poll_var, NULL};
-  child = spawn_server(binary, extra);
+  child = harness_spawn_server(binary, extra);
   assert_true(child > 0);
 
   /* Up: /healthz answers. */
   snprintf(url, sizeof url, "%s/healthz", base);
   double deadline = now_s() + START_DEADLINE_S;
   int status = 0;
-  while (get_status(url) != 200) {
+  while (harness_get_status(url) != 200) {
     if (waitpid(child, &status, WNOHANG) == child) {
       child = -1;
       fail_msg("arcollectd exited before serving (status %d)", status);
@@ -260,7 +190,7 @@ static void drain_scenario(const char *poll_mode)
   pthread_join(th, NULL);
   double answered_at = now_s();
   int exit_status = 0;
-  int exited = wait_exit(child, EXIT_DEADLINE_S, &exit_status) == 0;
+  int exited = harness_wait_exit(child, EXIT_DEADLINE_S, &exit_status) == 0;
   if (!exited) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
