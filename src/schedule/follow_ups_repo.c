@@ -83,7 +83,7 @@ const struct db_stmt follow_ups_stmts[] = {
      * assignee's ($4), of one reason or all ($5 NULL); one reason's ($4). */
     {"follow_ups_select_worklist", STORED_PAGE("TRUE", "")},
     {"follow_ups_select_worklist_assignee",
-     STORED_PAGE("f.assignee = $4::text", "AND ($5::text IS NULL OR f.reason = $5::text)")},
+     STORED_PAGE("f.assignee = $4::text", "AND " LIST_IF("$5::text", "f.reason = $5::text"))},
     {"follow_ups_select_worklist_reason", STORED_PAGE("f.reason = $4::text", "")},
     /* PATCH: lock first so If-Match is checked against the version we change. */
     {"follow_ups_lock", "SELECT version FROM follow_ups WHERE id = $1::bigint FOR UPDATE"},
