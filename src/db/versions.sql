@@ -25,7 +25,15 @@ CREATE TRIGGER promises_touch BEFORE UPDATE ON promises FOR EACH ROW EXECUTE FUN
 
 CREATE TRIGGER disputes_touch BEFORE UPDATE ON disputes FOR EACH ROW EXECUTE FUNCTION arc_touch();
 
-CREATE TRIGGER follow_ups_touch BEFORE UPDATE ON follow_ups FOR EACH ROW EXECUTE FUNCTION arc_touch();
+-- Every column but priority and preferred, the worklist order kept on the
+-- row (src/schedule/follow_ups.sql): the statements that keep the order
+-- set only those, and make no new version.  A new column of follow_ups is
+-- added here (tests/http/test_worklist.c checks the list).
+CREATE TRIGGER follow_ups_touch BEFORE UPDATE OF
+  id, customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency, invoice_ids, promise_id,
+  dispute_id, payment_id, status, snoozed_until, note, closed_reason, closed_at, closed_by, run_id, version,
+  created_at, updated_at, plan_id, installment_id, escalation_id, held_from, held_until, held_by
+  ON follow_ups FOR EACH ROW EXECUTE FUNCTION arc_touch();
 
 CREATE TRIGGER payment_plans_touch BEFORE UPDATE ON payment_plans FOR EACH ROW EXECUTE FUNCTION arc_touch();
 

@@ -92,7 +92,24 @@ unsigned follow_ups_list(struct request *rq, struct reply *rp)
   if (field_errors_any(&fe))
     return reply_validation(rp, &fe);
   const char *params[] = {cursor, pg.limit_plus_one, due_on, assignee, reason, customer_id, status};
-  PGresult *r = db_exec(rq->db, "follow_ups_select_page", 7, params);
+  PGresult *r = NULL;
+  /* Open follow-ups of everyone, a collector or a reason: the order kept on
+   * the rows (follow_ups_repo.c), when it is kept for the day listed. */
+  if (!customer_id && (!status || strcmp(status, "open") == 0)) {
+    const char *stored[] = {cursor, pg.limit_plus_one, due_on, assignee ? assignee : reason, reason};
+    r = assignee  ? db_exec(rq->db, "follow_ups_select_worklist_assignee", 5, stored)
+        : reason  ? db_exec(rq->db, "follow_ups_select_worklist_reason", 4, stored)
+                  : db_exec(rq->db, "follow_ups_select_worklist", 3, stored);
+    if (!r)
+      return db_error_reply(rq->db, rp);
+    /* One row of NULLs: not kept for that day. */
+    if (PQntuples(r) == 1 && PQgetisnull(r, 0, 0)) {
+      PQclear(r);
+      r = NULL;
+    }
+  }
+  if (!r)
+    r = db_exec(rq->db, customer_id ? "follow_ups_select_page_customer" : "follow_ups_select_page", 7, params);
   if (!r)
     return db_error_reply(rq->db, rp);
   reply_page(rp, r, &pg);

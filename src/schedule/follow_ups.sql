@@ -2,6 +2,30 @@
 -- work in, the events follow-ups record, and the open follow-ups on the call
 -- sheet.  The table is in migrations/0006_follow_ups.sql; the rules that
 -- make and close follow-ups are in src/schedule/rules/.
+--
+-- The worklist order is kept on the row (migrations/0012_worklist_order.sql)
+-- so that a page is an index range scan: priority, and preferred — whether
+-- the customer's contact days include worklist_order.preferred_on, the
+-- business day of the last sweep.  They are kept true by
+--   - whoever writes a follow-up: the sweep's rules write priority and
+--     preferred (for the sweep's day) with the row; arc_follow_ups_order_row
+--     fills them in for a row written without them, or whose reason or
+--     customer changes;
+--   - the sweep's refresh rule (rules/refresh.sql): preferred and priority of
+--     every open and snoozed follow-up for the sweep's day, which it records
+--     in worklist_order (so a sweep on a new day moves the order to it);
+--     amount_overdue, which leads the order, is only written by the sweep;
+--   - arc_follow_ups_customer_days: a change to a customer's contact days or
+--     kind, at once;
+--   they are the worklist's order, not the follow-up's state (its document's
+--   preferred_today is about the day it is listed for): statements that set
+--   them set nothing else, and follow_ups_touch (src/db/versions.sql) does
+--   not fire for them, so keeping the order makes no new version;
+--   - the UPDATE at the end of this file: a reload of the code forgets the
+--     day until the next sweep.
+-- The page statements (follow_ups_repo.c) use the stored order only for
+-- open follow-ups listed for worklist_order.preferred_on, and compute it
+-- per request otherwise.
 
 -- Reason priority (1 first): a broken promise before a missed installment
 -- before a plain overdue or retry call, ..., thank-yous last.
@@ -64,6 +88,56 @@ $$
   SELECT format('%s.%s.%s.%s.%s', f.amount_overdue, preferred::integer, arc_follow_up_priority(f.reason),
                 to_char(f.due_on, 'YYYY-MM-DD'), f.id)
 $$;
+
+-- The stored order of one follow-up written without it (the columns have
+-- no default), or whose reason or customer changed: its reason's priority,
+-- and whether its customer prefers the day the worklist's order is kept
+-- for.  The sweep's rules write both themselves, set-based, for the
+-- sweep's day (a trigger per row would cost a full sweep seconds); the
+-- escalation rule, which has no customer row at hand, leaves them to this.
+CREATE FUNCTION arc_follow_ups_order_row() RETURNS trigger
+LANGUAGE plpgsql AS
+$$
+BEGIN
+  NEW.priority := arc_follow_up_priority(NEW.reason);
+  NEW.preferred := coalesce((SELECT arc_preferred_on(c, w.preferred_on)
+                             FROM customers c CROSS JOIN worklist_order w
+                             WHERE c.id = NEW.customer_id), false);
+  RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER follow_ups_order_insert BEFORE INSERT ON follow_ups
+  FOR EACH ROW WHEN (NEW.priority IS NULL OR NEW.preferred IS NULL) EXECUTE FUNCTION arc_follow_ups_order_row();
+
+CREATE TRIGGER follow_ups_order_update BEFORE UPDATE OF customer_id, reason ON follow_ups
+  FOR EACH ROW WHEN (NEW.customer_id <> OLD.customer_id OR NEW.reason <> OLD.reason)
+  EXECUTE FUNCTION arc_follow_ups_order_row();
+
+-- A customer's contact days or kind changed: whether it prefers the
+-- worklist's day changes for its open and snoozed follow-ups, now.  The
+-- share lock on worklist_order orders this with the sweep's refresh, which
+-- locks it before it reads customers: either the refresh sees this change,
+-- or this waits for the sweep and then sees its follow-ups and its day.
+CREATE FUNCTION arc_follow_ups_customer_days() RETURNS trigger
+LANGUAGE plpgsql AS
+$$
+DECLARE
+  v_day date;
+  v_preferred boolean;
+BEGIN
+  SELECT w.preferred_on INTO v_day FROM worklist_order w FOR SHARE;
+  v_preferred := coalesce(arc_preferred_on(NEW, v_day), false);
+  UPDATE follow_ups f SET preferred = v_preferred
+  WHERE f.customer_id = NEW.id AND f.status IN ('open', 'snoozed') AND f.preferred <> v_preferred;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER customers_follow_ups_days AFTER UPDATE OF preferred_contact_days, kind ON customers
+  FOR EACH ROW
+  WHEN (OLD.preferred_contact_days IS DISTINCT FROM NEW.preferred_contact_days OR OLD.kind IS DISTINCT FROM NEW.kind)
+  EXECUTE FUNCTION arc_follow_ups_customer_days();
 
 -- A person closes or snoozes follow-up P_ID (PATCH, after jspec checked the
 -- shapes and the If-Match check): done or dismissed close it for good
@@ -150,3 +224,9 @@ CREATE TRIGGER follow_ups_emit_insert AFTER INSERT ON follow_ups
 CREATE TRIGGER follow_ups_emit_update AFTER UPDATE ON follow_ups
   REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
   FOR EACH STATEMENT EXECUTE FUNCTION arc_follow_ups_emit();
+
+-- The code was (re)loaded: arc_follow_up_priority or arc_preferred_on may
+-- have changed, so the stored order is not trusted until the next sweep's
+-- refresh has recomputed it (the scheduler sweeps at start).  Until then
+-- the worklist computes its order per request.
+UPDATE worklist_order SET preferred_on = NULL;

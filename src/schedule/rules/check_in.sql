@@ -14,7 +14,7 @@ BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
   WITH k AS (
-    SELECT c.id AS customer_id, c.collector,
+    SELECT c.id AS customer_id, c.collector, coalesce(arc_preferred_on(c, v_day), false) AS preferred,
            coalesce(s.last_day, arc_business_date(c.created_at)) + c.check_in_days AS due
     FROM customers c
     LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = c.id
@@ -23,8 +23,9 @@ BEGIN
       AND c.id NOT IN (SELECT h.customer_id FROM arc_handed_off_customers() h)
       AND NOT EXISTS (SELECT 1 FROM arc_promise_quiet(p_as_of) q WHERE q.customer_id = c.id)),
   ins AS (
-    INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, run_id)
-    SELECT k.customer_id, 'check_in', 'check_in:' || to_char(k.due, 'YYYY-MM-DD'), k.due, k.collector, p_run
+    INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, run_id, priority, preferred)
+    SELECT k.customer_id, 'check_in', 'check_in:' || to_char(k.due, 'YYYY-MM-DD'), k.due, k.collector, p_run,
+           arc_follow_up_priority('check_in'), k.preferred
     FROM k
     WHERE k.due <= v_day
     ORDER BY k.customer_id

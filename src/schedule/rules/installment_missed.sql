@@ -14,6 +14,7 @@ RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
 $$
 DECLARE
+  v_day date := arc_business_date(p_as_of);
   v_gone bigint[];
   v_closed integer;
   v_created integer;
@@ -35,9 +36,10 @@ BEGIN
 
   WITH ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, plan_id, installment_id, run_id)
+                            invoice_ids, plan_id, installment_id, run_id, priority, preferred)
     SELECT m.customer_id, 'installment_missed', 'installment:' || m.first_id, m.follow_up_due, c.collector,
-           m.unpaid, m.currency, m.invoice_ids, m.plan_id, m.first_id, p_run
+           m.unpaid, m.currency, m.invoice_ids, m.plan_id, m.first_id, p_run,
+           arc_follow_up_priority('installment_missed'), coalesce(arc_preferred_on(c, v_day), false)
     FROM arc_missed_installments(p_as_of) m
     JOIN customers c ON c.id = m.customer_id
     WHERE NOT c.cease_communication

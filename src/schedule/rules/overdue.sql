@@ -6,14 +6,17 @@ CREATE FUNCTION arc_rule_overdue(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
 $$
+DECLARE
+  v_day date := arc_business_date(p_as_of);
 BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
   WITH ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, run_id)
+                            invoice_ids, run_id, priority, preferred)
     SELECT s.customer_id, 'overdue', 'overdue:' || to_char(s.first_due, 'YYYY-MM-DD'), s.first_due + 1,
-           c.collector, s.amount, s.currency, s.invoice_ids, p_run
+           c.collector, s.amount, s.currency, s.invoice_ids, p_run,
+           arc_follow_up_priority('overdue'), coalesce(arc_preferred_on(c, v_day), false)
     FROM pg_temp.arc_sweep_accounts s
     JOIN customers c ON c.id = s.customer_id
     WHERE s.first_due IS NOT NULL

@@ -6,6 +6,8 @@ CREATE FUNCTION arc_rule_promise_broken(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
 $$
+DECLARE
+  v_day date := arc_business_date(p_as_of);
 BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
@@ -16,9 +18,10 @@ BEGIN
     ORDER BY pr.customer_id, pr.broken_at DESC, pr.id DESC),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, promise_id, run_id)
+                            invoice_ids, promise_id, run_id, priority, preferred)
     SELECT b.customer_id, 'promise_broken', 'promise:' || b.id, arc_business_date(b.broken_at),
-           c.collector, s.amount, s.currency, s.invoice_ids, b.id, p_run
+           c.collector, s.amount, s.currency, s.invoice_ids, b.id, p_run,
+           arc_follow_up_priority('promise_broken'), coalesce(arc_preferred_on(c, v_day), false)
     FROM b
     JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = b.customer_id
     JOIN customers c ON c.id = b.customer_id

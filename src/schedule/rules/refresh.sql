@@ -9,17 +9,28 @@
 -- it), and the amounts and invoices of escalation and installment_missed
 -- follow-ups are kept by their own rules (escalation.sql,
 -- installment_missed.sql).
+-- The refresh also keeps the worklist order (src/schedule/follow_ups.sql):
+-- priority, and preferred for the business day of AS_OF, which it records
+-- in worklist_order — so the first sweep of a day moves the order to it.
 CREATE FUNCTION arc_rule_refresh(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
 $$
 DECLARE
+  v_day date := arc_business_date(p_as_of);
   v_ids bigint[];
   v_assignees text[];
   v_amounts bigint[];
   v_currencies text[];
   v_invoices text[];
+  v_order_ids bigint[];
+  v_preferred boolean[];
+  v_priorities smallint[];
 BEGIN
+  -- First, before customers are read: a change to a customer's contact
+  -- days either committed before this (and is read below) or waits for
+  -- the sweep's commit (arc_follow_ups_customer_days).
+  UPDATE worklist_order SET preferred_on = v_day;
   -- The rules before this one may have just written many follow-ups; with
   -- statistics that still say the table is small, the planner picks nested
   -- loops that take minutes.  Sampling is cheap next to that.
@@ -43,23 +54,39 @@ BEGIN
                 ELSE s.currency END AS new_currency,
            CASE WHEN f.reason IN ('overdue', 'retry', 'promise_broken') THEN coalesce(s.invoice_ids, '{}')
                 WHEN f.reason = 'confirm_receipt' THEN coalesce(r.invoice_ids, f.invoice_ids)
-                ELSE f.invoice_ids END AS new_invoice_ids
+                ELSE f.invoice_ids END AS new_invoice_ids,
+           f.preferred, f.priority,
+           coalesce(arc_preferred_on(c, v_day), false) AS new_preferred,
+           arc_follow_up_priority(f.reason)::smallint AS new_priority
     FROM follow_ups f
     JOIN customers c ON c.id = f.customer_id
     LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = f.customer_id
     LEFT JOIN r ON r.customer_id = f.customer_id
     WHERE f.status IN ('open', 'snoozed'))
-  SELECT array_agg(n.id), array_agg(n.new_assignee), array_agg(n.new_amount), array_agg(n.new_currency),
-         array_agg(n.new_invoice_ids::text)
-  INTO v_ids, v_assignees, v_amounts, v_currencies, v_invoices
-  FROM n
-  WHERE (n.assignee, n.amount_overdue, n.currency, n.invoice_ids)
-        IS DISTINCT FROM (n.new_assignee, n.new_amount, n.new_currency, n.new_invoice_ids);
+  SELECT array_agg(n.id) FILTER (WHERE n.moved), array_agg(n.new_assignee) FILTER (WHERE n.moved),
+         array_agg(n.new_amount) FILTER (WHERE n.moved), array_agg(n.new_currency) FILTER (WHERE n.moved),
+         array_agg(n.new_invoice_ids::text) FILTER (WHERE n.moved),
+         array_agg(n.id) FILTER (WHERE n.reordered), array_agg(n.new_preferred) FILTER (WHERE n.reordered),
+         array_agg(n.new_priority) FILTER (WHERE n.reordered)
+  INTO v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_order_ids, v_preferred, v_priorities
+  FROM (SELECT n.*,
+               (n.assignee, n.amount_overdue, n.currency, n.invoice_ids)
+               IS DISTINCT FROM (n.new_assignee, n.new_amount, n.new_currency, n.new_invoice_ids) AS moved,
+               (n.preferred, n.priority) IS DISTINCT FROM (n.new_preferred, n.new_priority) AS reordered
+        FROM n) n
+  WHERE n.moved OR n.reordered;
 
   UPDATE follow_ups f SET assignee = u.assignee, amount_overdue = u.amount, currency = u.currency,
                           invoice_ids = u.invoice_ids::bigint[]
   FROM unnest(v_ids, v_assignees, v_amounts, v_currencies, v_invoices)
        AS u (id, assignee, amount, currency, invoice_ids)
+  WHERE f.id = u.id;
+  -- The order apart: a statement that sets only these makes no new version
+  -- (follow_ups_touch).  On a day whose weekday changes what many
+  -- customers prefer (Monday, Tuesday for commercial accounts' default),
+  -- this rewrites their follow-ups.
+  UPDATE follow_ups f SET preferred = u.preferred, priority = u.priority
+  FROM unnest(v_order_ids, v_preferred, v_priorities) AS u (id, preferred, priority)
   WHERE f.id = u.id;
 END
 $$;

@@ -5,6 +5,8 @@ CREATE FUNCTION arc_rule_resolve_dispute(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
 $$
+DECLARE
+  v_day date := arc_business_date(p_as_of);
 BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
@@ -15,9 +17,10 @@ BEGIN
     ORDER BY x.customer_id, x.created_at, x.id),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, dispute_id, run_id)
+                            invoice_ids, dispute_id, run_id, priority, preferred)
     SELECT d.customer_id, 'resolve_dispute', 'dispute:' || d.id, arc_business_date(d.created_at),
-           c.collector, coalesce(s.amount, 0), s.currency, ARRAY[d.invoice_id], d.id, p_run
+           c.collector, coalesce(s.amount, 0), s.currency, ARRAY[d.invoice_id], d.id, p_run,
+           arc_follow_up_priority('resolve_dispute'), coalesce(arc_preferred_on(c, v_day), false)
     FROM d
     JOIN customers c ON c.id = d.customer_id
     LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = d.customer_id

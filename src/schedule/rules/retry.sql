@@ -15,9 +15,10 @@ BEGIN
   RETURN QUERY
   WITH ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, run_id)
+                            invoice_ids, run_id, priority, preferred)
     SELECT s.customer_id, 'retry', 'retry:' || s.last_call_log_id, s.last_day + coalesce(c.cadence_days, v_cadence),
-           c.collector, s.amount, s.currency, s.invoice_ids, p_run
+           c.collector, s.amount, s.currency, s.invoice_ids, p_run,
+           arc_follow_up_priority('retry'), coalesce(arc_preferred_on(c, v_day), false)
     FROM pg_temp.arc_sweep_accounts s
     JOIN customers c ON c.id = s.customer_id
     WHERE s.first_due IS NOT NULL
