@@ -72,11 +72,54 @@ $$
   || CASE WHEN c.kind = 'consumer' THEN arc_call_status(c, now()) ELSE '{}'::jsonb END
 $$;
 
--- The document of one follow-up; lists and triggers that already have the
--- customer row call arc_follow_up_doc directly.
-CREATE FUNCTION arc_follow_up_json(f follow_ups, p_day date) RETURNS jsonb
-LANGUAGE sql STABLE AS
-$$ SELECT arc_follow_up_doc(f, c, p_day) FROM customers c WHERE c.id = f.customer_id $$;
+-- The follow-up as the API answers it (items, worklist pages, PATCH
+-- replies, the call sheet): the content of arc_follow_up_doc, with its keys
+-- in the contract's order (src/util/json.sql), compact.  The consumer's
+-- call status is asked once per document.  Events keep arc_follow_up_doc:
+-- the sweep writes them in bulk, where that inlined form is the cheaper.
+CREATE FUNCTION arc_follow_up_json(f follow_ups, p_day date) RETURNS json
+LANGUAGE plpgsql STABLE AS
+$$
+BEGIN
+  RETURN (SELECT row_to_json(d) FROM (SELECT
+    f.id::text AS id,
+    f.customer_id::text AS customer_id,
+    c.name AS customer_name,
+    f.reason,
+    arc_follow_up_priority(f.reason) AS priority,
+    f.due_on,
+    f.assignee,
+    f.amount_overdue,
+    f.currency,
+    array_to_json(f.invoice_ids::text[]) AS invoice_ids,
+    f.promise_id::text AS promise_id,
+    f.dispute_id::text AS dispute_id,
+    f.payment_id::text AS payment_id,
+    f.plan_id::text AS plan_id,
+    f.installment_id::text AS installment_id,
+    f.escalation_id::text AS escalation_id,
+    arc_preferred_on(c, p_day) AS preferred_today,
+    f.held_from,
+    f.held_until,
+    f.held_by,
+    coalesce((s.call->>'callable_now')::boolean, true) AS callable_now,
+    s.call->>'call_restriction' AS call_restriction,
+    s.call->>'callable_from' AS callable_from,
+    f.status,
+    f.snoozed_until,
+    f.note,
+    f.closed_reason,
+    arc_ts(f.closed_at) AS closed_at,
+    f.closed_by,
+    f.run_id::text AS run_id,
+    f.version,
+    arc_ts(f.created_at) AS created_at,
+    arc_ts(f.updated_at) AS updated_at
+    FROM customers c
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.kind = 'consumer' THEN arc_call_status(c, now()) END AS call) s
+    WHERE c.id = f.customer_id) d);
+END
+$$;
 
 -- The worklist page cursor: the sort key of the last row shown, as
 -- "<amount_overdue>.<0|1 preferred>.<priority>.<due_on>.<id>".  The list
