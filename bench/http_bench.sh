@@ -73,48 +73,13 @@ PACKAGES=(build-essential pkg-config meson ninja-build python3 python3-yaml curl
           libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
           postgresql postgresql-contrib wrk)
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    die "need root to run: $*"; fi
-}
+# as_root, install_packages, pg_as, free_port, pg_root, start_cluster, stop_cluster
+# shellcheck source=deploy/lib.sh
+. "$ROOT/deploy/lib.sh"
 
 install_missing() {
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing: ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-  if [ ! -x "$PGBIN/initdb" ] || [ ! -x "$PGBIN/pgbench" ]; then
-    die "PostgreSQL server binaries or pgbench not found under /usr/lib/postgresql"
-  fi
-}
-
-# As deploy/dev.sh: PostgreSQL refuses to run as root, so as root the
-# cluster belongs to the 'postgres' account.
-pg_as() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Where deploy/dev.sh keeps clusters: .pgdata/, or a folder of /var/tmp
-# when the postgres account cannot reach the project.
-pg_root() {
-  local root="$ROOT/.pgdata"
-  mkdir -p "$root"
-  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
-    root="/var/tmp/arcollect-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
-    mkdir -p "$root"
-    chmod 755 "$root"
-  fi
-  printf '%s' "$root"
+  install_packages "${PACKAGES[@]}"
+  [ -x "$PGBIN/pgbench" ] || die "pgbench not found in $PGBIN"
 }
 
 PGDIR=""
@@ -139,32 +104,22 @@ cleanup() {
   stop_server
   if [ "$STARTED_CLUSTER" = 1 ] && [ "$KEEP_CLUSTER" = 0 ]; then
     say "stopping PostgreSQL"
-    pg_as "$PGBIN/pg_ctl" -D "$PGDIR" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+    stop_cluster "$PGDIR"
   fi
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-start_cluster() {
+# The benchmark's cluster, PostgreSQL's default settings (only where it
+# listens is set); one already running there is used and left running.
+start_bench_cluster() {
   PGDIR="$(pg_root)/bench"
-  mkdir -p "$PGDIR"
-  [ "$(id -u)" -eq 0 ] && chown postgres: "$PGDIR"
-  if [ ! -f "$PGDIR/PG_VERSION" ]; then
-    say "initdb $PGDIR"
-    pg_as "$PGBIN/initdb" -D "$PGDIR" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PGDIR.initdb.log" 2>&1 \
-      || { cat "$PGDIR.initdb.log" >&2; die "initdb failed"; }
-  fi
-  if pg_as "$PGBIN/pg_ctl" -D "$PGDIR" status >/dev/null 2>&1; then
+  if start_cluster "$PGDIR" "$PG_PORT"; then
+    STARTED_CLUSTER=1
+  else
     say "PostgreSQL already running in $PGDIR: using it (left running)"
-    return 0
   fi
-  say "starting PostgreSQL on 127.0.0.1:$PG_PORT ($PGDIR, default settings)"
-  # Default settings: only where it listens is set.
-  pg_as "$PGBIN/pg_ctl" -D "$PGDIR" -l "$PGDIR/server.log" -w -t 60 \
-    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=" start >/dev/null \
-    || { tail -n 20 "$PGDIR/server.log" >&2; die "PostgreSQL did not start (is port $PG_PORT taken? ARC_BENCH_PG_PORT)"; }
-  STARTED_CLUSTER=1
 }
 
 conninfo() { printf 'host=127.0.0.1 port=%s user=postgres dbname=%s' "$PG_PORT" "$1"; }
@@ -431,7 +386,7 @@ main() {
                for o in json.load(open(sys.argv[1]))))' "$BDIR/meson-info/intro-buildoptions.json" \
     || die "$BDIR is not a release build (meson configure $BDIR --buildtype=release)"
   ninja -C "$BDIR" arcollectd bench/sweep_bench >/dev/null || ninja -C "$BDIR" arcollectd bench/sweep_bench
-  start_cluster
+  start_bench_cluster
   prepare_book
   prepare_run_db
   want post-payment || want post-call-log && prepare_tpcb

@@ -18,75 +18,11 @@ PACKAGES=(build-essential pkg-config meson ninja-build python3 python3-yaml curl
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-    die "need root to run: $*"; fi
-}
+# as_root, install_packages, pg_as, free_port, pg_root, start_cluster, stop_cluster
+# shellcheck source=deploy/lib.sh
+. "$ROOT/deploy/lib.sh"
 
-install_missing() {
-  local missing=()
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing: ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-  # Debian's package starts a system cluster on 5432; ours are private and need none of it.
-  PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-  [ -x "$PGBIN/initdb" ] || die "PostgreSQL server binaries not found under /usr/lib/postgresql"
-}
-
-# PostgreSQL refuses to run as root: as root, the cluster belongs to the
-# 'postgres' account that Debian's package creates; otherwise to the caller.
-pg_as() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Where clusters live: .pgdata/ in the project, unless the project sits in a
-# folder the postgres account cannot reach (a home folder of mode 700, when
-# running as root); then a folder of /var/tmp named after the project.
-pg_root() {
-  local root="$ROOT/.pgdata"
-  mkdir -p "$root"
-  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$root" 2>/dev/null; then
-    root="/var/tmp/arcollect-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
-    mkdir -p "$root"
-    chmod 755 "$root"
-    say "the postgres account cannot reach $ROOT; clusters go to $root"
-  fi
-  printf '%s' "$root"
-}
-
-# start_cluster DIR PORT [extra postgres options]
-start_cluster() {
-  local dir=$1 port=$2; shift 2
-  mkdir -p "$dir"
-  if [ "$(id -u)" -eq 0 ]; then
-    chown postgres: "$dir"
-    runuser -u postgres -- test -x "$dir" || die "the postgres account cannot reach $dir; move the project to a folder others can traverse"
-  fi
-  if [ ! -f "$dir/PG_VERSION" ]; then
-    say "initdb $dir"
-    pg_as "$PGBIN/initdb" -D "$dir" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir.initdb.log" 2>&1 \
-      || { cat "$dir.initdb.log" >&2; die "initdb failed"; }
-  fi
-  if pg_as "$PGBIN/pg_ctl" -D "$dir" status >/dev/null 2>&1; then return 0; fi
-  say "starting PostgreSQL on 127.0.0.1:$port"
-  pg_as "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
-    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories= $*" start >/dev/null \
-    || { tail -n 20 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
-}
-
-stop_cluster() {
-  local dir=$1
-  [ -f "$dir/PG_VERSION" ] && pg_as "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
-}
+install_missing() { install_packages "${PACKAGES[@]}"; }
 
 build() {
   local dir=$1; shift
@@ -132,7 +68,7 @@ cmd_run() {
   build build-run --buildtype=release
   local dir port=${ARC_PG_PORT:-54329}
   dir="$(pg_root)/run"
-  start_cluster "$dir" "$port"
+  start_cluster "$dir" "$port" || true # already running: use it
   local admin="host=127.0.0.1 port=$port user=postgres dbname=postgres"
   if [ "$(psql "$admin" -Atc "SELECT 1 FROM pg_database WHERE datname = 'arcollect'")" != 1 ]; then
     psql "$admin" -qc "CREATE DATABASE arcollect" >/dev/null

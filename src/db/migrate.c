@@ -250,7 +250,7 @@ static int apply_one(PGconn *c, const struct sql_files *m, size_t i, int verbose
   const char *params[2] = {m->names[i], m->sums[i]};
   int result = -1;
   PGresult *r = NULL, *before = NULL, *added = NULL;
-  if (!begin_locked(c) || check_history(c, m) != 0)
+  if (!begin_locked(c))
     goto out;
   r = query(c, "SELECT 1 FROM schema_migrations WHERE name = $1", 1, params);
   if (!r)
@@ -387,6 +387,15 @@ int db_migrate(PGconn *c, const char *migrations_dir, const char *code_dir, int 
   if (list_migrations(migrations_dir, &m) != 0 || list_code(code_dir, &code) != 0)
     goto out;
   PQclear(PQexec(c, "SET client_min_messages = warning"));
+  /* The history first, once: nothing is applied to a database whose
+   * recorded migrations this build does not match. */
+  int history_ok = begin_locked(c) && check_history(c, &m) == 0;
+  if (history_ok)
+    history_ok = run(c, "COMMIT", "commit");
+  else
+    rollback(c);
+  if (!history_ok)
+    goto out;
   for (size_t i = 0; i < m.n; i++) {
     int r = apply_one(c, &m, i, verbose);
     if (r < 0)

@@ -1112,7 +1112,7 @@ int harness_run_binary_all(const char *env, const char *args, char *out, size_t 
   return run_binary(env, args, "2>&1", out, size);
 }
 
-pid_t harness_spawn_server(const char *binary, const char *const *extra)
+pid_t harness_spawn_server(const char *binary, const char *const *extra, const char *stderr_path)
 {
   extern char **environ;
   size_t n = 0, n_extra = 0;
@@ -1135,11 +1135,18 @@ pid_t harness_spawn_server(const char *binary, const char *const *extra)
     envp[o++] = (char *)extra[j];
   envp[o] = NULL;
   char *const argv[] = {(char *)binary, (char *)"serve", NULL};
+  int fd = stderr_path ? open(stderr_path, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
+  if (stderr_path)
+    assert_true(fd >= 0);
   pid_t pid = fork();
   if (pid == 0) {
+    if (fd >= 0)
+      dup2(fd, STDERR_FILENO);
     execve(binary, argv, envp);
     _exit(127);
   }
+  if (fd >= 0)
+    close(fd);
   free(envp);
   return pid;
 }

@@ -131,10 +131,11 @@ int harness_run_binary(const char *env, const char *args, char *out, size_t size
 int harness_run_binary_all(const char *env, const char *args, char *out, size_t size);
 
 /* Starts BINARY serve as a child, with the test database and EXTRA
- * ("NAME=value", NULL-terminated) added to the environment.  The
- * environment is built before fork: the child only calls async-signal-safe
- * functions (this process has server threads). */
-pid_t harness_spawn_server(const char *binary, const char *const *extra);
+ * ("NAME=value", NULL-terminated) added to the environment, its stderr
+ * appended to STDERR_PATH (NULL: this process's).  The environment is built
+ * before fork: the child only calls async-signal-safe functions (this
+ * process has server threads). */
+pid_t harness_spawn_server(const char *binary, const char *const *extra, const char *stderr_path);
 /* The child's exit status in *STATUS, waiting up to SECS; -1 if still running. */
 int harness_wait_exit(pid_t pid, double secs, int *status);
 /* GET URL on a fresh connection (body discarded), with an Authorization

@@ -29,7 +29,7 @@ static int start_b(void **state)
   const char *const extra[] = {port_var,           "ARC_BIND=127.0.0.1",        "ARC_SCHEDULER_INTERVAL_S=0",
                                "ARC_THREADS=1",     "ARC_WEBHOOK_INTERVAL_MS=0", "ARC_IMPORT_POLL_S=0",
                                "ARC_AUTH_CACHE_MS=1000", NULL};
-  child = harness_spawn_server(binary, extra);
+  child = harness_spawn_server(binary, extra, NULL);
   snprintf(url, sizeof url, "%s/healthz", base_b);
   double deadline = now_s() + 20;
   while (harness_get_status(url) != 200) {

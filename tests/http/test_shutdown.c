@@ -139,7 +139,7 @@ static void drain_scenario(const char *poll_mode)
   snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
   const char *const extra[] = {port_var, "ARC_BIND=127.0.0.1", "ARC_SCHEDULER_INTERVAL_S=0", "ARC_THREADS=2",
                                "ARC_SHUTDOWN_GRACE_S=10", poll_var, NULL};
-  child = harness_spawn_server(binary, extra);
+  child = harness_spawn_server(binary, extra, NULL);
   assert_true(child > 0);
 
   /* Up: /healthz answers. */

@@ -14,7 +14,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -31,7 +30,6 @@
 #include "arc/config.h"
 #include "arc/webhooks.h"
 
-extern char **environ;
 
 #define WAIT_S 30.0 /* the event feed waits for the cluster's oldest transaction: be patient */
 
@@ -999,36 +997,8 @@ static void spawn_child(void)
   const char *const extra[] = {port, "ARC_BIND=127.0.0.1", "ARC_THREADS=1", "ARC_SCHEDULER_INTERVAL_S=0",
                                "ARC_WEBHOOK_INTERVAL_MS=100", "ARC_WEBHOOK_RETRY_BASE_MS=20",
                                "ARC_WEBHOOK_RETRY_WINDOW_S=600", "ARC_WEBHOOK_TIMEOUT_MS=1000", NULL};
-  size_t n = 0, n_extra = 0;
-  while (environ[n])
-    n++;
-  while (extra[n_extra])
-    n_extra++;
-  char **envp = calloc(n + n_extra + 1, sizeof *envp);
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    int overridden = 0;
-    for (size_t j = 0; j < n_extra; j++) {
-      size_t nl = (size_t)(strchr(extra[j], '=') - extra[j]) + 1;
-      overridden |= strncmp(environ[i], extra[j], nl) == 0;
-    }
-    if (!overridden)
-      envp[o++] = environ[i];
-  }
-  for (size_t j = 0; j < n_extra; j++)
-    envp[o++] = (char *)extra[j];
-  char *const argv[] = {(char *)binary, (char *)"serve", NULL};
   snprintf(child_log, sizeof child_log, "/tmp/arc_test_webhooks_%d.log", (int)getpid());
-  int fd = open(child_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-  assert_true(fd >= 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fd, STDERR_FILENO);
-    execve(binary, argv, envp);
-    _exit(127);
-  }
-  close(fd);
-  free(envp);
+  pid_t pid = harness_spawn_server(binary, extra, child_log);
   assert_true(pid > 0);
   child = pid;
 }
