@@ -385,6 +385,15 @@ static void every_document(void **state)
                                    "WHERE c.kind = 'consumer' AND f.status = 'open'"),
                    1);
   check_list("/v1/follow-ups?limit=200", "FollowUpPage");
+  /* Events carry the same content as the API's documents, in the jsonb
+   * form the sweep writes in bulk. */
+  assert_true(harness_sql_int("SELECT count(*) FROM escalations") > 0);
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM escalations e "
+                                   "WHERE arc_escalation_doc(e) <> arc_escalation_json(e)::jsonb"),
+                   0);
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM follow_ups f JOIN customers c ON c.id = f.customer_id "
+                                   "WHERE arc_follow_up_doc(f, c, current_date) <> arc_follow_up_json(f, current_date)::jsonb"),
+                   0);
   snprintf(path, sizeof path, "/v1/follow-ups/%s", fu);
   struct http_resp got = {0};
   get_ok(&got, path);
