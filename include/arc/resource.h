@@ -1,6 +1,9 @@
 /* Shared pieces of resource handlers: query-string parameters and replies
  * built from rows.  A "doc" row has the columns (id, version, doc) where
- * doc is the resource's JSON text as PostgreSQL rendered it. */
+ * doc is the resource's JSON text as PostgreSQL rendered it, or (id,
+ * version, id, ...) where the columns from the third on are the document's
+ * fields (an arc_<resource>_fields function; every document starts with
+ * its id), which the server renders as row_to_json would (row_json.h). */
 #ifndef ARC_RESOURCE_H
 #define ARC_RESOURCE_H
 

@@ -2,6 +2,7 @@
  * A token is "arc_<16 hex key id>_<43 base64url secret>"; the database keeps
  * only SHA-256(secret), compared in constant time. */
 #include <ctype.h>
+#include <pthread.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -46,10 +47,23 @@ static int random_bytes(unsigned char *buf, size_t n)
   return 0;
 }
 
+/* Every request hashes its secret: the digest is fetched from OpenSSL's
+ * providers once (EVP_sha256() looks it up on each use) and each thread
+ * keeps its context. */
+static EVP_MD *sha256_md;
+static void sha256_fetch(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
 static void sha256(const char *data, size_t len, unsigned char out[32])
 {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  static _Thread_local EVP_MD_CTX *ctx;
+  pthread_once(&once, sha256_fetch);
   unsigned int n = 0;
-  EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
+  if (!ctx)
+    ctx = EVP_MD_CTX_new();
+  if (!sha256_md || !ctx || !EVP_DigestInit_ex2(ctx, sha256_md, NULL) || !EVP_DigestUpdate(ctx, data, len) ||
+      !EVP_DigestFinal_ex(ctx, out, &n))
+    EVP_Digest(data, len, out, &n, EVP_sha256(), NULL);
 }
 
 int auth_key_generate(struct api_key_material *out)

@@ -6,6 +6,7 @@
 #include "arc/dates.h"
 #include "arc/jspec.h"
 #include "arc/resource.h"
+#include "arc/row_json.h"
 
 void query_limit(const struct request *rq, struct page *pg, struct field_errors *fe)
 {
@@ -100,10 +101,20 @@ void query_known(const struct request *rq, const char *const *allowed, struct fi
   }
 }
 
+/* A doc row's document: its third column as it is, or, when that column is
+ * the document's id (every document's first field), the columns from the
+ * third on as an object (row_json.h). */
+static int doc_is_fields(const PGresult *r) { return PQnfields(r) > 3 && strcmp(PQfname(r, 2), "id") == 0; }
+
+static char *doc_text(const PGresult *r, int row)
+{
+  return doc_is_fields(r) ? row_json(r, row, 2) : strdup(PQgetvalue(r, row, 2));
+}
+
 unsigned reply_doc(struct reply *rp, unsigned status, const PGresult *r, int row,
                    const char *location_prefix)
 {
-  reply_text(rp, status, strdup(PQgetvalue(r, row, 2)));
+  reply_text(rp, status, doc_text(r, row));
   reply_etag(rp, atoll(PQgetvalue(r, row, 1)));
   if (status == 201 && location_prefix) {
     char loc[256];
@@ -115,19 +126,39 @@ unsigned reply_doc(struct reply *rp, unsigned status, const PGresult *r, int row
 
 char *page_json(const PGresult *r, int shown, const char *tail)
 {
-  size_t size = 16 + strlen(tail);
-  for (int i = 0; i < shown; i++)
-    size += (size_t)PQgetlength(r, i, 2) + 1;
-  char *out = malloc(size);
-  size_t used = (size_t)snprintf(out, size, "{\"data\":[");
+  size_t cap = 16 + strlen(tail), len;
+  int fields = doc_is_fields(r);
+  for (int i = 0; i < shown && !fields; i++)
+    cap += (size_t)PQgetlength(r, i, 2) + 1;
+  char *out = malloc(cap);
+  if (!out)
+    return NULL;
+  len = (size_t)snprintf(out, cap, "{\"data\":[");
   for (int i = 0; i < shown; i++) {
     if (i)
-      out[used++] = ',';
-    size_t len = (size_t)PQgetlength(r, i, 2);
-    memcpy(out + used, PQgetvalue(r, i, 2), len);
-    used += len;
+      out[len++] = ',';
+    if (fields) {
+      if (row_json_append(&out, &len, &cap, r, i, 2) != 0) {
+        free(out);
+        return NULL;
+      }
+      continue;
+    }
+    size_t n = (size_t)PQgetlength(r, i, 2);
+    memcpy(out + len, PQgetvalue(r, i, 2), n);
+    len += n;
   }
-  snprintf(out + used, size - used, "]%s", tail);
+  size_t rest = strlen(tail) + 2;
+  if (len + rest > cap) {
+    char *b = realloc(out, len + rest);
+    if (!b) {
+      free(out);
+      return NULL;
+    }
+    out = b;
+    cap = len + rest;
+  }
+  snprintf(out + len, cap - len, "]%s", tail);
   return out;
 }
 

@@ -2,12 +2,16 @@
  * upsert) are plpgsql functions in invoices.sql. */
 #include "arc/statements.h"
 
+/* A doc row: id, version and the document's fields, which the server
+ * renders (resource.h); RETURNING has no FROM, so a write's row carries the
+ * document rendered in SQL. */
+#define INVOICE_ROW "i.id, i.version, d.* FROM invoices i CROSS JOIN LATERAL arc_invoice_fields(i) d"
 #define INVOICE_DOC "i.id, i.version, arc_invoice_json(i)::text"
 
 /* A page of invoices: LEAD (the cursor, and the filter the statement is
  * for), the other filters, ORDER BY.  Every variant names every parameter. */
 #define INVOICES_PAGE(lead, customer, status, number, external_id, order)                                    \
-  "SELECT " INVOICE_DOC " FROM invoices i WHERE " lead " AND " customer " AND " status " AND " number        \
+  "SELECT " INVOICE_ROW " WHERE " lead " AND " customer " AND " status " AND " number        \
   " AND " external_id " AND " LIST_IF("$7::text", "i.currency = $7::text") " AND " LIST_IF(                  \
       "$8::date", "i.status = 'open' AND i.due_on < $8::date") " AND " LIST_IF("$9::timestamptz",            \
                                                                                "i.updated_at >= "            \
@@ -31,7 +35,7 @@ const struct db_stmt invoices_stmts[] = {
      "(p->>'due_on')::date, p->>'po_number', p->>'description', coalesce((p->>'factored')::boolean, false) "
      "FROM (SELECT $1::jsonb AS p) s "
      "RETURNING " INVOICE_DOC},
-    {"invoices_select_by_id", "SELECT " INVOICE_DOC " FROM invoices i WHERE i.id = $1::bigint"},
+    {"invoices_select_by_id", "SELECT " INVOICE_ROW " WHERE i.id = $1::bigint"},
     /* Filters: $3 customer_id, $4 status, $5 number, $6 external_id,
      * $7 currency, $8 overdue_as_of (open and due before that day),
      * $9 updated_since.  One statement per selective filter, the handler

@@ -73,53 +73,66 @@ $$
 $$;
 
 -- The follow-up as the API answers it (items, worklist pages, PATCH
--- replies, the call sheet): the content of arc_follow_up_doc, with its keys
--- in the contract's order (src/util/json.sql), compact.  The consumer's
--- call status is asked once per document.  LANGUAGE sql: a worklist page
--- renders 51 of them in one statement, which plans this once (8 ms a page
--- on the bench book, 9.5 ms in PL/pgSQL).  Events keep arc_follow_up_doc:
--- the sweep writes them in bulk, where that inlined form is the cheaper
--- (6 ms a page as jsonb, in jsonb's key order).
-CREATE FUNCTION arc_follow_up_json(f follow_ups, p_day date) RETURNS json
+-- replies, the call sheet): the content of arc_follow_up_doc as fields in
+-- the contract's order, one column each, which the server renders as they
+-- come (src/http/row_json.c) and SQL with row_to_json (arc_follow_up_json).
+-- Inlined where it is called (LANGUAGE sql, one SELECT): a worklist page
+-- computes these as columns of its own statement, where a function
+-- returning the text ran its query once per row (8 ms a page of consumers
+-- against 1 on the bench book), and so is the call status.
+CREATE FUNCTION arc_follow_up_fields(f follow_ups, c customers, p_day date)
+RETURNS TABLE (id text, customer_id text, customer_name text, reason text, priority integer,
+               due_on date, assignee text, amount_overdue bigint, currency text, invoice_ids json,
+               promise_id text, dispute_id text, payment_id text, plan_id text, installment_id text,
+               escalation_id text, preferred_today boolean, held_from date, held_until date,
+               held_by text, callable_now boolean, call_restriction text, callable_from text,
+               status text, snoozed_until date, note text, closed_reason text, closed_at text,
+               closed_by text, run_id text, version bigint, created_at text, updated_at text)
 LANGUAGE sql STABLE AS
 $$
-  SELECT row_to_json(d) FROM (SELECT
-    f.id::text AS id,
-    f.customer_id::text AS customer_id,
-    c.name AS customer_name,
+  SELECT
+    f.id::text,
+    f.customer_id::text,
+    c.name,
     f.reason,
-    arc_follow_up_priority(f.reason) AS priority,
+    arc_follow_up_priority(f.reason),
     f.due_on,
     f.assignee,
     f.amount_overdue,
     f.currency,
-    array_to_json(f.invoice_ids::text[]) AS invoice_ids,
-    f.promise_id::text AS promise_id,
-    f.dispute_id::text AS dispute_id,
-    f.payment_id::text AS payment_id,
-    f.plan_id::text AS plan_id,
-    f.installment_id::text AS installment_id,
-    f.escalation_id::text AS escalation_id,
-    arc_preferred_on(c, p_day) AS preferred_today,
+    array_to_json(f.invoice_ids::text[]),
+    f.promise_id::text,
+    f.dispute_id::text,
+    f.payment_id::text,
+    f.plan_id::text,
+    f.installment_id::text,
+    f.escalation_id::text,
+    arc_preferred_on(c, p_day),
     f.held_from,
     f.held_until,
     f.held_by,
-    coalesce((s.call->>'callable_now')::boolean, true) AS callable_now,
-    s.call->>'call_restriction' AS call_restriction,
-    s.call->>'callable_from' AS callable_from,
+    s.callable_now,
+    s.call_restriction,
+    s.callable_from,
     f.status,
     f.snoozed_until,
     f.note,
     f.closed_reason,
-    arc_ts(f.closed_at) AS closed_at,
+    arc_ts(f.closed_at),
     f.closed_by,
-    f.run_id::text AS run_id,
+    f.run_id::text,
     f.version,
-    arc_ts(f.created_at) AS created_at,
-    arc_ts(f.updated_at) AS updated_at
-    FROM customers c
-    CROSS JOIN LATERAL (SELECT CASE WHEN c.kind = 'consumer' THEN arc_call_status(c, now()) END AS call) s
-    WHERE c.id = f.customer_id) d
+    arc_ts(f.created_at),
+    arc_ts(f.updated_at)
+  FROM arc_call_status_fields(c, now()) s
+$$;
+
+-- The same as one JSON text, for SQL that needs the document.
+CREATE FUNCTION arc_follow_up_json(f follow_ups, p_day date) RETURNS json
+LANGUAGE sql STABLE AS
+$$
+  SELECT row_to_json(d) FROM customers c CROSS JOIN LATERAL arc_follow_up_fields(f, c, p_day) d
+  WHERE c.id = f.customer_id
 $$;
 
 -- The worklist page cursor: the sort key of the last row shown, as

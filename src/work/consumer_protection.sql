@@ -128,58 +128,59 @@ $$
               ELSE ((p_at AT TIME ZONE p_zone)::date + 1 + time '08:00') AT TIME ZONE p_zone END
 $$;
 
--- Whether consumer C may be called at instant P_AT, as the document's
+-- Whether customer C may be called at instant P_AT, as the document's
 -- members: callable_now; call_restriction, why not (cease_communication;
 -- else the day limit that holds it, attempt_cap or recent_conversation;
 -- else outside_hours); callable_from, the first instant it may be called
 -- (the first day the limits allow, at or after 08:00 its time), null when
--- it may be called or never will (cease).
+-- it may be called or never will (cease).  Only consumers have limits.
 --
--- Rendered for every consumer follow-up in a document, events included
--- (a sweep renders thousands), so it is kept cheap: one index scan over
--- the customer's calls of the last days (call_logs_customer_idx) counts
--- attempts and finds the last conversation; only a customer at the cap
--- pays a second one for the day its cap lifts.
-CREATE FUNCTION arc_call_status(c customers, p_at timestamptz) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS
+-- Part of every consumer follow-up's document, so it is kept cheap: one
+-- index scan over the customer's calls of the last days
+-- (call_logs_customer_idx) counts attempts and finds the last
+-- conversation; only a customer at the cap pays a second one for the day
+-- its cap lifts.  LANGUAGE sql with one SELECT, so it is inlined into the
+-- statement that lists documents (arc_follow_up_fields) instead of
+-- starting a query per row; OFFSET 0 keeps each step computed once, and
+-- the condition on h, a one-time filter, skips all of it for the others.
+CREATE FUNCTION arc_call_status_fields(c customers, p_at timestamptz)
+RETURNS TABLE (callable_now boolean, call_restriction text, callable_from text)
+LANGUAGE sql STABLE AS
 $$
-DECLARE
-  v_day date := arc_business_date(p_at);
-  v_max integer := arc_setting_int('consumer_max_attempts', 7);
-  v_attempts bigint;
-  v_nth date;
-  v_talked date;
-  v_cap_end date;
-  v_quiet_end date;
-  v_from timestamptz;
-BEGIN
-  IF c.cease_communication THEN
-    RETURN '{"callable_now": false, "call_restriction": "cease_communication", "callable_from": null}';
-  END IF;
-  SELECT count(*) FILTER (WHERE l.direction = 'outbound' AND l.occurred_at
-                                >= (v_day - arc_setting_int('consumer_window_days', 7) + 1)::timestamptz),
-         max(arc_business_date(l.occurred_at)) FILTER (WHERE l.successful)
-  INTO v_attempts, v_talked
-  FROM call_logs l
-  WHERE l.customer_id = c.id AND l.channel = 'phone'
-    AND l.occurred_at >= (v_day - arc_phone_hold_days() + 1)::timestamptz AND l.occurred_at <= p_at;
-  IF v_attempts >= v_max THEN
-    SELECT arc_business_date(l.occurred_at) INTO v_nth
-    FROM call_logs l
-    WHERE l.customer_id = c.id AND l.channel = 'phone' AND l.direction = 'outbound' AND l.occurred_at <= p_at
-    ORDER BY l.occurred_at DESC
-    OFFSET v_max - 1 LIMIT 1;
-  END IF;
-  v_cap_end := arc_phone_cap_end(v_day, v_nth);
-  v_quiet_end := arc_phone_quiet_end(v_day, v_talked);
-  -- Midnight of the day the limits lift (business time zone), then the
-  -- customer's calling hours.
-  v_from := arc_call_hours_from(c.timezone, greatest(p_at, greatest(v_cap_end, v_quiet_end)::timestamptz));
-  IF v_from <= p_at THEN
-    RETURN '{"callable_now": true, "call_restriction": null, "callable_from": null}';
-  END IF;
-  RETURN jsonb_build_object('callable_now', false,
-                            'call_restriction', coalesce(arc_phone_held_by(v_cap_end, v_quiet_end), 'outside_hours'),
-                            'callable_from', arc_ts(v_from));
-END
+  SELECT CASE WHEN c.kind <> 'consumer' THEN true
+              WHEN c.cease_communication THEN false
+              ELSE h.open_from <= p_at END,
+         CASE WHEN c.kind <> 'consumer' THEN NULL
+              WHEN c.cease_communication THEN 'cease_communication'
+              WHEN h.open_from > p_at THEN coalesce(arc_phone_held_by(h.cap_end, h.quiet_end), 'outside_hours') END,
+         CASE WHEN c.kind = 'consumer' AND NOT c.cease_communication AND h.open_from > p_at
+              THEN arc_ts(h.open_from) END
+  FROM (SELECT 1) o
+  LEFT JOIN LATERAL (
+        SELECT e.cap_end, e.quiet_end,
+               arc_call_hours_from(c.timezone, greatest(p_at, greatest(e.cap_end, e.quiet_end)::timestamptz))
+                 AS open_from
+        FROM (SELECT arc_phone_cap_end(a.day, CASE WHEN a.attempts >= a.max THEN
+                       (SELECT arc_business_date(l.occurred_at) FROM call_logs l
+                        WHERE l.customer_id = c.id AND l.channel = 'phone' AND l.direction = 'outbound'
+                          AND l.occurred_at <= p_at
+                        ORDER BY l.occurred_at DESC OFFSET a.max - 1 LIMIT 1) END) AS cap_end,
+                     arc_phone_quiet_end(a.day, a.talked) AS quiet_end
+              FROM (SELECT arc_business_date(p_at) AS day, arc_setting_int('consumer_max_attempts', 7) AS max,
+                           count(*) FILTER (WHERE l.direction = 'outbound' AND l.occurred_at
+                             >= (arc_business_date(p_at) - arc_setting_int('consumer_window_days', 7) + 1)::timestamptz)
+                             AS attempts,
+                           max(arc_business_date(l.occurred_at)) FILTER (WHERE l.successful) AS talked
+                    FROM call_logs l
+                    WHERE l.customer_id = c.id AND l.channel = 'phone'
+                      AND l.occurred_at >= (arc_business_date(p_at) - arc_phone_hold_days() + 1)::timestamptz
+                      AND l.occurred_at <= p_at) a
+              OFFSET 0) e
+        WHERE c.kind = 'consumer' AND NOT c.cease_communication
+        OFFSET 0) h ON true
 $$;
+
+-- The same as a jsonb object (events' documents).
+CREATE FUNCTION arc_call_status(c customers, p_at timestamptz) RETURNS jsonb
+LANGUAGE sql STABLE AS
+$$ SELECT to_jsonb(s) FROM arc_call_status_fields(c, p_at) s $$;
