@@ -54,28 +54,11 @@ CREATE FUNCTION arc_callable_now(c customers) RETURNS boolean
 LANGUAGE sql STABLE AS
 $$ SELECT c.kind <> 'consumer' OR (arc_call_status(c, now())->>'callable_now')::boolean $$;
 
--- The follow-up document; P_DAY is the day it is listed for (the worklist's
--- due_on; today elsewhere), which preferred_today is about.  A commercial
--- customer may always be called; a consumer's call status (its keys
--- replace the three defaults) needs its call logs.
-CREATE FUNCTION arc_follow_up_doc(f follow_ups, c customers, p_day date) RETURNS jsonb
-LANGUAGE sql STABLE AS
-$$
-  SELECT to_jsonb(ROW(
-    f.id::text, f.customer_id::text, c.name, f.reason, arc_follow_up_priority(f.reason),
-    to_char(f.due_on, 'YYYY-MM-DD'), f.assignee, f.amount_overdue, f.currency, arc_id_strings(f.invoice_ids),
-    f.promise_id::text, f.dispute_id::text, f.payment_id::text, f.plan_id::text, f.installment_id::text,
-    f.escalation_id::text, arc_preferred_on(c, p_day), to_char(f.held_from, 'YYYY-MM-DD'),
-    to_char(f.held_until, 'YYYY-MM-DD'), f.held_by, f.status, to_char(f.snoozed_until, 'YYYY-MM-DD'), f.note,
-    f.closed_reason, arc_ts(f.closed_at), f.closed_by, f.run_id::text, f.version, arc_ts(f.created_at),
-    arc_ts(f.updated_at), true, NULL, NULL)::arc_follow_up_document)
-  || CASE WHEN c.kind = 'consumer' THEN arc_call_status(c, now()) ELSE '{}'::jsonb END
-$$;
-
--- The follow-up as the API answers it (items, worklist pages, PATCH
--- replies, the call sheet): the content of arc_follow_up_doc as fields in
--- the contract's order, one column each, which the server renders as they
--- come (src/http/row_json.c) and SQL with row_to_json (arc_follow_up_json).
+-- The follow-up document, as fields in the contract's order, one column
+-- each: the server renders them as they come (src/http/row_json.c), SQL
+-- with row_to_json (arc_follow_up_json) and events with to_jsonb.  P_DAY
+-- is the day it is listed for (the worklist's due_on; today elsewhere),
+-- which preferred_today is about.
 -- Inlined where it is called (LANGUAGE sql, one SELECT): a worklist page
 -- computes these as columns of its own statement, where a function
 -- returning the text ran its query once per row (8 ms a page of consumers
@@ -252,9 +235,9 @@ BEGIN
       INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
       SELECT 'follow_up.created', 'follow_up', n.id::text, n.customer_id,
              coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
-             nullif(current_setting('arc.request_id', true), ''),
-             arc_follow_up_doc(n::follow_ups, c, current_date)
+             nullif(current_setting('arc.request_id', true), ''), to_jsonb(d)
       FROM new_rows n JOIN customers c ON c.id = n.customer_id
+      CROSS JOIN LATERAL arc_follow_up_fields(n::follow_ups, c, current_date) d
       ORDER BY n.id $q$;
   ELSE
     EXECUTE $q$
@@ -262,11 +245,11 @@ BEGIN
       SELECT CASE n.status WHEN 'open' THEN 'follow_up.reopened' ELSE 'follow_up.' || n.status END,
              'follow_up', n.id::text, n.customer_id,
              coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
-             nullif(current_setting('arc.request_id', true), ''),
-             arc_follow_up_doc(n::follow_ups, c, current_date)
+             nullif(current_setting('arc.request_id', true), ''), to_jsonb(d)
       FROM new_rows n
       JOIN old_rows o ON o.id = n.id
       JOIN customers c ON c.id = n.customer_id
+      CROSS JOIN LATERAL arc_follow_up_fields(n::follow_ups, c, current_date) d
       WHERE n.status <> o.status
       ORDER BY n.id $q$;
   END IF;
