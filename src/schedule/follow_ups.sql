@@ -224,35 +224,43 @@ $$;
 -- (the sweep refreshing amounts).  Unlike the deferred row triggers of
 -- arc_emit, the event carries the row as this statement left it.
 CREATE FUNCTION arc_follow_ups_emit() RETURNS trigger
-LANGUAGE plpgsql AS
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS
 $$
+DECLARE
+  v_ids bigint[];
 BEGIN
-  -- EXECUTE plans each time: a plan cached for the first, tiny transition
-  -- table turns a sweep's 100k-row statement quadratic.  Customers are
-  -- joined once instead of looked up per row.
+  -- The rows to record, by statements whose plans are safe to keep for
+  -- any size of transition table: no join of the transition tables (a
+  -- plan kept from a one-row statement would be a nested loop, quadratic
+  -- for a sweep's 100k rows).  A statement that changed no row fires this
+  -- too (every call log runs the UPDATE that closes follow-ups).
   IF TG_OP = 'INSERT' THEN
-    EXECUTE $q$
-      INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
-      SELECT 'follow_up.created', 'follow_up', n.id::text, n.customer_id,
-             coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
-             nullif(current_setting('arc.request_id', true), ''), to_jsonb(d)
-      FROM new_rows n JOIN customers c ON c.id = n.customer_id
-      CROSS JOIN LATERAL arc_follow_up_fields(n::follow_ups, c, current_date) d
-      ORDER BY n.id $q$;
+    SELECT array_agg(n.id) INTO v_ids FROM new_rows n;
   ELSE
-    EXECUTE $q$
-      INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
-      SELECT CASE n.status WHEN 'open' THEN 'follow_up.reopened' ELSE 'follow_up.' || n.status END,
-             'follow_up', n.id::text, n.customer_id,
-             coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
-             nullif(current_setting('arc.request_id', true), ''), to_jsonb(d)
-      FROM new_rows n
-      JOIN old_rows o ON o.id = n.id
-      JOIN customers c ON c.id = n.customer_id
-      CROSS JOIN LATERAL arc_follow_up_fields(n::follow_ups, c, current_date) d
-      WHERE n.status <> o.status
-      ORDER BY n.id $q$;
+    SELECT array_agg(x.id) INTO v_ids
+    FROM (SELECT n.id, n.status FROM new_rows n EXCEPT SELECT o.id, o.status FROM old_rows o) x;
   END IF;
+  IF v_ids IS NULL THEN
+    RETURN NULL;
+  END IF;
+  -- The rows as this statement left them, read from the table (an AFTER
+  -- trigger sees them): one plan, kept, for a call log's one row and a
+  -- sweep's 100k (an index scan for the ids), where planning the document
+  -- for each statement cost a call log 1 ms.  Generic from the start: a
+  -- plan made for the ids at hand looks cheaper than the generic one, so
+  -- PostgreSQL would go on planning every call.
+  INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)
+  SELECT CASE WHEN TG_OP = 'INSERT' THEN 'follow_up.created'
+              WHEN f.status = 'open' THEN 'follow_up.reopened'
+              ELSE 'follow_up.' || f.status END,
+         'follow_up', f.id::text, f.customer_id,
+         coalesce(nullif(current_setting('arc.actor', true), ''), 'system'),
+         nullif(current_setting('arc.request_id', true), ''), to_jsonb(d)
+  FROM follow_ups f
+  JOIN customers c ON c.id = f.customer_id
+  CROSS JOIN LATERAL arc_follow_up_fields(f, c, current_date) d
+  WHERE f.id = ANY (v_ids)
+  ORDER BY f.id;
   RETURN NULL;
 END
 $$;

@@ -157,27 +157,38 @@ $$
               THEN arc_ts(h.open_from) END
   FROM (SELECT 1) o
   LEFT JOIN LATERAL (
-        SELECT e.cap_end, e.quiet_end,
-               arc_call_hours_from(c.timezone, greatest(p_at, greatest(e.cap_end, e.quiet_end)::timestamptz))
-                 AS open_from
-        FROM (SELECT arc_phone_cap_end(a.day, CASE WHEN a.attempts >= a.max THEN
-                       (SELECT arc_business_date(l.occurred_at) FROM call_logs l
-                        WHERE l.customer_id = c.id AND l.channel = 'phone' AND l.direction = 'outbound'
-                          AND l.occurred_at <= p_at
-                        ORDER BY l.occurred_at DESC OFFSET a.max - 1 LIMIT 1) END) AS cap_end,
-                     arc_phone_quiet_end(a.day, a.talked) AS quiet_end
-              FROM (SELECT arc_business_date(p_at) AS day, arc_setting_int('consumer_max_attempts', 7) AS max,
-                           count(*) FILTER (WHERE l.direction = 'outbound' AND l.occurred_at
-                             >= (arc_business_date(p_at) - arc_setting_int('consumer_window_days', 7) + 1)::timestamptz)
-                             AS attempts,
-                           max(arc_business_date(l.occurred_at)) FILTER (WHERE l.successful) AS talked
-                    FROM call_logs l
-                    WHERE l.customer_id = c.id AND l.channel = 'phone'
-                      AND l.occurred_at >= (arc_business_date(p_at) - arc_phone_hold_days() + 1)::timestamptz
-                      AND l.occurred_at <= p_at) a
-              OFFSET 0) e
-        WHERE c.kind = 'consumer' AND NOT c.cease_communication
-        OFFSET 0) h ON true
+    -- The first instant the limits and the calling hours allow.
+    SELECT e.cap_end, e.quiet_end,
+           arc_call_hours_from(c.timezone, greatest(p_at, greatest(e.cap_end, e.quiet_end)::timestamptz))
+             AS open_from
+    FROM (
+      -- The days the attempt cap and the quiet period lift.
+      SELECT arc_phone_cap_end(n.day, n.nth) AS cap_end, arc_phone_quiet_end(n.day, n.talked) AS quiet_end
+      FROM (
+        -- The day of the N-th attempt back, when there were N: a column of
+        -- its own, as a subquery for an argument would keep
+        -- arc_phone_cap_end from being inlined (planned on every call).
+        SELECT a.day, a.talked,
+               CASE WHEN a.attempts >= a.max THEN
+                 (SELECT arc_business_date(l.occurred_at) FROM call_logs l
+                  WHERE l.customer_id = c.id AND l.channel = 'phone' AND l.direction = 'outbound'
+                    AND l.occurred_at <= p_at
+                  ORDER BY l.occurred_at DESC OFFSET a.max - 1 LIMIT 1) END AS nth
+        FROM (
+          -- Attempts in the window and the last conversation, in one scan.
+          SELECT arc_business_date(p_at) AS day, arc_setting_int('consumer_max_attempts', 7) AS max,
+                 count(*) FILTER (WHERE l.direction = 'outbound' AND l.occurred_at
+                   >= (arc_business_date(p_at) - arc_setting_int('consumer_window_days', 7) + 1)::timestamptz)
+                   AS attempts,
+                 max(arc_business_date(l.occurred_at)) FILTER (WHERE l.successful) AS talked
+          FROM call_logs l
+          WHERE l.customer_id = c.id AND l.channel = 'phone'
+            AND l.occurred_at >= (arc_business_date(p_at) - arc_phone_hold_days() + 1)::timestamptz
+            AND l.occurred_at <= p_at) a
+        OFFSET 0) n
+      OFFSET 0) e
+    WHERE c.kind = 'consumer' AND NOT c.cease_communication
+    OFFSET 0) h ON true
 $$;
 
 -- The same as a jsonb object (events' documents).

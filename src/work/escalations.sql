@@ -333,6 +333,10 @@ CREATE FUNCTION arc_escalations_emit() RETURNS trigger
 LANGUAGE plpgsql AS
 $$
 BEGIN
+  -- Statements that changed no row fire it too: nothing to plan then.
+  IF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+    RETURN NULL;
+  END IF;
   -- EXECUTE plans each time (a plan cached for a tiny transition table
   -- would be used for the sweep's large one).  New rows are read in the
   -- order they were inserted, which is id order (ids are drawn row by row

@@ -87,6 +87,10 @@ CREATE FUNCTION arc_payment_plans_emit() RETURNS trigger
 LANGUAGE plpgsql AS
 $$
 BEGIN
+  -- Statements that changed no row fire it too: nothing to plan then.
+  IF NOT EXISTS (SELECT 1 FROM new_rows) THEN
+    RETURN NULL;
+  END IF;
   -- EXECUTE: planned for this transition table, not the first one seen.
   EXECUTE $q$
     INSERT INTO events (type, resource_type, resource_id, customer_id, actor, request_id, data)

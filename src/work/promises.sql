@@ -86,7 +86,10 @@ BEGIN
      -- payment from that morning was already off the balance promised on.
      AND pay.created_at >= pr.created_at
     WHERE (pr.status = 'pending' OR (pr.status = 'kept' AND p_customer IS NOT NULL))
-      AND (p_customer IS NULL OR pr.customer_id = p_customer)
+      -- One customer's, or everyone's, as a range of promises_customer_idx:
+      -- the plan PL/pgSQL keeps is made for either, and with
+      -- "(p_customer IS NULL OR ...)" it read every promise for a payment.
+      AND pr.customer_id BETWEEN coalesce(p_customer, 0) AND coalesce(p_customer, 9223372036854775807)
     GROUP BY pr.id
   ), decided AS (
     SELECT s.id, s.old_status, s.old_paid, s.total,
