@@ -34,6 +34,7 @@ end
 local ids, currencies = {}, {}
 function init(args)
   math.randomseed(os.time() * 1000 + (thread_no or 0) * 7919)
+
   local file = os.getenv("ARC_IDS")
   if file and file ~= "" then
     for line in io.lines(file) do
@@ -49,9 +50,19 @@ function init(args)
   end
 end
 
+-- "id": the request is formatted once around its {id} (at the first
+-- request, when wrk has set the Host header): wrk.format on every request
+-- costs the machine a tenth of what the server spends on a GET.
+local id_head, id_tail
+
 function request()
   if mode == "id" then
-    return wrk.format(nil, (path:gsub("{id}", tostring(math.random(id_min, id_max)))))
+    if not id_head then
+      local text = wrk.format(nil, path)
+      local from, to = text:find("{id}", 1, true)
+      id_head, id_tail = text:sub(1, from - 1), text:sub(to + 1)
+    end
+    return id_head .. math.random(id_min, id_max) .. id_tail
   elseif mode == "payment" then
     local n = math.random(#ids)
     -- A cent or a few: the customer's oldest open invoice stays open, run after run.

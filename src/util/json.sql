@@ -9,7 +9,11 @@
 -- functions are PL/pgSQL, which keeps the statement's plan for the session:
 -- a LANGUAGE sql function with a FROM is not inlined and is planned again by
 -- every statement that calls it (a third of the speed).  Callers that need
--- jsonb (event data, documents merged with ||) cast with ::jsonb.
+-- jsonb (event data, documents merged with ||) cast with ::jsonb.  The
+-- documents the API reads most (invoices, follow-ups) are instead
+-- arc_<resource>_fields, inlinable, whose columns the server renders
+-- itself (src/http/row_json.c, docs/conventions.md); their _json function
+-- is row_to_json of the fields.
 
 -- Ids leave the database as strings; a bigint[] becomes a JSON array of
 -- strings in the array's order.
