@@ -50,6 +50,9 @@ void db_pool_shutdown(void);
 /* This thread's connection, connected and prepared if possible.  Never NULL;
  * check db_ready() before use. */
 struct db *db_thread(void);
+/* The same for a thread that serves HTTP requests: its session keeps one
+ * generic plan per statement (pool.c says why). */
+struct db *db_thread_requests(void);
 int db_ready(struct db *db);
 
 /* Opens a separate connection (migrations, tools).  NULL on failure, with a

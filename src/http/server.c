@@ -313,7 +313,7 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   if (h[H_IDEMPOTENCY_KEY].count)
     rq->idempotency_key = strndup(h[H_IDEMPOTENCY_KEY].value, h[H_IDEMPOTENCY_KEY].len);
 
-  rq->db = db_thread();
+  rq->db = db_thread_requests();
   if (m.route->roles) {
     enum auth_result ar =
         auth_check(rq->db, h[H_AUTHORIZATION].value, h[H_AUTHORIZATION].len, &rq->who);

@@ -7,8 +7,11 @@ const struct db_stmt runs_stmts[] = {
      * transaction ends: a dead connection or a rollback releases it too. */
     {"scheduler_runs_lock", "SELECT pg_advisory_xact_lock(7250002)"},
     {"scheduler_runs_try_lock", "SELECT pg_try_advisory_xact_lock(7250002)"},
-    /* A sweep covers the whole book: a request's statement timeout is too short. */
-    {"scheduler_runs_long_timeout", "SELECT set_config('statement_timeout', '600s', true)"},
+    /* The sweep's own settings, for its transaction: a long timeout (it
+     * covers the whole book), and plans made for its as_of (sessions
+     * serving requests keep generic plans: src/db/pool.c). */
+    {"scheduler_runs_sweep_settings",
+     "SELECT set_config('statement_timeout', '600s', true), set_config('plan_cache_mode', 'auto', true)"},
     /* $1 as_of (NULL = the transaction's start), $2 trigger, $3 actor.
      * Returns the id and as_of in a form every rule reads back exactly. */
     {"scheduler_runs_insert",

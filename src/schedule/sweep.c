@@ -51,7 +51,7 @@ static int sweep_tx(struct db *db, void *vctx)
   int got = lock_sweep(db, ctx->wait);
   if (got <= 0)
     return got < 0 ? DB_HARD : DB_ROLLBACK;
-  PQclear(db_exec(db, "scheduler_runs_long_timeout", 0, NULL));
+  PQclear(db_exec(db, "scheduler_runs_sweep_settings", 0, NULL));
   if (db->failed)
     return DB_HARD;
 
