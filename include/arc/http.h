@@ -89,5 +89,8 @@ void request_clear(struct request *rq);
 
 /* True when If-Match is absent, "*", or lists the strong tag of VERSION. */
 int request_if_match_ok(const struct request *rq, long long version);
+/* Whether the LEN bytes at V are an If-Match value: "*" or a list of
+ * entity tags in quotes (a bare 3 is not one). */
+int if_match_well_formed(const char *v, size_t len);
 
 #endif

@@ -21,6 +21,9 @@ const char *problem_title(enum problem_type t);
 unsigned reply_problem(struct reply *rp, enum problem_type t, const char *detail);
 unsigned reply_problemf(struct reply *rp, enum problem_type t, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* 412 for a write whose If-Match names another version of WHAT than
+ * VERSION, in the one wording every resource uses. */
+unsigned reply_stale(struct reply *rp, const char *what, long long version);
 
 /* A list of field errors collected during validation. */
 struct field_errors {

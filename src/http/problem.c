@@ -47,6 +47,13 @@ unsigned reply_problemf(struct reply *rp, enum problem_type t, const char *fmt, 
   return reply_problem(rp, t, detail);
 }
 
+unsigned reply_stale(struct reply *rp, const char *what, long long version)
+{
+  return reply_problemf(rp, PROBLEM_PRECONDITION_FAILED,
+                        "If-Match does not name the %s as it is now (ETag \"%lld\"); read it again and retry",
+                        what, version);
+}
+
 void field_error(struct field_errors *fe, const char *field, const char *fmt, ...)
 {
   char message[256];

@@ -61,6 +61,40 @@ int request_if_match_ok(const struct request *rq, long long version)
   return 0;
 }
 
+int if_match_well_formed(const char *v, size_t len)
+{
+  /* RFC 9110: "*" or a list of entity tags, [W/]"<visible ASCII but the
+   * quote, or bytes above 0x7f>", separated by commas and spaces. */
+  size_t i = 0;
+  int tags = 0;
+  while (i < len) {
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+      i++;
+    if (i == len)
+      break;
+    if (v[i] == '*') {
+      i++;
+    } else {
+      if (i + 1 < len && v[i] == 'W' && v[i + 1] == '/')
+        i += 2;
+      if (i == len || v[i] != '"')
+        return 0;
+      for (i++; i < len && v[i] != '"'; i++)
+        if ((unsigned char)v[i] < 0x21 || v[i] == 0x7f)
+          return 0;
+      if (i == len)
+        return 0;
+      i++;
+    }
+    tags++;
+    while (i < len && (v[i] == ' ' || v[i] == '\t'))
+      i++;
+    if (i < len && v[i] != ',')
+      return 0;
+  }
+  return tags > 0;
+}
+
 unsigned reply_json(struct reply *rp, unsigned status, json_t *body_steal)
 {
   json_decref(rp->json);

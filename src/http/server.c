@@ -308,8 +308,14 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
     reply_problemf(rp, PROBLEM_BAD_REQUEST, "query arguments must be percent-encoded UTF-8 without NUL, at most %d of them", REQUEST_MAX_QUERY);
     return;
   }
-  if (h[H_IF_MATCH].count)
+  if (h[H_IF_MATCH].count) {
+    if (!if_match_well_formed(h[H_IF_MATCH].value, h[H_IF_MATCH].len)) {
+      reply_problem(rp, PROBLEM_BAD_REQUEST,
+                    "If-Match must be an ETag as a response sent it, in quotes (\"3\"), or *");
+      return;
+    }
     rq->if_match = strndup(h[H_IF_MATCH].value, h[H_IF_MATCH].len);
+  }
   if (h[H_IDEMPOTENCY_KEY].count)
     rq->idempotency_key = strndup(h[H_IDEMPOTENCY_KEY].value, h[H_IDEMPOTENCY_KEY].len);
 

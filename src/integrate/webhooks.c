@@ -245,8 +245,7 @@ static unsigned lock_checked(struct db *db, const struct webhook_change *ch, con
   long long version = atoll(PQgetvalue(r, 0, 0));
   PQclear(r);
   if (!request_if_match_ok(ch->rq, version))
-    return reply_problemf(rp, PROBLEM_PRECONDITION_FAILED,
-                          "the webhook has changed (version %lld); read it again and retry", version);
+    return reply_stale(rp, "webhook", version);
   return 0;
 }
 

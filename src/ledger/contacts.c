@@ -148,8 +148,7 @@ static unsigned update_tx(struct db *db, void *ctx, struct reply *rp)
   long long version = atoll(PQgetvalue(r, 0, 1));
   PQclear(r);
   if (!request_if_match_ok(w->rq, version))
-    return reply_problem(rp, PROBLEM_PRECONDITION_FAILED,
-                         "the contact has changed since it was read; GET it again and retry");
+    return reply_stale(rp, "contact", version);
   st = db_exec_one(db, "contacts_update", 3, params, &r);
   if (st != DB_ONE)
     return db_error_reply(db, rp);

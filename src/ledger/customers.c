@@ -78,12 +78,6 @@ static unsigned reply_external_id_taken(struct reply *rp)
   return rp->status;
 }
 
-static unsigned reply_stale(struct reply *rp)
-{
-  return reply_problem(rp, PROBLEM_PRECONDITION_FAILED,
-                       "the customer has changed since it was read; GET it again and retry");
-}
-
 /* One write: the request and, for PATCH and PUT, the customer it names. */
 struct customer_write {
   struct request *rq;
@@ -115,7 +109,7 @@ static unsigned update_locked(struct db *db, struct request *rq, PGresult *locke
   long long version = atoll(PQgetvalue(locked, 0, 1));
   PQclear(locked);
   if (!request_if_match_ok(rq, version))
-    return reply_stale(rp);
+    return reply_stale(rp, "customer", version);
   const char *params[] = {id, request_body_text(rq)};
   PGresult *r;
   enum db_status st = db_exec_one(db, "customers_update", 2, params, &r);

@@ -191,8 +191,7 @@ unsigned payments_lock_checked(struct db *db, const struct request *rq, const ch
   long long version = atoll(PQgetvalue(r, 0, 0));
   PQclear(r);
   if (!request_if_match_ok(rq, version))
-    return reply_problemf(rp, PROBLEM_PRECONDITION_FAILED,
-                          "the payment has changed since it was read; its current version is %lld", version);
+    return reply_stale(rp, "payment", version);
   return 0;
 }
 

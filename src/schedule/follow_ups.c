@@ -156,8 +156,7 @@ static unsigned update_tx(struct db *db, void *ctx, struct reply *rp)
   long long version = atoll(PQgetvalue(r, 0, 0));
   PQclear(r);
   if (!request_if_match_ok(pt->rq, version))
-    return reply_problemf(rp, PROBLEM_PRECONDITION_FAILED,
-                          "the follow-up has changed (version %lld); read it again and retry", version);
+    return reply_stale(rp, "follow-up", version);
   const char *params[] = {pt->id, request_body_text(pt->rq), pt->rq->who.actor};
   if (db_exec_one(db, "follow_ups_update", 3, params, &r) != DB_ONE)
     return db_error_reply(db, rp);

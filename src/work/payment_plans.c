@@ -224,8 +224,7 @@ static unsigned update_tx(struct db *db, void *ctx, struct reply *rp)
   long long version = atoll(PQgetvalue(r, 0, 0));
   PQclear(r);
   if (!request_if_match_ok(w->rq, version))
-    return reply_problemf(rp, PROBLEM_PRECONDITION_FAILED,
-                          "the payment plan has changed (version %lld); read it again and retry", version);
+    return reply_stale(rp, "payment plan", version);
   const char *params[] = {w->id, request_body_text(w->rq), w->rq->who.actor};
   if (db_exec_one(db, "payment_plans_update", 3, params, &r) != DB_ONE)
     return db_error_reply(db, rp);

@@ -174,8 +174,7 @@ static unsigned update_tx(struct db *db, void *ctx, struct reply *rp)
   long long version = atoll(PQgetvalue(r, 0, 0));
   PQclear(r);
   if (!request_if_match_ok(w->rq, version))
-    return reply_problemf(rp, PROBLEM_PRECONDITION_FAILED,
-                          "the promise has changed (version %lld); read it again and retry", version);
+    return reply_stale(rp, "promise", version);
   const char *params[] = {w->id, request_body_text(w->rq)};
   if (db_exec_one(db, "promises_update", 2, params, &r) != DB_ONE) {
     PQclear(r);

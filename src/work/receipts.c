@@ -32,8 +32,7 @@ static unsigned confirm_tx(struct db *db, void *ctx, struct reply *rp)
   PQclear(r);
   /* If-Match lets a client confirm exactly the invoice it looked at. */
   if (!request_if_match_ok(rc->rq, version))
-    return reply_problemf(rp, PROBLEM_PRECONDITION_FAILED,
-                          "the invoice has changed (version %lld); read it again and retry", version);
+    return reply_stale(rp, "invoice", version);
   const char *params[] = {rc->invoice_id, request_body_text(rc->rq)};
   if (db_exec_one(db, "receipts_confirm", 2, params, &r) != DB_ONE)
     return db_error_reply(db, rp);

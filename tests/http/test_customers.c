@@ -315,9 +315,27 @@ static void patch_with_if_match(void **state)
   assert_problem(&r, 412, "precondition-failed", NULL);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE id = %s AND notes = 'first' AND version = 2", id),
                    1);
+  /* The 412 names the current ETag, in the wording of every resource. */
+  assert_string_equal(jstr(r.json, "detail"),
+                      "If-Match does not name the customer as it is now (ETag \"2\"); read it again and retry");
   const char *const weak[] = {"If-Match: W/\"2\"", NULL};
   http(&r, "PATCH", path, ROLE_ADMIN, "{\"notes\": \"weak\"}", weak);
   assert_problem(&r, 412, "precondition-failed", NULL);
+  /* A version without its quotes is no entity tag: 400 before anything is
+   * read, whether or not it is the current version; nothing changes. */
+  const char *const bare[] = {"If-Match: 2", NULL};
+  const char *const unclosed[] = {"If-Match: \"2", NULL};
+  const char *const trailing[] = {"If-Match: \"2\" x", NULL};
+  const char *const *malformed[] = {bare, unclosed, trailing};
+  for (size_t i = 0; i < 3; i++) {
+    http(&r, "PATCH", path, ROLE_ADMIN, "{\"notes\": \"bare\"}", malformed[i]);
+    assert_problem(&r, 400, "bad-request", NULL);
+    assert_non_null(strstr(jstr(r.json, "detail"), "If-Match must be an ETag"));
+  }
+  http(&r, "PATCH", "/v1/customers/999999999", ROLE_ADMIN, "{\"notes\": \"bare\"}", bare);
+  assert_problem(&r, 400, "bad-request", NULL);
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE id = %s AND notes = 'first' AND version = 2", id),
+                   1);
   const char *const list[] = {"If-Match: \"7\", \"2\"", NULL};
   http(&r, "PATCH", path, ROLE_ADMIN, "{\"notes\": \"listed\"}", list);
   assert_status(&r, 200);

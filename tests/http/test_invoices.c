@@ -557,6 +557,11 @@ static void patch_fields_and_if_match(void **state)
   /* A stale ETag: 412, nothing changed. */
   http(&r, "PATCH", path, ROLE_ADMIN, "{\"description\": \"stale\"}", match1);
   assert_problem(&r, 412, "precondition-failed", NULL);
+  assert_string_equal(jstr(r.json, "detail"),
+                      "If-Match does not name the invoice as it is now (ETag \"2\"); read it again and retry");
+  const char *const bare[] = {"If-Match: 2", NULL};
+  http(&r, "PATCH", path, ROLE_ADMIN, "{\"description\": \"bare\"}", bare);
+  assert_problem(&r, 400, "bad-request", NULL);
   const char *const weak[] = {"If-Match: W/\"2\"", NULL};
   http(&r, "PATCH", path, ROLE_ADMIN, "{\"description\": \"weak\"}", weak);
   assert_problem(&r, 412, "precondition-failed", NULL);

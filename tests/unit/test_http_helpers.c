@@ -499,6 +499,22 @@ static void docs(void **state)
   PQclear(r);
 }
 
+/* If-Match values: entity tags in quotes (weak or not), lists of them, or
+ * "*"; a bare version or a broken quote is not one. */
+static void if_match_syntax(void **state)
+{
+  (void)state;
+  static const char *const good[] = {"\"3\"", "*", "\"1\", \"2\"", "W/\"2\"", " \"3\" ", "\"a-b\",\"c\"",
+                                     "\"1\" ,  \"2\""};
+  static const char *const bad[] = {"3", "\"3", "\"3\" x", "", ",", "W/3", "\"3\"x", "\"3 4\"", "\"3\", 4"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    if (!if_match_well_formed(good[i], strlen(good[i])))
+      fail_msg("refused: [%s]", good[i]);
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    if (if_match_well_formed(bad[i], strlen(bad[i])))
+      fail_msg("accepted: [%s]", bad[i]);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -513,6 +529,7 @@ int main(void)
       cmocka_unit_test(reply_bodies_and_clear),
       cmocka_unit_test(pages),
       cmocka_unit_test(docs),
+      cmocka_unit_test(if_match_syntax),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
