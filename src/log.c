@@ -62,12 +62,11 @@ void log_request(const struct log_request *r)
   if (atomic_load(&quiet))
     return;
   /* The same line log_json would write, formatted without building a JSON
-   * value: it is written for every request.  Its strings are ids, a
-   * method and a route pattern, cut at 100 bytes (an HTTP method is a
-   * token: ASCII), so the line fits. */
+   * value: it is written for every request.  Its four strings are cut at
+   * 100 bytes, 600 once escaped at worst, so the line always fits. */
   char when[32];
   now_text(when);
-  char line[1024];
+  char line[4096];
   size_t n = (size_t)snprintf(line, sizeof line, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":", when);
   const char *names[] = {"request_id", "method", "route"};
   const char *values[] = {r->request_id, r->method, r->route};

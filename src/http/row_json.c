@@ -7,7 +7,7 @@
 #include "arc/json_text.h"
 #include "arc/row_json.h"
 
-/* Type oids of pg_type (fixed since PostgreSQL 7; libpq ships no header
+/* The oids of built-in types, which never change (libpq ships no header
  * with them). */
 enum {
   OID_BOOL = 16,
