@@ -33,7 +33,7 @@ static void check_dispute(const json_t *v, const char *field, struct field_error
   struct jspec spec[] = {
       JSPEC_IDV("invoice_id", JSPEC_REQUIRED, NULL),
       JSPEC_ENUMV("reason", JSPEC_REQUIRED, NULL, dispute_reasons),
-      JSPEC_MONEYV("amount", JSPEC_REQUIRED, NULL, 1, ARC_MONEY_MAX),
+      JSPEC_MONEYV("amount", 0, NULL, 1, ARC_MONEY_MAX), /* absent: the open balance */
       JSPEC_TXT("notes", JSPEC_NULLABLE, NULL, 10000),
       JSPEC_ENDV,
   };

@@ -45,7 +45,8 @@ unsigned disputes_create(struct request *rq, struct reply *rp)
   struct jspec spec[] = {
       JSPEC_IDV("invoice_id", JSPEC_REQUIRED, &in.invoice_id),
       JSPEC_ENUMV("reason", JSPEC_REQUIRED, &reason, reasons),
-      JSPEC_MONEYV("amount", JSPEC_REQUIRED, &amount, 1, ARC_MONEY_MAX),
+      /* Absent: the invoice's open balance (arc_dispute_open). */
+      JSPEC_MONEYV("amount", 0, &amount, 1, ARC_MONEY_MAX),
       JSPEC_TXT("notes", JSPEC_NULLABLE, &notes, NOTES_MAX),
       JSPEC_IDV("call_log_id", JSPEC_NULLABLE, &in.call_log_id),
       JSPEC_ENDV,

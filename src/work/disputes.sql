@@ -56,8 +56,10 @@ BEGIN
                       'quality, other', pre || 'reason');
   END IF;
   -- CASE, not OR: the cast must only run on what is known to be digits.
-  IF (CASE WHEN jsonb_typeof(p->'amount') = 'number' AND (p->>'amount') ~ '^[0-9]{1,16}$'
-           THEN (p->>'amount')::bigint BETWEEN 1 AND 9007199254740991 ELSE false END) IS NOT TRUE THEN
+  -- Absent, the amount is the invoice's open balance (read below).
+  IF p->'amount' IS NOT NULL
+     AND (CASE WHEN jsonb_typeof(p->'amount') = 'number' AND (p->>'amount') ~ '^[0-9]{1,16}$'
+               THEN (p->>'amount')::bigint BETWEEN 1 AND 9007199254740991 ELSE false END) IS NOT TRUE THEN
     PERFORM arc_raise('AR422', 'must be an integer number of minor units between 1 and 9007199254740991',
                       pre || 'amount');
   END IF;
@@ -74,6 +76,9 @@ BEGIN
   IF inv.status <> 'open' THEN
     PERFORM arc_raise('AR409', format('the invoice is %s; only an open invoice can be disputed',
                                       replace(inv.status, '_', ' ')), pre || 'invoice_id');
+  END IF;
+  IF v_amount IS NULL THEN
+    v_amount := inv.balance;
   END IF;
   IF v_amount > inv.amount THEN
     PERFORM arc_raise('AR422', format('must not be more than the invoice amount of %s', inv.amount), pre || 'amount');

@@ -219,6 +219,35 @@ static void open_with_call_log(void **state)
   http_resp_clear(&r);
 }
 
+/* A dispute over a whole invoice needs no amount: it is the invoice's open
+ * balance, on POST /v1/disputes and in a call log's dispute alike. */
+static void amount_defaults_to_open_balance(void **state)
+{
+  (void)state;
+  char cus[32], inv[32], inv2[32], body[512];
+  new_customer(cus, "Whole Invoice Ltd");
+  new_invoice(inv, .customer = cus, .amount = 10000, .issued_in = -30, .due_in = -3);
+  new_invoice(inv2, .customer = cus, .amount = 8000, .issued_in = -30, .due_in = -3);
+  pay(cus, inv, 2500);
+  pay(cus, inv2, 500);
+  struct http_resp r = {0};
+  snprintf(body, sizeof body, "{\"invoice_id\": \"%s\", \"reason\": \"missing_po\"}", inv);
+  http(&r, "POST", "/v1/disputes", ROLE_COLLECTOR, body, NULL);
+  assert_status(&r, 201);
+  assert_int_equal(jint(r.json, "amount"), 7500);
+  assert_true(in_dispute(inv));
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"channel\": \"phone\", \"direction\": \"outbound\", "
+           "\"outcome\": \"reached\", \"contact_name\": \"Accounts payable\", "
+           "\"dispute\": {\"invoice_id\": \"%s\", \"reason\": \"missing_po\"}}",
+           cus, inv2);
+  http(&r, "POST", "/v1/call-logs", ROLE_COLLECTOR, body, NULL);
+  assert_status(&r, 201);
+  assert_int_equal(jint(json_object_get(r.json, "dispute"), "amount"), 7500);
+  assert_int_equal(harness_sql_int("SELECT amount FROM disputes WHERE invoice_id = %s AND status = 'open'", inv2), 7500);
+  http_resp_clear(&r);
+}
+
 /* The SQL entry point the call log's nested dispute uses: the customer must
  * match, and errors name the prefixed field. */
 static void open_function_for_call_logs(void **state)
@@ -318,7 +347,6 @@ static const struct bad_body bad_creates[] = {
     {"reason bogus", "{\"invoice_id\": \"%s\", \"reason\": \"annoyed\", \"amount\": 1}", 422, "validation", "reason"},
     {"reason upper", "{\"invoice_id\": \"%s\", \"reason\": \"PRICING\", \"amount\": 1}", 422, "validation", "reason"},
     {"reason number", "{\"invoice_id\": \"%s\", \"reason\": 3, \"amount\": 1}", 422, "validation", "reason"},
-    {"amount missing", "{\"invoice_id\": \"%s\", \"reason\": \"pricing\"}", 422, "validation", "amount"},
     {"amount 0", "{\"invoice_id\": \"%s\", \"reason\": \"pricing\", \"amount\": 0}", 422, "validation", "amount"},
     {"amount negative", "{\"invoice_id\": \"%s\", \"reason\": \"pricing\", \"amount\": -1}", 422, "validation", "amount"},
     {"amount fraction", "{\"invoice_id\": \"%s\", \"reason\": \"pricing\", \"amount\": 10.5}", 422, "validation",
@@ -1118,6 +1146,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(open_get_and_close),
       cmocka_unit_test(open_with_call_log),
+      cmocka_unit_test(amount_defaults_to_open_balance),
       cmocka_unit_test(open_function_for_call_logs),
       cmocka_unit_test(open_refused_by_invoice_state),
       cmocka_unit_test(create_errors),
