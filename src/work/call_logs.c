@@ -74,19 +74,24 @@ static int call_parse(const json_t *body, struct call_in *in, struct field_error
   };
   jspec_parse(body, spec, JSPEC_CREATE, "", fe);
 
+  /* Until direction and outcome are known, count the contact as a conversation. */
+  int successful = 1;
   if (in->channel && in->direction && in->outcome) {
     const char *problem = call_outcome_problem(in->channel, in->direction, in->outcome);
     if (problem)
       field_error(fe, "outcome", "%s", problem);
     /* A promise is a commitment someone made to us: only a successful
      * contact (reached, or any inbound contact) can carry one. */
-    int successful = strcmp(in->direction, "inbound") == 0 || strcmp(in->outcome, "reached") == 0;
+    successful = strcmp(in->direction, "inbound") == 0 || strcmp(in->outcome, "reached") == 0;
     if (!successful && given(spec, "promise"))
       field_error(fe, "promise",
                   "can only be made in a successful contact (outcome reached, or an inbound contact)");
   }
-  if (!given(spec, "contact_id") && !given(spec, "contact_name"))
-    field_error(fe, "contact_id", "give contact_id or contact_name: who was contacted");
+  /* P4's "who" is about a conversation: an attempt that reached nobody (a
+   * dialer's no_answer, a bounced e-mail) has nobody to name. */
+  if (successful && !given(spec, "contact_id") && !given(spec, "contact_name"))
+    field_error(fe, "contact_id",
+                "give contact_id or contact_name: who was spoken to (a reached or inbound contact needs one)");
   return !field_errors_any(fe);
 }
 

@@ -34,7 +34,8 @@ $$;
 
 -- Records a call log from a validated body P (the handler has checked the
 -- shapes, that the outcome fits the channel and direction, that someone was
--- named, and that a promise comes only with a successful contact).  Here:
+-- named when someone was reached, and that a promise comes only with a
+-- successful contact).  Here:
 -- the customer, its invoices and contact, the time; then the nested
 -- dispute (arc_dispute_open) and promise (arc_promise_create)
 -- in the same transaction, so a refused promise or dispute leaves no log.
@@ -86,8 +87,9 @@ BEGIN
     END IF;
     v_name := coalesce(v_name, v_contact.name);
   END IF;
-  IF v_name IS NULL THEN
-    PERFORM arc_raise('AR422', 'give contact_id or contact_name: who was contacted', 'contact_id');
+  IF v_name IS NULL AND (p->>'direction' = 'inbound' OR p->>'outcome' = 'reached') THEN
+    PERFORM arc_raise('AR422', 'give contact_id or contact_name: who was spoken to (a reached or inbound contact '
+                      'needs one)', 'contact_id');
   END IF;
 
   -- A few minutes of clock skew between the caller and us are not the future.

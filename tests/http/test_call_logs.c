@@ -381,6 +381,48 @@ static const struct bad_body bad_bodies[] = {
     {"truncated", OK_CALL ", \"notes\": ", 400, "malformed-json", NULL},
 };
 
+/* A dialer's no-answer or a bounced e-mail names nobody; a conversation
+ * (reached, or anything inbound) must say who was spoken to. */
+static void nobody_to_name_without_a_conversation(void **state)
+{
+  (void)state;
+  char cust[32], body[512];
+  sql_customer(cust, "Unanswered Co");
+  struct http_resp r = {0};
+  static const char *const attempts[][3] = {
+      {"phone", "outbound", "no_answer"}, {"phone", "outbound", "voicemail"}, {"email", "outbound", "bounced"}};
+  for (size_t i = 0; i < 3; i++) {
+    snprintf(body, sizeof body,
+             "{\"customer_id\": \"%s\", \"channel\": \"%s\", \"direction\": \"%s\", \"outcome\": \"%s\"}", cust,
+             attempts[i][0], attempts[i][1], attempts[i][2]);
+    http(&r, "POST", "/v1/call-logs", ROLE_COLLECTOR, body, NULL);
+    if (r.status != 201)
+      fail_msg("%s %s: %ld %s", attempts[i][0], attempts[i][2], r.status, r.body ? r.body : "");
+    assert_true(is_null(r.json, "contact_id"));
+    assert_true(is_null(r.json, "contact_name"));
+    assert_false(json_is_true(json_object_get(r.json, "successful")));
+  }
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"channel\": \"phone\", \"direction\": \"inbound\", \"outcome\": \"reached\"}",
+           cust);
+  refused("POST", "/v1/call-logs", ROLE_COLLECTOR, body, 422, "validation", "contact_id");
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM call_logs WHERE customer_id = %s", cust), 3);
+  /* The table says the same to writers other than the API. */
+  PGconn *c = PQconnectdb(getenv("DATABASE_URL"));
+  assert_int_equal(PQstatus(c), CONNECTION_OK);
+  char sql[256];
+  snprintf(sql, sizeof sql,
+           "INSERT INTO call_logs (customer_id, channel, direction, outcome, occurred_at, logged_by) "
+           "VALUES (%s, 'phone', 'outbound', 'reached', now(), 'x')",
+           cust);
+  PGresult *res = PQexec(c, sql);
+  assert_string_equal(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), "call_logs_contact_name_check");
+  PQclear(res);
+  PQfinish(c);
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM call_logs WHERE customer_id = %s", cust), 3);
+  http_resp_clear(&r);
+}
+
 static void bad_input(void **state)
 {
   (void)state;
@@ -874,6 +916,7 @@ int main(void)
       cmocka_unit_test(append_only),
       cmocka_unit_test(outcome_fits_channel),
       cmocka_unit_test(checked_against_customer),
+      cmocka_unit_test(nobody_to_name_without_a_conversation),
       cmocka_unit_test(bad_input),
       cmocka_unit_test(stored_verbatim),
       cmocka_unit_test(promise_in_call),
