@@ -209,7 +209,18 @@ BEGIN
   END IF;
   v_currency := coalesce(v_currency, v_currencies[1]);
   IF v_currency IS NULL THEN
-    PERFORM arc_raise('AR422', 'is required when the promise covers no invoices', p_prefix || 'currency');
+    -- Covering no invoice, it is the currency the customer owes in, when
+    -- that is one.
+    SELECT array_agg(DISTINCT inv.currency ORDER BY inv.currency) INTO v_currencies
+    FROM invoices inv WHERE inv.customer_id = p_customer AND inv.status = 'open';
+    IF array_length(v_currencies, 1) > 1 THEN
+      PERFORM arc_raise('AR422', format('is required: the customer owes in %s', array_to_string(v_currencies, ', ')),
+                        p_prefix || 'currency');
+    END IF;
+    v_currency := v_currencies[1];
+  END IF;
+  IF v_currency IS NULL THEN
+    PERFORM arc_raise('AR422', 'is required: the customer has no open invoice to take it from', p_prefix || 'currency');
   END IF;
 
   IF (p->>'promised_on')::date < current_date THEN

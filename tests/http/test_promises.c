@@ -200,7 +200,7 @@ static const struct bad_create bad_creates[] = {
      "{\"customer_id\": \"{C}\", \"amount\": 100, \"currency\": \"EUR\", \"promised_on\": \"{T}\", "
      "\"invoice_ids\": [\"{U}\"]}",
      422, "validation", "currency"},
-    {"currency missing without invoices", "{\"customer_id\": \"{C}\", \"amount\": 100, \"promised_on\": \"{T}\"}",
+    {"currency missing, owed in USD and EUR", "{\"customer_id\": \"{C}\", \"amount\": 100, \"promised_on\": \"{T}\"}",
      422, "validation", "currency"},
     {"invoices in two currencies",
      "{\"customer_id\": \"{C}\", \"amount\": 100, \"promised_on\": \"{T}\", \"invoice_ids\": [\"{U}\", \"{E}\"]}",
@@ -394,6 +394,35 @@ static void create_errors(void **state)
   refused("POST", "/v1/promises", ROLE_VIEWER, body, NULL, 403, "forbidden", NULL);
   refused("POST", "/v1/promises", ROLE_INTEGRATION, body, NULL, 403, "forbidden", NULL);
   refused("POST", "/v1/promises", NO_KEY, body, NULL, 401, "unauthorized", NULL);
+}
+
+/* Without currency or invoices, a promise is in the currency the customer
+ * owes in, when there is one; owed in several it must say which (422 naming
+ * them), owed nothing it has none to take. */
+static void currency_from_what_is_owed(void **state)
+{
+  (void)state;
+  char one[32], none[32], inv[32], eur[32], tomorrow[16], body[256];
+  sql_customer(one, "Euro Only GmbH");
+  sql_customer(none, "Owes Nothing Ltd");
+  sql_invoice(inv, .customer = one, .currency = "EUR", .amount = 1000);
+  sql_invoice(eur, .customer = one, .currency = "EUR", .amount = 500);
+  day(tomorrow, 1);
+  snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"amount\": 1200, \"promised_on\": \"%s\"}", one, tomorrow);
+  json_t *p = create_ok("/v1/promises", body);
+  assert_string_equal(jstr(p, "currency"), "EUR");
+  json_decref(p);
+  snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"amount\": 1, \"promised_on\": \"%s\"}", none, tomorrow);
+  struct http_resp r = {0};
+  http(&r, "POST", "/v1/promises", ROLE_ADMIN, body, NULL);
+  assert_problem(&r, 422, "validation", "currency");
+  http_resp_clear(&r);
+  sql_invoice(inv, .customer = one, .currency = "USD", .amount = 300);
+  snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"amount\": 1, \"promised_on\": \"%s\"}", one, tomorrow);
+  http(&r, "POST", "/v1/promises", ROLE_ADMIN, body, NULL);
+  assert_problem(&r, 422, "validation", "currency");
+  assert_non_null(strstr(r.body, "EUR, USD"));
+  http_resp_clear(&r);
 }
 
 static void kept_as_soon_as_paid(void **state)
@@ -1020,6 +1049,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(create_with_every_field),
       cmocka_unit_test(create_errors),
+      cmocka_unit_test(currency_from_what_is_owed),
       cmocka_unit_test(kept_as_soon_as_paid),
       cmocka_unit_test(reversal_reopens),
       cmocka_unit_test(evaluate_as_of),
