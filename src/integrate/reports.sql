@@ -50,12 +50,11 @@ $$
   SELECT 'from', format('must be on or before to (%s)', to_char(p_to, 'YYYY-MM-DD'))
   WHERE p_from > p_to
   UNION ALL
-  SELECT 'to', format('must not be later than today (%s)', to_char(current_date, 'YYYY-MM-DD'))
-  WHERE p_to > current_date
-  UNION ALL
+  -- A to later than today is answered up to today (arc_report_kpis): the
+  -- span that counts is the one reported.
   SELECT 'to', format('must be at most 365 days after from: a period spans at most 366 days, this one %s',
-                      p_to - p_from + 1)
-  WHERE p_to - p_from + 1 > 366
+                      least(p_to, current_date) - p_from + 1)
+  WHERE least(p_to, current_date) - p_from + 1 > 366
 $$;
 
 -- One aging cell: an amount (minor units) and how many invoices make it.
@@ -286,10 +285,14 @@ LANGUAGE plpgsql STABLE SET work_mem = '64MB' SET jit = off AS
 $fn$
 DECLARE
   doc json;
+  -- "This year" asked on a day of it: the figures are up to today, and the
+  -- report says so (to, and requested_to).
+  v_to date := least(p_to, current_date);
 BEGIN
   -- Planned for these values, as arc_report_aging is.  $1 from, $2 to,
   -- $3 group, $4 collector, $5 the start of from and $6 the end of to (the
-  -- beginning and ending instants), $7 the days in the period, $8 the goal.
+  -- beginning and ending instants), $7 the days in the period, $8 the goal,
+  -- $9 the to asked for when it was later than today.
   EXECUTE $sql$
     WITH inv AS MATERIALIZED (
       SELECT i.id, c.collector, i.currency, i.issued_on, i.due_on, i.original_amount,
@@ -442,6 +445,7 @@ BEGIN
     SELECT json_build_object(
       'from', to_char($1, 'YYYY-MM-DD'),
       'to', to_char($2, 'YYYY-MM-DD'),
+      'requested_to', $9,
       'days', $7,
       'group_by', $3,
       'filters', json_build_object('collector', $4),
@@ -455,8 +459,9 @@ BEGIN
                         ORDER BY g.collector IS NULL, g.collector)
         FROM parts g WHERE NOT g.is_total), '[]') END,
       'generated_at', arc_ts(now()))
-  $sql$ INTO doc USING p_from, p_to, p_group, p_collector, p_from::timestamptz, (p_to + 1)::timestamptz,
-                       p_to - p_from + 1, arc_setting_int('receivables_goal_pct', 70);
+  $sql$ INTO doc USING p_from, v_to, p_group, p_collector, p_from::timestamptz, (v_to + 1)::timestamptz,
+                       v_to - p_from + 1, arc_setting_int('receivables_goal_pct', 70),
+                       CASE WHEN p_to > v_to THEN to_char(p_to, 'YYYY-MM-DD') END;
   RETURN doc;
 END
 $fn$;
