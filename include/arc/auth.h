@@ -3,6 +3,7 @@
 #define ARC_AUTH_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct db;
 
@@ -28,6 +29,12 @@ struct principal {
   enum role role;
   char actor[256]; /* the key's actor handle, or "key:<id>" when it has none */
 };
+
+/* Whether the key names a person or system (its actor), not just itself. */
+static inline int principal_has_actor(const struct principal *p)
+{
+  return p->actor[0] && strncmp(p->actor, "key:", 4) != 0;
+}
 
 const char *role_name(enum role r);
 /* The role named S (exact, lower case), or ROLE_NONE. */

@@ -86,6 +86,15 @@ unsigned follow_ups_list(struct request *rq, struct reply *rp)
   }
   query_date(rq, "due_on", &due_on, &fe);
   query_string(rq, "assignee", &assignee, &fe);
+  /* assignee=me: a collector's own worklist, by the key's actor. */
+  if (assignee && strcmp(assignee, "me") == 0) {
+    if (principal_has_actor(&rq->who))
+      assignee = rq->who.actor;
+    else
+      field_error(&fe, "assignee",
+                  "is me, and this API key has no actor to stand for: name the assignee, or use a key made "
+                  "with the collector's handle as its actor");
+  }
   query_enum(rq, "reason", reasons, &reason, &fe);
   query_id(rq, "customer_id", &customer_id, &fe);
   query_enum(rq, "status", statuses, &status, &fe);

@@ -316,6 +316,50 @@ static void generic_plans(void **state)
 /* follow_ups_touch (src/db/versions.sql) fires for an update of any column
  * but priority and preferred: a column added to follow_ups must be added
  * to its list, or a change to it alone would make no new version. */
+/* assignee=me is the key's actor: the harness's collector key acts as
+ * collector@example.com; a key made without an actor has nobody to be. */
+static void my_worklist(void **state)
+{
+  (void)state;
+  char mine[32], theirs[32], fu_mine[32], fu_theirs[32], inv[32], today[16];
+  day(today, 0);
+  customer(mine, "Mine Ltd", "collector@example.com", "null");
+  customer(theirs, "Theirs Ltd", "someone-else@example.com", "null");
+  new_invoice(inv, .customer = mine, .issued_in = -40, .due_in = -10);
+  new_invoice(inv, .customer = theirs, .issued_in = -40, .due_in = -10);
+  sweep_at(today, 0);
+  open_follow_up(fu_mine, mine);
+  open_follow_up(fu_theirs, theirs);
+  struct http_resp r = {0};
+  http(&r, "GET", "/v1/follow-ups?assignee=me&limit=200", ROLE_COLLECTOR, NULL, NULL);
+  assert_status(&r, 200);
+  int seen_mine = 0;
+  size_t i;
+  json_t *row;
+  json_array_foreach(json_object_get(r.json, "data"), i, row) {
+    assert_string_equal(jstr(row, "assignee"), "collector@example.com");
+    seen_mine |= strcmp(jstr(row, "id"), fu_mine) == 0;
+    assert_string_not_equal(jstr(row, "id"), fu_theirs);
+  }
+  assert_true(seen_mine);
+  /* The same list as naming the handle. */
+  struct http_resp named = {0};
+  http(&named, "GET", "/v1/follow-ups?assignee=collector@example.com&limit=200", ROLE_COLLECTOR, NULL, NULL);
+  assert_string_equal(r.body, named.body);
+  http_resp_clear(&named);
+  /* A key without an actor. */
+  http(&r, "POST", "/v1/api-keys", ROLE_ADMIN, "{\"role\": \"collector\", \"name\": \"no actor\"}", NULL);
+  assert_status(&r, 201);
+  char auth[200];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", jstr(r.json, "key"));
+  const char *const as_it[] = {auth, NULL};
+  http(&r, "GET", "/v1/follow-ups?assignee=me", NO_KEY, NULL, as_it);
+  assert_problem(&r, 422, "validation", "assignee");
+  http(&r, "GET", "/v1/follow-ups?assignee=collector@example.com", NO_KEY, NULL, as_it);
+  assert_status(&r, 200);
+  http_resp_clear(&r);
+}
+
 static void touch_columns(void **state)
 {
   (void)state;
@@ -336,6 +380,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(touch_columns),
+      cmocka_unit_test(my_worklist),
       cmocka_unit_test(order_follows_changes),
       cmocka_unit_test(generic_plans),
   };
