@@ -70,7 +70,8 @@ RETURNS TABLE (id text, customer_id text, customer_name text, reason text, prior
                escalation_id text, preferred_today boolean, held_from date, held_until date,
                held_by text, callable_now boolean, call_restriction text, callable_from text,
                status text, snoozed_until date, note text, closed_reason text, closed_at text,
-               closed_by text, run_id text, version bigint, created_at text, updated_at text)
+               closed_by text, closed_by_call_log_id text, run_id text, version bigint, created_at text,
+               updated_at text)
 LANGUAGE sql STABLE AS
 $$
   SELECT
@@ -103,6 +104,7 @@ $$
     f.closed_reason,
     arc_ts(f.closed_at),
     f.closed_by,
+    f.closed_by_call_log_id::text,
     f.run_id::text,
     f.version,
     arc_ts(f.created_at),

@@ -5,7 +5,8 @@
 
 -- The call log as clients see it.  promise_id and dispute_id are the first
 -- promise and dispute recorded with this call (nested in its POST, or
--- later with call_log_id), found from their side of the link.
+-- later with call_log_id), found from their side of the link, as are the
+-- follow-ups it closed (closed_follow_up_ids).
 CREATE FUNCTION arc_call_log_json(c call_logs) RETURNS json
 LANGUAGE plpgsql STABLE AS
 $$
@@ -26,6 +27,8 @@ BEGIN
     c.satisfaction,
     (SELECT min(p.id)::text FROM promises p WHERE p.call_log_id = c.id) AS promise_id,
     (SELECT min(x.id)::text FROM disputes x WHERE x.call_log_id = c.id) AS dispute_id,
+    array_to_json(ARRAY(SELECT f.id::text FROM follow_ups f WHERE f.closed_by_call_log_id = c.id ORDER BY f.id))
+      AS closed_follow_up_ids,
     c.version,
     arc_ts(c.created_at) AS created_at,
     arc_ts(c.updated_at) AS updated_at) d);
@@ -147,9 +150,10 @@ BEGIN
   UPDATE follow_ups f SET
     status = 'done', snoozed_until = NULL,
     closed_reason = 'contact_logged', closed_at = n.created_at, closed_by = n.logged_by,
+    closed_by_call_log_id = n.id,
     due_on = arc_unheld_due_on(f.due_on, f.held_from, f.held_until),
     held_from = NULL, held_until = NULL, held_by = NULL
-  FROM (SELECT DISTINCT ON (l.customer_id) l.customer_id, l.occurred_at, l.created_at, l.logged_by
+  FROM (SELECT DISTINCT ON (l.customer_id) l.customer_id, l.id, l.occurred_at, l.created_at, l.logged_by
         FROM new_logs l
         ORDER BY l.customer_id, l.occurred_at DESC, l.id DESC) AS n
   WHERE f.customer_id = n.customer_id

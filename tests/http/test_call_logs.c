@@ -88,7 +88,8 @@ static void create_with_every_field(void **state)
   /* The POST answer also carries the promise and dispute made (none). */
   assert_true(is_null(d, "promise"));
   assert_true(is_null(d, "dispute"));
-  assert_int_equal(json_object_size(d), 20);
+  assert_int_equal(json_array_size(json_object_get(d, "closed_follow_up_ids")), 0);
+  assert_int_equal(json_object_size(d), 21);
 
   json_t *created = json_deep_copy(r.json);
   json_object_del(created, "promise");
@@ -380,6 +381,42 @@ static const struct bad_body bad_bodies[] = {
     {"duplicate key", OK_CALL ", \"notes\": \"a\", \"notes\": \"b\"", 400, "malformed-json", NULL},
     {"truncated", OK_CALL ", \"notes\": ", 400, "malformed-json", NULL},
 };
+
+/* A call log says which follow-ups it closed, and each follow-up which
+ * call closed it. */
+static void closes_follow_ups_and_says_so(void **state)
+{
+  (void)state;
+  char cust[32], inv[32], today[16], body[512];
+  day(today, 0);
+  sql_customer(cust, "Linked Calls Ltd");
+  new_invoice(inv, .customer = cust, .amount = 4000, .from = today, .issued_in = -40, .due_in = -10);
+  sweep_at(today, 0);
+  char *fu = harness_sql("SELECT id FROM follow_ups WHERE customer_id = %s AND status = 'open'", cust);
+  assert_non_null(fu);
+  struct http_resp r = {0};
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"channel\": \"phone\", \"direction\": \"outbound\", \"outcome\": \"no_answer\"}",
+           cust);
+  http(&r, "POST", "/v1/call-logs", ROLE_COLLECTOR, body, NULL);
+  assert_status(&r, 201);
+  char log[32];
+  snprintf(log, sizeof log, "%s", jstr(r.json, "id"));
+  json_t *closed = json_object_get(r.json, "closed_follow_up_ids");
+  assert_int_equal(json_array_size(closed), 1);
+  assert_string_equal(json_string_value(json_array_get(closed, 0)), fu);
+  httpf(&r, "GET", ROLE_COLLECTOR, NULL, "/v1/follow-ups/%s", fu);
+  assert_string_equal(jstr(r.json, "closed_reason"), "contact_logged");
+  assert_string_equal(jstr(r.json, "closed_by_call_log_id"), log);
+  /* The call log reads the same later; a second call has nothing left to close. */
+  httpf(&r, "GET", ROLE_COLLECTOR, NULL, "/v1/call-logs/%s", log);
+  assert_int_equal(json_array_size(json_object_get(r.json, "closed_follow_up_ids")), 1);
+  http(&r, "POST", "/v1/call-logs", ROLE_COLLECTOR, body, NULL);
+  assert_status(&r, 201);
+  assert_int_equal(json_array_size(json_object_get(r.json, "closed_follow_up_ids")), 0);
+  free(fu);
+  http_resp_clear(&r);
+}
 
 /* A dialer's no-answer or a bounced e-mail names nobody; a conversation
  * (reached, or anything inbound) must say who was spoken to. */
@@ -917,6 +954,7 @@ int main(void)
       cmocka_unit_test(outcome_fits_channel),
       cmocka_unit_test(checked_against_customer),
       cmocka_unit_test(nobody_to_name_without_a_conversation),
+      cmocka_unit_test(closes_follow_ups_and_says_so),
       cmocka_unit_test(bad_input),
       cmocka_unit_test(stored_verbatim),
       cmocka_unit_test(promise_in_call),

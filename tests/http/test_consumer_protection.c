@@ -699,7 +699,7 @@ static void document(void **state)
       "currency", "invoice_ids", "promise_id", "dispute_id", "payment_id", "plan_id", "installment_id",
       "escalation_id", "preferred_today", "held_from", "held_until", "held_by", "callable_now",
       "call_restriction", "callable_from", "status", "snoozed_until", "note", "closed_reason", "closed_at",
-      "closed_by", "run_id", "version", "created_at", "updated_at"};
+      "closed_by", "closed_by_call_log_id", "run_id", "version", "created_at", "updated_at"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (!json_object_get(doc, keys[i]))
       fail_msg("no %s in the follow-up", keys[i]);

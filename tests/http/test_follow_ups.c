@@ -834,7 +834,7 @@ static void document(void **state)
       "currency", "invoice_ids", "promise_id", "dispute_id", "payment_id", "plan_id", "installment_id",
       "escalation_id", "preferred_today", "callable_now", "call_restriction", "callable_from", "held_from",
       "held_until", "held_by", "status", "snoozed_until", "note", "closed_reason", "closed_at", "closed_by",
-      "run_id", "version", "created_at", "updated_at"};
+      "closed_by_call_log_id", "run_id", "version", "created_at", "updated_at"};
   assert_int_equal(json_object_size(j), sizeof keys / sizeof keys[0]);
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     if (!json_object_get(j, keys[i]))
