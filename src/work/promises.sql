@@ -78,20 +78,25 @@ BEGIN
     SELECT pr.id, pr.status AS old_status, pr.paid_amount AS old_paid, pr.amount,
            arc_promise_due_by(pr.promised_on) AS due_by, coalesce(sum(pay.amount), 0)::bigint AS total
     FROM promises pr
+    -- When it was made: in its call, when it was made in one (a CRM syncing
+    -- last month's calls records them weeks later), else when it was recorded.
+    CROSS JOIN LATERAL (
+      SELECT least(pr.created_at, coalesce((SELECT l.occurred_at FROM call_logs l WHERE l.id = pr.call_log_id),
+                                           pr.created_at)) AS made_at) m
     LEFT JOIN payments pay
       ON pay.customer_id = pr.customer_id AND pay.currency = pr.currency AND pay.status = 'received'
-     AND pay.received_on >= (pr.created_at AT TIME ZONE current_setting('TimeZone'))::date
+     AND pay.received_on >= (m.made_at AT TIME ZONE current_setting('TimeZone'))::date
      AND pay.received_on <= arc_promise_due_by(pr.promised_on)
      -- Only money recorded after the promise was made counts toward it: a
      -- payment from that morning was already off the balance promised on.
-     AND pay.created_at >= pr.created_at
+     AND pay.created_at >= m.made_at
     WHERE (pr.status = 'pending' OR (pr.status = 'kept' AND p_customer IS NOT NULL))
       -- One customer's, or everyone's, as a range of promises_customer_idx:
       -- one generic plan serves both (a plan made for each customer cost a
       -- payment 0.7 ms of planning), and with "(p_customer IS NULL OR ...)"
       -- it read every promise for a payment.
       AND pr.customer_id BETWEEN coalesce(p_customer, 0) AND coalesce(p_customer, 9223372036854775807)
-    GROUP BY pr.id
+    GROUP BY pr.id, m.made_at
   ), decided AS (
     SELECT s.id, s.old_status, s.old_paid, s.total,
            CASE WHEN s.total >= s.amount THEN 'kept'
@@ -143,6 +148,7 @@ DECLARE
   v_owed numeric;
   v_log call_logs;
   v_row promises;
+  v_made_on date;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = p_customer) THEN
     PERFORM arc_raise('AR422', format('no customer with id %s', p_customer), 'customer_id');
@@ -223,8 +229,17 @@ BEGIN
     PERFORM arc_raise('AR422', 'is required: the customer has no open invoice to take it from', p_prefix || 'currency');
   END IF;
 
-  IF (p->>'promised_on')::date < current_date THEN
-    PERFORM arc_raise('AR422', format('must be today (%s) or later', to_char(current_date, 'YYYY-MM-DD')),
+  -- A promise made in a call is dated from the call (a CRM may sync last
+  -- month's calls); one already past due is decided at once, below.
+  IF p_call_log IS NOT NULL THEN
+    SELECT arc_business_date(l.occurred_at) INTO v_made_on FROM call_logs l WHERE l.id = p_call_log;
+  END IF;
+  IF (p->>'promised_on')::date < coalesce(v_made_on, current_date) THEN
+    PERFORM arc_raise('AR422', CASE WHEN v_made_on IS NOT NULL
+                                    THEN format('must be on or after the day of the call (%s)',
+                                                to_char(v_made_on, 'YYYY-MM-DD'))
+                                    ELSE format('must be today (%s) or later', to_char(current_date, 'YYYY-MM-DD'))
+                               END,
                       p_prefix || 'promised_on');
   END IF;
 

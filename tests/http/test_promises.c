@@ -425,6 +425,53 @@ static void currency_from_what_is_owed(void **state)
   http_resp_clear(&r);
 }
 
+/* A CRM syncing last month's calls: a promise made in a call is dated from
+ * the call, and one already past due is decided at once — kept by what was
+ * paid since the call (recorded before the sync), else broken. */
+static void synced_calls_promise_in_the_past(void **state)
+{
+  (void)state;
+  char paid_cus[32], unpaid_cus[32], inv[32], pay_id[32], body[1024];
+  sql_customer(paid_cus, "Synced And Paid Ltd");
+  sql_customer(unpaid_cus, "Synced Not Paid Ltd");
+  sql_invoice(inv, .customer = paid_cus, .amount = 9000);
+  sql_invoice(inv, .customer = unpaid_cus, .amount = 9000);
+  char *call_at = harness_sql("SELECT arc_ts(now() - interval '30 days')");
+  char *promised = harness_sql("SELECT to_char(current_date - 20, 'YYYY-MM-DD')");
+  char *too_early = harness_sql("SELECT to_char(current_date - 31, 'YYYY-MM-DD')");
+  /* Paid 25 days ago, recorded now: after the call, before the sync. */
+  pay(pay_id, paid_cus, "USD", 3000, -25);
+  const char *who[] = {paid_cus, unpaid_cus};
+  const char *expect[] = {"kept", "broken"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(body, sizeof body,
+             "{\"customer_id\": \"%s\", \"channel\": \"phone\", \"direction\": \"outbound\", "
+             "\"outcome\": \"reached\", \"contact_name\": \"AP\", \"occurred_at\": \"%s\", "
+             "\"promise\": {\"amount\": 3000, \"promised_on\": \"%s\"}}",
+             who[i], call_at, promised);
+    struct http_resp r = {0};
+    http(&r, "POST", "/v1/call-logs", ROLE_INTEGRATION, body, NULL);
+    if (r.status != 201)
+      fail_msg("%s: %ld %s", expect[i], r.status, r.body ? r.body : "");
+    assert_string_equal(jstr(json_object_get(r.json, "promise"), "status"), expect[i]);
+    http_resp_clear(&r);
+  }
+  /* Before the call's own day: refused, naming the call's day. */
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"channel\": \"phone\", \"direction\": \"outbound\", "
+           "\"outcome\": \"reached\", \"contact_name\": \"AP\", \"occurred_at\": \"%s\", "
+           "\"promise\": {\"amount\": 1, \"promised_on\": \"%s\"}}",
+           unpaid_cus, call_at, too_early);
+  struct http_resp r = {0};
+  http(&r, "POST", "/v1/call-logs", ROLE_INTEGRATION, body, NULL);
+  assert_problem(&r, 422, "validation", "promise.promised_on");
+  assert_non_null(strstr(r.body, "the day of the call"));
+  http_resp_clear(&r);
+  free(call_at);
+  free(promised);
+  free(too_early);
+}
+
 static void kept_as_soon_as_paid(void **state)
 {
   (void)state;
@@ -1050,6 +1097,7 @@ int main(void)
       cmocka_unit_test(create_with_every_field),
       cmocka_unit_test(create_errors),
       cmocka_unit_test(currency_from_what_is_owed),
+      cmocka_unit_test(synced_calls_promise_in_the_past),
       cmocka_unit_test(kept_as_soon_as_paid),
       cmocka_unit_test(reversal_reopens),
       cmocka_unit_test(evaluate_as_of),
