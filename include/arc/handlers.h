@@ -4,6 +4,9 @@
 
 #include "arc/http.h"
 
+/* src/http/meta.c */
+unsigned meta_get(struct request *rq, struct reply *rp);
+
 /* src/http/health.c */
 unsigned health_live(struct request *rq, struct reply *rp);
 unsigned health_ready(struct request *rq, struct reply *rp);

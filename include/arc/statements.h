@@ -62,6 +62,9 @@ extern const struct db_stmt reports_stmts[];
 extern const struct db_stmt webhooks_stmts[];
 extern const struct db_stmt imports_stmts[];
 
+/* GET /v1/meta (src/http/meta.c). */
+extern const struct db_stmt meta_stmts[];
+
 /* GET /metrics (src/http/metrics_get.c). */
 extern const struct db_stmt metrics_stmts[];
 

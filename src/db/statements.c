@@ -29,6 +29,7 @@ const struct db_stmt *const db_statement_lists[] = {
     webhooks_stmts,
     imports_stmts,
     metrics_stmts,
+    meta_stmts,
     NULL,
 };
 

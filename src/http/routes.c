@@ -27,6 +27,8 @@ const struct route arc_routes[] = {
     {HTTP_GET, "/openapi.json", openapi_get, 0, 0},
     {HTTP_GET, "/metrics", metrics_get, 0, 0},
 
+    {HTTP_GET, "/v1/meta", meta_get, ALL, 0},
+
     {HTTP_GET, "/v1/api-keys", api_keys_list, ADMIN, 0},
     {HTTP_POST, "/v1/api-keys", api_keys_create, ADMIN, 0},
     {HTTP_GET, "/v1/api-keys/{id}", api_keys_get, ADMIN, 0},
