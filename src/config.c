@@ -80,6 +80,10 @@ static const struct cfg_entry {
      "days over which consumer call attempts are counted (P15)"},
     {"ARC_CONSUMER_QUIET_DAYS", CFG_UINT, offsetof(struct config, consumer_quiet_days), "7", 0, 60,
      "days without calls after a telephone conversation with a consumer (P15)"},
+    {"ARC_BUSINESS_HOURS_START", CFG_UINT, offsetof(struct config, business_hours_start), "8", 0, 23,
+     "hour, in a business customer's time zone, from which it may be called on weekdays"},
+    {"ARC_BUSINESS_HOURS_END", CFG_UINT, offsetof(struct config, business_hours_end), "18", 1, 24,
+     "hour, in a business customer's time zone, until which it may be called on weekdays"},
     {"ARC_RECEIVABLES_GOAL_PCT", CFG_UINT, offsetof(struct config, receivables_goal_pct), "70", 1, 100,
      "goal: percent of receivables collected within 30 days (P13)"},
     {"ARC_WEBHOOK_INTERVAL_MS", CFG_UINT, offsetof(struct config, webhook_interval_ms), "1000", 0, 3600000,
@@ -143,6 +147,10 @@ int config_load(struct config *cfg)
                                    strpbrk(cfg->management_assignee, " \t\n\r\\'\""))) {
     fprintf(stderr, "arcollectd: ARC_MANAGEMENT_ASSIGNEE must be a handle of at most 200 characters "
                     "without blanks, quotes or backslashes\n");
+    bad = 1;
+  }
+  if (cfg->business_hours_start >= cfg->business_hours_end) {
+    fprintf(stderr, "arcollectd: ARC_BUSINESS_HOURS_START must be before ARC_BUSINESS_HOURS_END\n");
     bad = 1;
   }
   if (cfg->threads == 0) {

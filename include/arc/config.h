@@ -34,6 +34,7 @@ struct config {
   unsigned consumer_max_attempts;    /* P15 */
   unsigned consumer_window_days;
   unsigned consumer_quiet_days;
+  unsigned business_hours_start, business_hours_end;
   unsigned receivables_goal_pct;     /* P13 */
   /* Webhook delivery (src/integrate/delivery.c). */
   unsigned webhook_interval_ms;      /* 0 = no delivery thread */

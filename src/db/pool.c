@@ -65,12 +65,13 @@ int db_pool_init(const struct config *cfg)
            "-c arc.escalate_sales_attempts=%u -c arc.escalate_management_days=%u "
            "-c arc.escalate_legal_days=%u -c arc.management_assignee=%s "
            "-c arc.consumer_max_attempts=%u -c arc.consumer_window_days=%u -c arc.consumer_quiet_days=%u "
-           "-c arc.receivables_goal_pct=%u",
+           "-c arc.receivables_goal_pct=%u -c arc.business_hours_start=%u -c arc.business_hours_end=%u",
            st, st / 2, st * 2, cfg->timezone, cfg->cadence_days, cfg->promise_grace_days,
            cfg->confirm_receipt_days, cfg->plan_grace_days, cfg->plan_max_missed,
            cfg->escalate_sales_attempts, cfg->escalate_management_days, cfg->escalate_legal_days,
            cfg->management_assignee ? cfg->management_assignee : "", cfg->consumer_max_attempts,
-           cfg->consumer_window_days, cfg->consumer_quiet_days, cfg->receivables_goal_pct);
+           cfg->consumer_window_days, cfg->consumer_quiet_days, cfg->receivables_goal_pct, cfg->business_hours_start,
+           cfg->business_hours_end);
   if (!g_key_made) {
     if (pthread_key_create(&g_key, db_free) != 0)
       return -1;

@@ -23,6 +23,8 @@ $$
        arc_setting_int('consumer_max_attempts', 7) AS consumer_max_attempts,
        arc_setting_int('consumer_window_days', 7) AS consumer_window_days,
        arc_setting_int('consumer_quiet_days', 7) AS consumer_quiet_days,
+       arc_setting_int('business_hours_start', 8) AS business_hours_start,
+       arc_setting_int('business_hours_end', 18) AS business_hours_end,
        arc_setting_int('receivables_goal_pct', 70) AS receivables_goal_pct) p) AS playbook,
     (SELECT row_to_json(c) FROM (SELECT p_key_id AS key_id, p_role AS role, p_actor AS actor) c) AS caller) d
 $$;

@@ -128,12 +128,35 @@ $$
               ELSE ((p_at AT TIME ZONE p_zone)::date + 1 + time '08:00') AT TIME ZONE p_zone END
 $$;
 
+-- The first instant at or after P_AT within a business customer's hours:
+-- weekdays from ARC_BUSINESS_HOURS_START to ARC_BUSINESS_HOURS_END local
+-- time in zone P_ZONE (08:00 to 18:00 unless set); P_AT itself when inside,
+-- else the next opening (Friday evening: Monday).  P_LOCAL is P_AT in
+-- P_ZONE, converted once by the caller; one expression, inlined.
+CREATE FUNCTION arc_business_hours_from(p_zone text, p_at timestamptz, p_local timestamp) RETURNS timestamptz
+LANGUAGE sql STABLE AS
+$$
+  SELECT CASE
+    WHEN extract(isodow FROM p_local) <= 5
+         AND p_local - p_local::date >= make_interval(hours => arc_setting_int('business_hours_start', 8))
+         AND p_local - p_local::date < make_interval(hours => arc_setting_int('business_hours_end', 18))
+      THEN p_at
+    WHEN extract(isodow FROM p_local) <= 5
+         AND p_local - p_local::date < make_interval(hours => arc_setting_int('business_hours_start', 8))
+      THEN (p_local::date + make_interval(hours => arc_setting_int('business_hours_start', 8))) AT TIME ZONE p_zone
+    ELSE (p_local::date + CASE extract(isodow FROM p_local) WHEN 5 THEN 3 WHEN 6 THEN 2 ELSE 1 END
+          + make_interval(hours => arc_setting_int('business_hours_start', 8))) AT TIME ZONE p_zone
+  END
+$$;
+
 -- Whether customer C may be called at instant P_AT, as the document's
 -- members: callable_now; call_restriction, why not (cease_communication;
 -- else the day limit that holds it, attempt_cap or recent_conversation;
 -- else outside_hours); callable_from, the first instant it may be called
 -- (the first day the limits allow, at or after 08:00 its time), null when
--- it may be called or never will (cease).  Only consumers have limits.
+-- it may be called or never will (cease).  Only consumers have limits; a
+-- business customer is called in its business hours (outside_hours
+-- otherwise, callable from its next opening).
 --
 -- Part of every consumer follow-up's document, so it is kept cheap: one
 -- index scan over the customer's calls of the last days
@@ -147,15 +170,22 @@ CREATE FUNCTION arc_call_status_fields(c customers, p_at timestamptz)
 RETURNS TABLE (callable_now boolean, call_restriction text, callable_from text)
 LANGUAGE sql STABLE AS
 $$
-  SELECT CASE WHEN c.kind <> 'consumer' THEN true
+  SELECT CASE WHEN c.kind <> 'consumer' THEN b.open_from <= p_at
               WHEN c.cease_communication THEN false
               ELSE h.open_from <= p_at END,
-         CASE WHEN c.kind <> 'consumer' THEN NULL
+         CASE WHEN c.kind <> 'consumer' THEN CASE WHEN b.open_from > p_at THEN 'outside_hours' END
               WHEN c.cease_communication THEN 'cease_communication'
               WHEN h.open_from > p_at THEN coalesce(arc_phone_held_by(h.cap_end, h.quiet_end), 'outside_hours') END,
-         CASE WHEN c.kind = 'consumer' AND NOT c.cease_communication AND h.open_from > p_at
-              THEN arc_ts(h.open_from) END
+         CASE WHEN c.kind <> 'consumer' THEN CASE WHEN b.open_from > p_at THEN arc_ts(b.open_from) END
+              WHEN NOT c.cease_communication AND h.open_from > p_at THEN arc_ts(h.open_from) END
   FROM (SELECT 1) o
+  -- A business customer: its hours.
+  LEFT JOIN LATERAL (
+    SELECT arc_business_hours_from(c.timezone, p_at, l.local) AS open_from
+    FROM (SELECT p_at AT TIME ZONE c.timezone AS local OFFSET 0) l
+    WHERE c.kind <> 'consumer'
+    OFFSET 0) b ON true
+  -- A consumer: the day limits, then its calling hours.
   LEFT JOIN LATERAL (
     -- The first instant the limits and the calling hours allow.
     SELECT e.cap_end, e.quiet_end,

@@ -566,7 +566,9 @@ static void zone(char out[64], int in_day)
 }
 
 /* P15: consumers only between 08:00 and 21:00 their time, and never after
- * a cease-communication request; business accounts at any time. */
+ * a cease-communication request; business accounts in business hours
+ * (weekdays 08:00-18:00 their time: not at night), a cease request
+ * notwithstanding (tests/http/test_consumer_protection.c has their edges). */
 static void callable_now(void **state)
 {
   (void)state;
@@ -589,13 +591,18 @@ static void callable_now(void **state)
   customer(business_ceased, "Business ceased", extra);
 
   const char *cus[] = {awake, asleep, ceased, business, business_ceased};
-  const int want[] = {1, 0, 0, 1, 1};
+  const int want[] = {1, 0, 0, 0, 0};
+  const char *const why[] = {NULL, "outside_hours", "cease_communication", "outside_hours", "outside_hours"};
   for (int i = 0; i < 5; i++) {
     char fu[32];
     follow_up(fu, cus[i], "resolve_dispute", yesterday, 100, "callable");
     json_t *j = get_ok(fu);
     if (json_is_true(json_object_get(j, "callable_now")) != want[i])
       fail_msg("customer %d (%s): callable_now should be %s", i, cus[i], want[i] ? "true" : "false");
+    if (why[i])
+      assert_string_equal(jstr(j, "call_restriction"), why[i]);
+    else
+      assert_true(is_null(j, "call_restriction"));
     json_decref(j);
     j = listed(fu, "assignee=callable");
     assert_non_null(j);

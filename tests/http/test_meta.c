@@ -57,7 +57,9 @@ static void the_playbook_in_force(void **state)
   assert_string_equal(jstr(p, "management_assignee"), "head.of.ar@example.com");
   assert_int_equal(jint(p, "promise_grace_days"), 1);
   assert_int_equal(jint(p, "consumer_max_attempts"), 7);
-  assert_int_equal(json_object_size(p), 13);
+  assert_int_equal(jint(p, "business_hours_start"), 8);
+  assert_int_equal(jint(p, "business_hours_end"), 18);
+  assert_int_equal(json_object_size(p), 15);
   http_resp_clear(&r);
 }
 

@@ -19,7 +19,7 @@ static const char *const vars[] = {
     "ARC_MIGRATIONS_DIR", "ARC_MAX_BODY",       "ARC_CONN_TIMEOUT_S",
     "ARC_CONN_LIMIT",     "ARC_PER_IP_LIMIT",   "ARC_STATEMENT_TIMEOUT_MS",
     "ARC_SHUTDOWN_GRACE_S", "ARC_POLL",         "ARC_CADENCE_DAYS",
-    "ARC_PROMISE_GRACE_DAYS", "ARC_CONFIRM_RECEIPT_DAYS",
+    "ARC_PROMISE_GRACE_DAYS", "ARC_CONFIRM_RECEIPT_DAYS", "ARC_BUSINESS_HOURS_START", "ARC_BUSINESS_HOURS_END",
 };
 
 /* A clean environment with only DATABASE_URL set. */
@@ -162,9 +162,27 @@ static void bad_numbers(void **state)
       {"ARC_PROMISE_GRACE_DAYS", "61"},
       {"ARC_CONFIRM_RECEIPT_DAYS", "-0"},
       {"ARC_CONFIRM_RECEIPT_DAYS", "1e1"},
+      {"ARC_BUSINESS_HOURS_START", "24"},
+      {"ARC_BUSINESS_HOURS_END", "0"},
+      {"ARC_BUSINESS_HOURS_END", "25"},
+      {"ARC_BUSINESS_HOURS_END", "8"}, /* not after the default start */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     refused(cases[i].var, cases[i].value);
+  /* Business hours: defaults 8 to 18; a day of its own is fine. */
+  struct config c;
+  setenv("ARC_BUSINESS_HOURS_START", "0", 1);
+  setenv("ARC_BUSINESS_HOURS_END", "24", 1);
+  assert_int_equal(config_load(&c), 0);
+  assert_int_equal(c.business_hours_start, 0);
+  assert_int_equal(c.business_hours_end, 24);
+  config_free(&c);
+  unsetenv("ARC_BUSINESS_HOURS_START");
+  unsetenv("ARC_BUSINESS_HOURS_END");
+  assert_int_equal(config_load(&c), 0);
+  assert_int_equal(c.business_hours_start, 8);
+  assert_int_equal(c.business_hours_end, 18);
+  config_free(&c);
 }
 
 static void database_url_required(void **state)
