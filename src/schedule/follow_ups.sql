@@ -45,15 +45,6 @@ $$
          = ANY (coalesce(c.preferred_contact_days, arc_default_contact_days(c.kind)))
 $$;
 
--- Whether the customer may be called at this moment (P15, Regulation F
--- 1006.6(b)(1)(i)): a consumer only between 08:00 and 21:00 in its own time
--- zone, and never after a cease-communication request.  Business accounts
--- have no such limits.  This is about the wall clock, not a rule's as_of.
--- The attempt cap and quiet period come from arc_call_status.
-CREATE FUNCTION arc_callable_now(c customers) RETURNS boolean
-LANGUAGE sql STABLE AS
-$$ SELECT c.kind <> 'consumer' OR (arc_call_status(c, now())->>'callable_now')::boolean $$;
-
 -- The follow-up document, as fields in the contract's order, one column
 -- each: the server renders them as they come (src/http/row_json.c), SQL
 -- with row_to_json (arc_follow_up_json) and events with to_jsonb.  P_DAY

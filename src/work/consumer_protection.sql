@@ -220,8 +220,3 @@ $$
     WHERE c.kind = 'consumer' AND NOT c.cease_communication
     OFFSET 0) h ON true
 $$;
-
--- The same as a jsonb object (events' documents).
-CREATE FUNCTION arc_call_status(c customers, p_at timestamptz) RETURNS jsonb
-LANGUAGE sql STABLE AS
-$$ SELECT to_jsonb(s) FROM arc_call_status_fields(c, p_at) s $$;

@@ -390,7 +390,7 @@ static void next_eight(char out[40], const char *zone)
   free(t);
 }
 
-/* An instant, local to the customer, and what arc_call_status says then:
+/* An instant, local to the customer, and what arc_call_status_fields says then:
  * "callable_now call_restriction callable_from" (local, to the minute). */
 struct edge {
   const char *local;
@@ -408,8 +408,9 @@ static void expect_edges(const char *cus, const char *kind, const struct edge *e
       char *got = harness_sql(
           "SELECT concat_ws(' ', s->>'callable_now', coalesce(s->>'call_restriction', '-'), "
           "coalesce(to_char((s->>'callable_from')::timestamptz AT TIME ZONE '%s', 'YYYY-MM-DD\"T\"HH24:MI'), '-')) "
-          "FROM (SELECT arc_call_status(c, timestamp '%s' AT TIME ZONE '%s') AS s "
-          "      FROM customers c WHERE c.id = %s) x",
+          "FROM (SELECT to_jsonb(f) AS s FROM customers c "
+          "      CROSS JOIN LATERAL arc_call_status_fields(c, timestamp '%s' AT TIME ZONE '%s') f "
+          "      WHERE c.id = %s) x",
           zones[z], edges[i].local, zones[z], cus);
       if (!got || strcmp(got, edges[i].want) != 0)
         fail_msg("%s, %s in %s: expected \"%s\", got \"%s\"", kind, edges[i].local, zones[z], edges[i].want,
@@ -467,7 +468,7 @@ static void calling_hours(void **state)
   json_decref(l);
 
   /* The edges of the window at fixed instants, in the customer's own
-   * zone (arc_call_status, what the document shows): 07:59:59.999999 no,
+   * zone (arc_call_status_fields, what the document shows): 07:59:59.999999 no,
    * 08:00 yes, 20:59:59.999999 yes, 21:00 no. */
   static const struct edge edges[] = {
       {"2026-06-10 00:00:00", "false outside_hours 2026-06-10T08:00"},
@@ -603,11 +604,11 @@ static void day_limits_now(void **state)
   char *agree = harness_sql(
       "SELECT string_agg(c.name, ', ') FROM customers c "
       "LEFT JOIN arc_consumer_holds(now()) h ON h.customer_id = c.id "
-      "CROSS JOIN LATERAL arc_call_status(c, now()) s "
+      "CROSS JOIN LATERAL (SELECT to_jsonb(f) AS s FROM arc_call_status_fields(c, now()) f) x "
       "WHERE c.id IN (%s, %s, %s, %s, %s) "
-      "AND (h.held_by IS DISTINCT FROM CASE WHEN s->>'call_restriction' <> 'outside_hours' THEN s->>'call_restriction' END "
+      "AND (h.held_by IS DISTINCT FROM CASE WHEN x.s->>'call_restriction' <> 'outside_hours' THEN x.s->>'call_restriction' END "
       "  OR h.held_until::timestamptz IS DISTINCT FROM "
-      "     CASE WHEN s->>'call_restriction' <> 'outside_hours' THEN '%s'::date::timestamptz END)",
+      "     CASE WHEN x.s->>'call_restriction' <> 'outside_hours' THEN '%s'::date::timestamptz END)",
       capped, capped_early, talked, tied, six, d7);
   if (agree)
     fail_msg("the sweep's holds and the documents disagree for: %s", agree);
