@@ -39,6 +39,11 @@ void query_known(const struct request *rq, const char *const *allowed, struct fi
  * and for 201 a Location of LOCATION_PREFIX + id. */
 unsigned reply_doc(struct reply *rp, unsigned status, const PGresult *r, int row,
                    const char *location_prefix);
+struct db;
+/* Runs statement STMT, whose one row's one column is a document SQL
+ * rendered (a report, /v1/meta), and replies 200 with it; a failure gets
+ * db_error_reply's answer. */
+unsigned reply_rendered(struct db *db, struct reply *rp, const char *stmt, int n, const char *const *params);
 /* The text {"data":[doc,...]TAIL of the first SHOWN doc rows of R, where
  * TAIL carries the page's other members and the closing brace (malloc'd). */
 char *page_json(const PGresult *r, int shown, const char *tail);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arc/dates.h"
+#include "arc/db.h"
 #include "arc/jspec.h"
 #include "arc/resource.h"
 #include "arc/row_json.h"
@@ -122,6 +123,16 @@ unsigned reply_doc(struct reply *rp, unsigned status, const PGresult *r, int row
     reply_header(rp, "Location", loc);
   }
   return status;
+}
+
+unsigned reply_rendered(struct db *db, struct reply *rp, const char *stmt, int n, const char *const *params)
+{
+  PGresult *r;
+  if (db_exec_one(db, stmt, n, params, &r) != DB_ONE)
+    return db_error_reply(db, rp);
+  reply_text(rp, 200, strdup(PQgetvalue(r, 0, 0)));
+  PQclear(r);
+  return 200;
 }
 
 char *page_json(const PGresult *r, int shown, const char *tail)

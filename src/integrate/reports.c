@@ -57,16 +57,6 @@ static int date_errors(struct db *db, const char *as_of, const char *from, const
   return 1;
 }
 
-/* Runs a report statement (one row, one text column) and replies with it. */
-static unsigned reply_report(struct db *db, struct reply *rp, const char *stmt, int n, const char *const *params)
-{
-  PGresult *r;
-  if (db_exec_one(db, stmt, n, params, &r) != DB_ONE)
-    return db_error_reply(db, rp);
-  reply_text(rp, 200, strdup(PQgetvalue(r, 0, 0)));
-  PQclear(r);
-  return 200;
-}
 
 unsigned reports_aging(struct request *rq, struct reply *rp)
 {
@@ -84,7 +74,7 @@ unsigned reports_aging(struct request *rq, struct reply *rp)
   if (field_errors_any(&fe))
     return reply_validation(rp, &fe);
   const char *params[] = {as_of, group_by, currency, customer_id, collector};
-  return reply_report(rq->db, rp, "reports_aging_select", 5, params);
+  return reply_rendered(rq->db, rp, "reports_aging_select", 5, params);
 }
 
 unsigned reports_kpis(struct request *rq, struct reply *rp)
@@ -106,5 +96,5 @@ unsigned reports_kpis(struct request *rq, struct reply *rp)
   if (field_errors_any(&fe))
     return reply_validation(rp, &fe);
   const char *params[] = {from, to, group_by, collector};
-  return reply_report(rq->db, rp, "reports_kpis_select", 4, params);
+  return reply_rendered(rq->db, rp, "reports_kpis_select", 4, params);
 }
