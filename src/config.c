@@ -33,6 +33,9 @@ static const struct cfg_entry {
      "HTTP worker threads, each with one database connection (0 = one per CPU)"},
     {"ARC_SCHEDULER_INTERVAL_S", CFG_UINT, offsetof(struct config, scheduler_interval_s), "300", 0,
      86400, "seconds between scheduler sweeps (0 = no scheduler thread)"},
+    {"ARC_TIME_TRAVEL", CFG_UINT, offsetof(struct config, time_travel), "0", 0, 1,
+     "1 lets POST /v1/scheduler/runs with as_of write (test and demo databases only); "
+     "0: a sweep for another instant is a preview that writes nothing"},
     {"ARC_TIMEZONE", CFG_STR, offsetof(struct config, timezone), "UTC", 0, 0,
      "IANA time zone whose midnight starts the business day"},
     {"ARC_MIGRATIONS_DIR", CFG_STR, offsetof(struct config, migrations_dir), ARC_MIGRATIONS_DIR, 0, 0,

@@ -10,6 +10,7 @@ struct config {
   unsigned port;
   unsigned threads;
   unsigned scheduler_interval_s;
+  unsigned time_travel; /* 1: as_of sweeps write (tests, demos); 0: they are previews */
   char *timezone;
   char *migrations_dir;
   char *code_dir; /* *.sql functions and triggers, loaded by migrate */

@@ -37,6 +37,19 @@ int sweep_execute(struct db *db, const char *as_of, const char *trigger, enum sw
 unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait,
                    struct reply *rp);
 
+/* A preview: the sweep for AS_OF (NULL = now) run and rolled back, under
+ * the same lock, so that it writes nothing (not even a run).  Fills RP
+ * with 200 and what it would have done: counts by reason of what it
+ * would create, close and move, escalation proposals by level, and the
+ * first LIMIT follow-ups it would create, in worklist order. */
+unsigned sweep_preview(struct db *db, const char *as_of, int limit, struct reply *rp);
+
+/* Whether a sweep for another instant than now may write (ARC_TIME_TRAVEL:
+ * test and demo databases), from CFG; read by POST /v1/scheduler/runs. */
+void sweep_configure(const struct config *cfg);
+int sweep_time_travel(void);
+void sweep_set_time_travel(int on); /* tests */
+
 /* The scheduler thread: sweeps every interval with as_of = now. */
 struct scheduler;
 struct scheduler *scheduler_start(const struct config *cfg);

@@ -23,6 +23,7 @@
 #include "arc/metrics_get.h"
 #include "arc/problem.h"
 #include "arc/server.h"
+#include "arc/sweep.h"
 
 #define MAX_JSON_DEPTH 32
 /* How much of an unwanted body is read (and dropped) to deliver an early
@@ -555,6 +556,7 @@ struct server *server_start(const struct config *cfg, const struct route *routes
   srv->max_body = cfg->max_body;
   srv->streamed_max_body = cfg->import_max_bytes;
   imports_configure(cfg);
+  sweep_configure(cfg);
   auth_cache_configure(cfg->auth_cache_ms);
 
   struct sockaddr_storage ss = {0};

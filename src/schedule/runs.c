@@ -1,5 +1,7 @@
 /* /v1/scheduler/runs: run a sweep now (admin; optionally for another
  * instant, to replay a day) and read past runs (admin, manager). */
+#include <stdint.h>
+
 #include "arc/db.h"
 #include "arc/handlers.h"
 #include "arc/jspec.h"
@@ -7,17 +9,33 @@
 #include "arc/sweep.h"
 
 /* The sweep runs on the request's own connection and waits for another
- * instance's sweep to finish: the caller asked for this one to happen. */
+ * instance's sweep to finish: the caller asked for this one to happen.
+ * Only a sweep for now writes, unless ARC_TIME_TRAVEL is on: a sweep for
+ * another instant, or one asked for with "preview": true, is a preview. */
 unsigned scheduler_runs_create(struct request *rq, struct reply *rp)
 {
   const char *as_of = NULL;
+  int preview = -1;
+  int64_t limit = -1;
   struct jspec spec[] = {
       JSPEC_INSTANTV("as_of", 0, &as_of),
+      JSPEC_BOOLV("preview", 0, &preview),
+      JSPEC_INTV("limit", 0, &limit, 0, 1000),
       JSPEC_ENDV,
   };
   struct field_errors fe = {0};
-  if (!jspec_parse(rq->body, spec, JSPEC_CREATE, "", &fe))
+  jspec_parse(rq->body, spec, JSPEC_CREATE, "", &fe);
+  if (preview == -1)
+    preview = as_of && !sweep_time_travel();
+  if (as_of && !preview && !sweep_time_travel())
+    field_error(&fe, "as_of", "a sweep for another instant than now only previews (this server has "
+                              "ARC_TIME_TRAVEL off): leave out \"preview\": false");
+  if (limit >= 0 && !preview)
+    field_error(&fe, "limit", "is the number of follow-ups a preview shows: send it with \"preview\": true");
+  if (field_errors_any(&fe))
     return reply_validation(rp, &fe);
+  if (preview)
+    return sweep_preview(rq->db, as_of, limit >= 0 ? (int)limit : 100, rp);
   return sweep_run(rq->db, as_of, "api", SWEEP_WAIT, rp);
 }
 

@@ -21,6 +21,11 @@ const struct db_stmt runs_stmts[] = {
     {"scheduler_runs_finish",
      "UPDATE scheduler_runs r SET finished_at = clock_timestamp(), created = $2::jsonb, closed = $3::jsonb "
      "WHERE id = $1::bigint RETURNING r.id, 1, arc_scheduler_run_json(r)::text"},
+    /* A preview (sweep.c): what is open before its rules, and after them
+     * its document; $1 id, $2 created, $3 closed, $4 follow-ups shown. */
+    {"scheduler_runs_preview_begin", "SELECT arc_sweep_preview_begin()"},
+    {"scheduler_runs_preview",
+     "SELECT arc_sweep_preview($1::bigint, $2::json, $3::json, $4::integer)::text"},
     /* Newest first: $1 cursor (an id), $2 limit + 1, as_of from $3
      * (inclusive) to $4 (exclusive). */
     {"scheduler_runs_select_page",

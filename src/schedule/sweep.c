@@ -1,11 +1,16 @@
 /* The sweep: every rule of sweep_rules[] for one as_of, in one transaction,
  * under a cluster-wide advisory lock so that of several instances exactly
- * one sweeps at a time.  The rules are set-based statements (listed in
+ * one sweeps at a time.  A preview is the same transaction rolled back,
+ * having read what it did: the rules themselves are the one definition of
+ * what a sweep does, so a preview cannot disagree with the sweep.  The rules are set-based statements (listed in
  * rules.c, each in rules/<name>.sql, what they share in sweep.sql); this
  * file only runs them in order and counts what they did. */
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "arc/config.h"
 #include "arc/db.h"
 #include "arc/http.h"
 #include "arc/metrics.h"
@@ -13,11 +18,19 @@
 #include "arc/resource.h"
 #include "arc/sweep.h"
 
+static atomic_int time_travel;
+
+void sweep_configure(const struct config *cfg) { atomic_store(&time_travel, cfg->time_travel != 0); }
+int sweep_time_travel(void) { return atomic_load(&time_travel); }
+void sweep_set_time_travel(int on) { atomic_store(&time_travel, on != 0); }
+
 struct sweep_ctx {
   const char *as_of; /* NULL = now */
   const char *trigger;
   enum sweep_wait wait;
-  PGresult *run; /* the finished run: id, version, doc */
+  int preview;   /* roll back, and keep what it would have done in run */
+  const char *limit; /* a preview's follow-ups shown */
+  PGresult *run; /* the finished run: id, version, doc; a preview's doc */
 };
 
 /* Adds N to OBJ[REASON]; reasons with nothing to count are left out, so
@@ -59,6 +72,8 @@ static int sweep_tx(struct db *db, void *vctx)
   PGresult *run = db_exec(db, "scheduler_runs_insert", 3, run_params);
   if (!run)
     return DB_HARD;
+  if (ctx->preview)
+    PQclear(db_exec(db, "scheduler_runs_preview_begin", 0, NULL));
   /* Every rule reads the same instant and records the same run. */
   const char *rule_params[] = {PQgetvalue(run, 0, 1), PQgetvalue(run, 0, 0)};
   json_t *created = json_object(), *closed = json_object();
@@ -84,8 +99,9 @@ static int sweep_tx(struct db *db, void *vctx)
   char *closed_text = json_dumps(closed, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(created);
   json_decref(closed);
-  const char *finish_params[] = {PQgetvalue(run, 0, 0), created_text, closed_text};
-  PGresult *done = db_exec(db, "scheduler_runs_finish", 3, finish_params);
+  const char *finish_params[] = {PQgetvalue(run, 0, 0), created_text, closed_text, ctx->limit};
+  PGresult *done = ctx->preview ? db_exec(db, "scheduler_runs_preview", 4, finish_params)
+                                : db_exec(db, "scheduler_runs_finish", 3, finish_params);
   free(created_text);
   free(closed_text);
   PQclear(run);
@@ -93,7 +109,7 @@ static int sweep_tx(struct db *db, void *vctx)
     return DB_HARD;
   PQclear(ctx->run); /* a retried transaction's */
   ctx->run = done;
-  return DB_ONE;
+  return ctx->preview ? DB_ROLLBACK : DB_ONE;
 }
 
 static enum metrics_sweep_outcome outcome_of(int rc)
@@ -137,4 +153,21 @@ unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum s
   metrics_sweep_run(trigger, status == 201 ? METRICS_SWEEP_OK : status == 409 ? METRICS_SWEEP_SKIPPED : METRICS_SWEEP_FAILED,
                     metrics_clock_us() - t0);
   return status;
+}
+
+/* Not db_run_tx: it commits what answers 2xx, and a preview stores nothing
+ * (an Idempotency-Key is not kept either: a preview may be repeated). */
+unsigned sweep_preview(struct db *db, const char *as_of, int limit, struct reply *rp)
+{
+  char limit_text[16];
+  snprintf(limit_text, sizeof limit_text, "%d", limit);
+  struct sweep_ctx ctx = {.as_of = as_of, .trigger = "api", .wait = SWEEP_WAIT, .preview = 1, .limit = limit_text};
+  int rc = db_tx(db, sweep_tx, &ctx);
+  if (rc != DB_ROLLBACK || !ctx.run) {
+    PQclear(ctx.run);
+    return db_error_reply(db, rp);
+  }
+  reply_text(rp, 200, strdup(PQgetvalue(ctx.run, 0, 0)));
+  PQclear(ctx.run);
+  return 200;
 }

@@ -199,6 +199,45 @@ static void post_without_as_of(void **state)
   http_resp_clear(&r);
 }
 
+/* After days without a sweep (the server was down), the next one makes
+ * what those days would have, due on the days they fell due: an invoice due
+ * four days ago is overdue since three days ago; a failed call seven days
+ * ago was to be retried four days ago.  Both are on today's worklist. */
+static void catch_up_after_downtime(void **state)
+{
+  (void)state;
+  char today[16], inv[32], late[32], called[32], want[16];
+  day(today, 0);
+  sql_customer(late, "Catch Up Late Ltd");
+  sql_invoice(inv, .customer = late, .amount = 41000, .from = today, .issued_in = -34, .due_in = -4);
+  sql_customer(called, "Catch Up Called Ltd");
+  sql_invoice(inv, .customer = called, .amount = 42000, .from = today, .issued_in = -40, .due_in = -10);
+  harness_sql("INSERT INTO call_logs (customer_id, channel, direction, outcome, occurred_at, logged_by) "
+              "VALUES (%s, 'phone', 'outbound', 'no_answer', now() - interval '7 days', 'x')",
+              called);
+  struct http_resp r = {0};
+  http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, "{}", NULL);
+  assert_status(&r, 201);
+  http_resp_clear(&r);
+  char *due = harness_sql("SELECT due_on FROM follow_ups WHERE customer_id = %s AND reason = 'overdue'", late);
+  day(want, -3);
+  assert_string_equal(due, want);
+  free(due);
+  due = harness_sql("SELECT due_on FROM follow_ups WHERE customer_id = %s AND reason = 'retry'", called);
+  day(want, -4);
+  assert_string_equal(due, want);
+  free(due);
+  httpf(&r, "GET", ROLE_ADMIN, NULL, "/v1/follow-ups?limit=200");
+  assert_status(&r, 200);
+  int seen = 0;
+  for (size_t i = 0; i < data_size(&r); i++) {
+    const char *cus = jstr(json_array_get(json_object_get(r.json, "data"), i), "customer_id");
+    seen += strcmp(cus, late) == 0 || strcmp(cus, called) == 0;
+  }
+  assert_int_equal(seen, 2);
+  http_resp_clear(&r);
+}
+
 static void post_with_as_of(void **state)
 {
   (void)state;
@@ -656,6 +695,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(post_without_as_of),
       cmocka_unit_test(post_with_as_of),
+      cmocka_unit_test(catch_up_after_downtime),
       cmocka_unit_test(refused_requests),
       cmocka_unit_test(list_newest_first),
       cmocka_unit_test_teardown(concurrent_posts_take_turns, cleanup),
