@@ -1180,18 +1180,61 @@ static void attempts_since_success(void **state)
   assert_string_equal(jstr(e, "reason"), "5 unsuccessful attempts since the last successful contact");
   assert_string_equal(jstr(e, "assignee"), SALES);
   json_decref(e);
-  /* Not decided by day 45: raised to management, for the management handle. */
+  /* Not decided by day 45: it waits at its rung (the ladder); once the
+   * manager opens it, management is proposed to it. */
   sweep_at(BASE, 45);
-  expect_ladder("45 days", cus, "proposed:management:-:-");
-  e = get_escalation(id);
-  assert_string_equal(jstr(e, "reason"), "45 days overdue");
-  assert_string_equal(jstr(e, "assignee"), MANAGEMENT);
+  expect_ladder("45 days", cus, "proposed:sales:-:-");
+  patch_ok(id, "{\"status\": \"open\"}");
+  sweep_at(BASE, 46);
+  expect_ladder("opened", cus, "open:sales:management:-");
+}
+
+/* An account that never had an escalation gets the ladder's first rung,
+ * whatever its policy level: 100 days overdue at its first sweep is a
+ * sales proposal, not legal; each rung a manager takes (or refuses) brings
+ * the next one, up to the policy's level.  No other escalation row is
+ * written, and one event per proposal. */
+static void ladder_one_rung_at_a_time(void **state)
+{
+  (void)state;
+  char cus[32], inv[32], id[32], id2[32];
+  customer(cus, "Long Silent Ltd", "");
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 70000);
+#define EVENTS "SELECT count(*) FROM events WHERE resource_type = 'escalation' AND customer_id = %s"
+  long long events = harness_sql_int(EVENTS, cus);
+  sweep_at(BASE, 100);
+  expect_ladder("first sweep at 100 days", cus, "proposed:sales:-:-");
+  assert_int_equal(harness_sql_int(EVENTS, cus), events + 1);
+  current(id, cus);
+  json_t *e = get_escalation(id);
+  assert_string_equal(jstr(e, "reason"), "100 days overdue");
+  assert_string_equal(jstr(e, "assignee"), SALES);
   json_decref(e);
+  sweep_at(BASE, 101);
+  expect_ladder("undecided", cus, "proposed:sales:-:-");
+  assert_int_equal(harness_sql_int(EVENTS, cus), events + 1);
+  /* Opened: management is proposed to it, then legal once that is taken. */
+  patch_ok(id, "{\"status\": \"open\"}");
+  sweep_at(BASE, 102);
+  expect_ladder("sales open", cus, "open:sales:management:-");
+  patch_ok(id, "{\"level\": \"management\"}");
+  sweep_at(BASE, 103);
+  expect_ladder("management open", cus, "open:management:legal:-");
+  /* A manager who refuses a rung gets the next one proposed. */
+  char other[32];
+  customer(other, "Long Silent Two Ltd", "");
+  new_invoice(inv, .customer = other, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 70000);
+  sweep_at(BASE, 104);
+  expect_ladder("other, first", other, "proposed:sales:-:-");
+  current(id2, other);
+  patch_ok(id2, "{\"status\": \"cancelled\"}");
+  sweep_at(BASE, 105);
+  expect_ladder("other, sales refused", other, "cancelled:sales:-:- proposed:management:-:-");
+#undef EVENTS
 }
 
 /* A proposal a manager cancelled is not proposed again in the same overdue
- * episode; the next rung is.  An unaccepted proposal rises with the
- * policy. */
+ * episode; the next rung is.  An undecided proposal stays at its rung. */
 static void cancelled_not_again(void **state)
 {
   (void)state;
@@ -1215,23 +1258,31 @@ static void cancelled_not_again(void **state)
   assert_string_equal(jstr(e, "reason"), "45 days overdue");
   assert_string_equal(jstr(e, "assignee"), MANAGEMENT);
   json_decref(e);
-  /* Nobody looked at it: at 90 days the same proposal is raised. */
+  /* Nobody looked at it: at 90 days it still waits at its rung, and
+   * nothing is written for it. */
 #define MINE "SELECT count(*) FROM events WHERE resource_type = 'escalation' AND customer_id = %s"
   long long events = harness_sql_int(MINE, cus);
   sweep_at(BASE, 90);
-  expect_ladder("90 days", cus, "cancelled:sales:-:- proposed:legal:-:-");
-  e = get_escalation(id2);
-  assert_string_equal(jstr(e, "reason"), "90 days overdue");
+  expect_ladder("90 days", cus, "cancelled:sales:-:- proposed:management:-:-");
+  assert_int_equal(harness_sql_int(MINE, cus), events);
+  /* Cancelled: the next rung, legal. */
+  patch_ok(id2, "{\"status\": \"cancelled\"}");
+  sweep_at(BASE, 91);
+  expect_ladder("management cancelled", cus, "cancelled:sales:-:- cancelled:management:-:- proposed:legal:-:-");
+  char id3[32];
+  current(id3, cus);
+  e = get_escalation(id3);
+  assert_string_equal(jstr(e, "reason"), "91 days overdue");
   json_decref(e);
-  assert_int_equal(harness_sql_int(MINE, cus), events + 1);
+  assert_int_equal(harness_sql_int(MINE, cus), events + 2); /* the cancel, the proposal */
 #undef MINE
   char type[64];
-  last_event(type, id2);
+  last_event(type, id3);
   assert_string_equal(type, "escalation.proposed");
   /* Cancelled too: nothing more this episode. */
-  patch_ok(id2, "{\"status\": \"cancelled\"}");
+  patch_ok(id3, "{\"status\": \"cancelled\"}");
   sweep_at(BASE, 120);
-  expect_ladder("both cancelled", cus, "cancelled:sales:-:- cancelled:legal:-:-");
+  expect_ladder("all cancelled", cus, "cancelled:sales:-:- cancelled:management:-:- cancelled:legal:-:-");
 }
 
 /* A declined climb is not proposed again; a higher one is. */
@@ -1397,16 +1448,16 @@ static void settled_by_the_sweep(void **state)
   customer(p, "Pays Before Ltd", "");
   new_invoice(inv2, .customer = p, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 3000);
   sweep_at(BASE, 50);
-  expect_ladder("proposed", p, "proposed:management:-:-");
+  expect_ladder("proposed", p, "proposed:sales:-:-");
   pay(p, 3000, BASE, 51);
   sweep_at(BASE, 52);
-  expect_ladder("paid", p, "cancelled:management:-:-");
+  expect_ladder("paid", p, "cancelled:sales:-:-");
   char *closed_by =
       harness_sql("SELECT closed_by || '/' || coalesce(outcome, '-') FROM escalations WHERE customer_id = %s", p);
   assert_string_equal(closed_by, "system/-");
   free(closed_by);
   sweep_at(BASE, 100);
-  expect_ladder("nothing owed", p, "cancelled:management:-:-");
+  expect_ladder("nothing owed", p, "cancelled:sales:-:-");
 }
 
 /* A sweep repeated for the same as_of changes no escalation and makes no
@@ -1423,8 +1474,8 @@ static void idempotent(void **state)
   current(id, b);
   patch_ok(id, "{\"status\": \"open\"}");
   sweep_at(BASE, 95);
-  expect_ladder("first", a, "proposed:legal:-:-");
-  expect_ladder("first", b, "open:management:legal:-");
+  expect_ladder("first", a, "proposed:sales:-:-");
+  expect_ladder("first", b, "open:sales:management:-");
   static const char *const escalations[] = {"escalations", NULL}, *const follow_ups[] = {"follow_ups", NULL};
   char *before = tables_fingerprint(escalations), *fbefore = tables_fingerprint(follow_ups);
   long long events = harness_sql_int("SELECT count(*) FROM events");
@@ -1447,23 +1498,27 @@ static void idempotent(void **state)
 }
 
 /* A manager's decision committed while a sweep waits on the same row: the
- * sweep does not write over it (it raises only the version it read). */
+ * sweep does not write over it (it writes only the version it read).  The
+ * manager climbs an open sales escalation to management by hand while the
+ * sweep would propose management to it. */
 static void manager_wins_a_race_with_the_sweep(void **state)
 {
   (void)state;
-  char cus[32], inv[32], id[32], as_of[40], sql[256];
+  char cus[32], inv[32], id[32], as_of[40], sql[256], body[256];
   customer(cus, "Race Ltd", "");
   new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 4000);
-  proposal(id, cus, "sales");
+  snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"level\": \"sales\", \"reason\": \"r\"}", cus);
+  json_t *e = open_escalation(body);
+  snprintf(id, sizeof id, "%s", jstr(e, "id"));
+  json_decref(e);
   PGconn *held = PQconnectdb(getenv("DATABASE_URL"));
   assert_int_equal(PQstatus(held), CONNECTION_OK);
   exec_ok(held, "BEGIN");
   snprintf(sql, sizeof sql,
-           "UPDATE escalations SET status = 'cancelled', closed_at = now(), closed_by = 'boss@example.com' "
-           "WHERE id = %s",
+           "UPDATE escalations SET level = 'management' WHERE id = %s",
            id);
   exec_ok(held, sql);
-  /* Day 50: the policy would raise the proposal to management. */
+  /* Day 50: the policy would propose management to it. */
   instant_at(as_of, BASE, 50, "09:00");
   /* A sweep is an admin's. */
   struct racer run = {.who = ROLE_ADMIN};
@@ -1483,10 +1538,12 @@ static void manager_wins_a_race_with_the_sweep(void **state)
   pthread_join(th, NULL);
   assert_int_equal(run.status, 201);
   assert_true(waiting);
-  expect_ladder("after the race", cus, "cancelled:sales:-:-");
-  /* The next sweep: cancelled at sales, so management is proposed anew. */
-  sweep_at(BASE, 51);
-  expect_ladder("next sweep", cus, "cancelled:sales:-:- proposed:management:-:-");
+  expect_ladder("after the race", cus, "open:management:-:-");
+  /* The next rung, once the policy reaches it. */
+  sweep_at(BASE, 89);
+  expect_ladder("day 89", cus, "open:management:-:-");
+  sweep_at(BASE, 90);
+  expect_ladder("day 90", cus, "open:management:legal:-");
 }
 
 int main(void)
@@ -1508,6 +1565,7 @@ int main(void)
       cmocka_unit_test(ladder_climbs),
       cmocka_unit_test(attempts_since_success),
       cmocka_unit_test(cancelled_not_again),
+      cmocka_unit_test(ladder_one_rung_at_a_time),
       cmocka_unit_test(declined_climb),
       cmocka_unit_test(handed_off_stops_routine),
       cmocka_unit_test(settled_by_the_sweep),

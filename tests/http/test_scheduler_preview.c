@@ -24,10 +24,10 @@ static char *all_rows(void)
 static char today[16];
 static char cus_old[32], cus_new[32], cus_promise[32], snoozed_fu[32];
 
-/* The book: an account 60 days overdue (an escalation proposal at
- * management after the first sweep), one overdue since yesterday, one that
- * promised to pay in three days; one follow-up snoozed for five days.
- * Swept today for real. */
+/* The book: an account 60 days overdue (the ladder's first rung, sales, is
+ * proposed at the first sweep, and opened), one overdue since yesterday,
+ * one that promised to pay in three days; one follow-up snoozed for five
+ * days.  Swept today for real. */
 static int setup(void **state)
 {
   if (harness_setup(state) != 0)
@@ -67,10 +67,14 @@ static int setup(void **state)
   httpf(&r, "PATCH", ROLE_ADMIN, body, "/v1/follow-ups/%s", snoozed_fu);
   assert_status(&r, 200);
   http_resp_clear(&r);
-  assert_int_equal(harness_sql_int("SELECT count(*) FROM escalations WHERE customer_id = %s "
-                                   "AND status = 'proposed' AND level = 'management'",
-                                   cus_old),
-                   1);
+  char *esc = harness_sql("SELECT id FROM escalations WHERE customer_id = %s AND status = 'proposed' "
+                          "AND level = 'sales'",
+                          cus_old);
+  assert_non_null(esc);
+  httpf(&r, "PATCH", ROLE_MANAGER, "{\"status\": \"open\"}", "/v1/escalations/%s", esc);
+  assert_status(&r, 200);
+  http_resp_clear(&r);
+  free(esc);
   return 0;
 }
 
@@ -103,8 +107,9 @@ static long long count_of(const json_t *doc, const char *what, const char *key)
   return json_integer_value(json_object_get(json_object_get(doc, what), key));
 }
 
-/* Ten days on: the promise is broken, the snooze is over, the old account
- * is 70 days overdue (no new level yet); nothing of it is written. */
+/* Ten days on: the promise is broken, the snooze is over, management is
+ * proposed to the old account's open sales escalation; nothing of it is
+ * written. */
 static void future_preview_writes_nothing(void **state)
 {
   (void)state;
@@ -114,6 +119,7 @@ static void future_preview_writes_nothing(void **state)
   json_t *doc = preview(body);
   assert_string_equal(jstr(doc, "as_of"), as_of);
   assert_int_equal(count_of(doc, "created", "promise_broken"), 1);
+  assert_int_equal(count_of(doc, "proposed", "management"), 1);
   assert_true(count_of(doc, "moved", "overdue") >= 1); /* the snoozed one wakes */
   /* The follow-ups it would create, in worklist order, documents as GET
    * shows them. */
@@ -138,11 +144,14 @@ static void future_preview_writes_nothing(void **state)
                    1);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM promises WHERE status = 'broken'"), 0);
 
-  /* Fifty days on: legal is proposed in place of management. */
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM escalations WHERE proposed_level IS NOT NULL"), 0);
+
+  /* Fifty days on (110 days overdue): still the next rung, management. */
   instant_at(as_of, today, 50, "09:00");
   snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
   doc = preview(body);
-  assert_int_equal(count_of(doc, "proposed", "legal"), 1);
+  assert_int_equal(count_of(doc, "proposed", "management"), 1);
+  assert_int_equal(count_of(doc, "proposed", "legal"), 0);
   json_decref(doc);
 }
 

@@ -16,14 +16,20 @@
 --    could only reach sales: overdue for less than the management days,
 --    with no escalation under way and none closed by a manager in this
 --    episode).
--- 3. No escalation under way: a proposal at that level, unless a manager
---    closed (cancelled, or resolved with the account still overdue) one of
---    the customer's escalations at that level or higher in this overdue
---    episode (proposed after the oldest due date): the policy does not
---    nag.  A proposal whose policy level rose: raised
---    (reason, invoices and assignee follow).  An open one whose policy
---    level is above its level, its proposed and its declined level: that
---    level is proposed.
+-- 3. The ladder (P8: sales, then management, then legal): the policy
+--    level says how far an account may go, and a proposal is only ever the
+--    next rung above where the account stands, so that what a manager is
+--    asked is what can be acted on now.  Where it stands: with no
+--    escalation under way, the highest level a manager closed (cancelled,
+--    or resolved with the account still overdue) in this overdue episode
+--    (proposed after the oldest due date), none at first; with one open,
+--    its level or a level proposed to it and declined, whichever is
+--    higher (a manager who opened legal by hand has skipped the rungs
+--    below).  No escalation under way and the policy above that: a
+--    proposal at the next rung.  One open: the next rung is proposed to it
+--    (proposed_level) unless it is proposed already.  A proposal waits at
+--    its rung for a manager's decision: it is not raised while the policy
+--    rises; once it is opened or cancelled, the next rung follows.
 -- Every update is guarded by the version the sweep read: a row a manager
 -- changed meanwhile (the sweep takes no row locks before deciding) is
 -- left as the manager left it, and looked at again by the next sweep.
@@ -117,15 +123,21 @@ BEGIN
                                     WHEN a.days >= v_mgmt THEN 'management'
                                     WHEN t.customer_id IS NOT NULL THEN 'sales' END AS level) AS p
     WHERE p.level IS NOT NULL),
-  -- Each account's policy beside its escalation under way, joined once;
-  -- then only the rows that change are joined further and written.
+  -- Each account's policy beside its escalation under way and the rung it
+  -- stands on, joined once; then only the rows that change are joined
+  -- further and written.
   pc AS MATERIALIZED (
-    SELECT p.customer_id, p.invoice_ids, p.level, p.rank, p.reason,
-           cur.id, cur.version, cur.status, cur.level AS cur_level,
-           greatest(arc_escalation_rank(cur.level), arc_escalation_rank(cur.proposed_level),
-                    arc_escalation_rank(cur.declined_level)) AS cur_rank
+    SELECT p.customer_id, p.invoice_ids, p.reason, cur.id, cur.version, cur.status, n.rank,
+           (ARRAY['sales', 'management', 'legal', 'agency'])[n.rank] AS level,
+           arc_escalation_rank(cur.proposed_level) AS proposed_rank
     FROM pol p
-    LEFT JOIN cur ON cur.customer_id = p.customer_id),
+    LEFT JOIN cur ON cur.customer_id = p.customer_id
+    LEFT JOIN refused r ON r.customer_id = p.customer_id
+    CROSS JOIN LATERAL (SELECT CASE WHEN cur.id IS NULL THEN coalesce(r.rank, 0)
+                                    ELSE greatest(arc_escalation_rank(cur.level),
+                                                  arc_escalation_rank(cur.declined_level)) END AS rank) AS b
+    CROSS JOIN LATERAL (SELECT least(p.rank, b.rank + 1) AS rank) AS n
+    WHERE p.rank > b.rank),
   proposed AS (
     INSERT INTO escalations (customer_id, invoice_ids, level, reason, assignee, status, proposed_by, proposed_at,
                              run_id)
@@ -134,26 +146,16 @@ BEGIN
     FROM pc p
     JOIN customers c ON c.id = p.customer_id
     WHERE p.id IS NULL
-      AND NOT EXISTS (SELECT 1 FROM refused r WHERE r.customer_id = p.customer_id AND r.rank >= p.rank)
     ORDER BY p.customer_id
     ON CONFLICT DO NOTHING
-    RETURNING 1),
-  raised AS (
-    UPDATE escalations e SET
-      level = p.level, reason = p.reason, invoice_ids = p.invoice_ids,
-      assignee = (SELECT arc_escalation_assignee(c, p.level) FROM customers c WHERE c.id = p.customer_id),
-      proposed_at = p_as_of, run_id = p_run
-    FROM pc p
-    WHERE p.status = 'proposed' AND p.rank > arc_escalation_rank(p.cur_level)
-      AND e.id = p.id AND e.version = p.version
     RETURNING 1),
   climbs AS (
     UPDATE escalations e SET proposed_level = p.level, run_id = p_run
     FROM pc p
-    WHERE p.status = 'open' AND p.rank > p.cur_rank
+    WHERE p.status = 'open' AND p.rank > p.proposed_rank
       AND e.id = p.id AND e.version = p.version
     RETURNING 1)
-  SELECT (SELECT count(*) FROM proposed) + (SELECT count(*) FROM raised) + (SELECT count(*) FROM climbs)
+  SELECT (SELECT count(*) FROM proposed) + (SELECT count(*) FROM climbs)
   INTO v_changed;
 END
 $$;
