@@ -3,8 +3,12 @@
  * Into an empty database (DATABASE_URL) it applies the migrations, loads
  * 100k customers, 1M invoices, the payments that paid them, 300k call
  * logs, 20k promises and 5k open disputes with set-based SQL, then times
- * sweep_run: a full sweep for one as_of, the same sweep again (it must
- * create nothing), and a sweep for the next day.  See bench/README.md.
+ * sweep_run as the scheduler runs it: the first sweep, the same as_of
+ * again (nothing changed: no rule runs), the same forced to run every rule
+ * (it must create nothing), a preview of the next day, a sweep after 1,000
+ * scattered writes (payments, call logs, promises), and the next day;
+ * beside them, the bare SQL that reads what the rules read.  See
+ * bench/README.md.
  *
  *   sweep_bench [--profile | --load-only]
  *
@@ -274,16 +278,17 @@ static double server_cpu_s(PGconn *conn)
   return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* One timed sweep; prints the run's counts, the events it wrote, the WAL
- * it made and the server's CPU time.  Returns what it created. */
-static long long timed_sweep(struct db *db, const char *label, const char *as_of)
+/* One timed sweep (FULL: every rule, whatever changed); prints its kind,
+ * the run's counts, the events it wrote, the WAL it made and the server's
+ * CPU time.  Returns what it created. */
+static long long timed_sweep(struct db *db, const char *label, const char *as_of, int full)
 {
   struct reply rp = {0};
   long long last_event = value(db->conn, "SELECT coalesce(max(id), 0) FROM events");
   char *lsn = text_value(db->conn, "SELECT pg_current_wal_lsn()::text");
   double cpu0 = server_cpu_s(db->conn);
   double t0 = now_s();
-  unsigned status = sweep_run(db, as_of, "api", SWEEP_WAIT, &rp);
+  unsigned status = sweep_run(db, as_of, "api", SWEEP_WAIT, full, &rp);
   double secs = now_s() - t0;
   double cpu = cpu0 < 0 ? -1 : server_cpu_s(db->conn) - cpu0;
   json_t *doc = rp.json ? json_incref(rp.json) : json_loads(rp.text ? rp.text : "null", 0, NULL);
@@ -299,8 +304,9 @@ static long long timed_sweep(struct db *db, const char *label, const char *as_of
   json_object_foreach(json_object_get(doc, "closed"), k, v) closed_total += json_integer_value(v);
   char *created = json_dumps(json_object_get(doc, "created"), JSON_COMPACT | JSON_SORT_KEYS);
   char *closed = json_dumps(json_object_get(doc, "closed"), JSON_COMPACT | JSON_SORT_KEYS);
-  printf("%-22s as_of %s  %7.2f s  created %lld %s  closed %lld %s\n", label, json_string_value(json_object_get(doc, "as_of")),
-         secs, created_total, created, closed_total, closed);
+  printf("%-22s as_of %s  %7.2f s  %-9s  created %lld %s  closed %lld %s\n", label,
+         json_string_value(json_object_get(doc, "as_of")), secs, json_string_value(json_object_get(doc, "kind")),
+         created_total, created, closed_total, closed);
   /* Escalations are not follow-ups: what the run proposed (or raised, or
    * proposed to climb) is counted by the run_id it left on them. */
   char sql[160];
@@ -317,6 +323,77 @@ static long long timed_sweep(struct db *db, const char *label, const char *as_of
   json_decref(doc);
   reply_clear(&rp);
   return created_total;
+}
+
+/* A preview of AS_OF (nothing written); prints its time and counts. */
+static void timed_preview(struct db *db, const char *as_of)
+{
+  struct reply rp = {0};
+  char *lsn = text_value(db->conn, "SELECT pg_current_wal_lsn()::text");
+  double t0 = now_s();
+  unsigned status = sweep_preview(db, as_of, 100, &rp);
+  double secs = now_s() - t0;
+  json_t *doc = json_loads(rp.text ? rp.text : "null", 0, NULL);
+  if (status != 200 || !doc) {
+    fprintf(stderr, "sweep_bench: preview answered %u: %s\n", status, rp.text ? rp.text : "");
+    exit(1);
+  }
+  char *created = json_dumps(json_object_get(doc, "created"), JSON_COMPACT | JSON_SORT_KEYS);
+  char *proposed = json_dumps(json_object_get(doc, "proposed"), JSON_COMPACT | JSON_SORT_KEYS);
+  char sql[160];
+  snprintf(sql, sizeof sql, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '%s') / 1048576", lsn);
+  printf("%-22s as_of %s  %7.2f s  preview    would create %s, propose %s; WAL %lld MB (rolled back)\n",
+         "preview of next day", as_of, secs, created, proposed, value(db->conn, sql));
+  free(created);
+  free(proposed);
+  free(lsn);
+  json_decref(doc);
+  reply_clear(&rp);
+}
+
+/* 1,000 writes spread over the book, as the API makes them (triggers on):
+ * 400 call logs, 300 payments (auto-allocated, arc_payment_record as
+ * POST /v1/payments runs it) and 300 promises, for random customers. */
+static void scattered_writes(PGconn *c)
+{
+  double t0 = now_s();
+  run(c, "", "SELECT setseed(0.13)");
+  run(c, "", "BEGIN");
+  run(c, "", "SELECT set_config('arc.actor', 'bench', true)");
+  run(c, "", "INSERT INTO call_logs (customer_id, channel, direction, outcome, occurred_at, logged_by) "
+             "SELECT 1 + (random() * 99999)::bigint, 'phone', 'outbound', 'no_answer', now() - interval '1 minute', 'bench' "
+             "FROM generate_series(1, 400)");
+  run(c, "", "SELECT arc_payment_record(jsonb_build_object('customer_id', x.id::text, 'amount', 1000, "
+             "'currency', x.currency, 'received_on', to_char(current_date, 'YYYY-MM-DD'), 'method', 'check'), 'bench') "
+             "FROM (SELECT c.id, coalesce((SELECT i.currency FROM invoices i WHERE i.customer_id = c.id LIMIT 1), 'USD') "
+             "      AS currency FROM customers c WHERE c.id IN (SELECT 1 + (random() * 99999)::bigint "
+             "                                                   FROM generate_series(1, 300))) x");
+  run(c, "", "INSERT INTO promises (customer_id, amount, currency, promised_on, created_by) "
+             "SELECT x.id, 5000, 'USD', current_date + 7, 'bench' "
+             "FROM (SELECT DISTINCT 1 + (random() * 99999)::bigint AS id FROM generate_series(1, 300)) x "
+             "WHERE NOT EXISTS (SELECT 1 FROM promises p WHERE p.customer_id = x.id AND p.status = 'pending')");
+  run(c, "", "COMMIT");
+  printf("%-22s 1,000 writes (400 call logs, 300 payments, 300 promises) in %.2f s; %lld customers marked\n",
+         "scattered writes", now_s() - t0, value(c, "SELECT count(*) FROM sweep_changes"));
+}
+
+/* The bare SQL that reads what the rules read, for comparison: the open
+ * invoices by customer, the last contact of each, the open follow-ups. */
+static void bare_reads(PGconn *c)
+{
+  double t0 = now_s();
+  run(c, "", "SELECT count(*), sum(x.n) FROM (SELECT i.customer_id, count(*) AS n, sum(i.balance), min(i.due_on) "
+             "FROM invoices i WHERE i.status = 'open' AND i.balance > 0 AND i.due_on < current_date "
+             "GROUP BY i.customer_id) x");
+  double invoices = now_s() - t0;
+  t0 = now_s();
+  run(c, "", "SELECT count(*) FROM (SELECT DISTINCT ON (l.customer_id) l.customer_id, l.id FROM call_logs l "
+             "ORDER BY l.customer_id, l.occurred_at DESC, l.id DESC) x");
+  double logs = now_s() - t0;
+  t0 = now_s();
+  run(c, "", "SELECT count(*), sum(f.amount_overdue) FROM follow_ups f WHERE f.status IN ('open', 'snoozed')");
+  printf("%-22s overdue invoices by customer %.2f s, last contacts %.2f s, open follow-ups %.2f s\n",
+         "bare SQL, same rows", invoices, logs, now_s() - t0);
 }
 
 int main(int argc, char **argv)
@@ -375,13 +452,20 @@ int main(int argc, char **argv)
   db->actor = "bench";
   if (want_profile)
     profile(db, as_of);
-  timed_sweep(db, "full sweep", as_of);
+  timed_sweep(db, "first sweep", as_of, 0);
+  timed_sweep(db, "same as_of again", as_of, 0);
   if (want_profile)
     profile(db, as_of);
-  long long again = timed_sweep(db, "same as_of again", as_of);
+  long long again = timed_sweep(db, "again, every rule", as_of, 1);
+  timed_preview(db, next_day);
+  scattered_writes(db->conn);
+  char *later = text_value(db->conn, "SELECT arc_ts(now())"); /* after the writes; the same day, mostly */
+  timed_sweep(db, "after 1,000 writes", later, 0);
+  free(later);
   if (want_profile)
     profile(db, next_day);
-  timed_sweep(db, "next day", next_day);
+  timed_sweep(db, "next day", next_day, 0);
+  bare_reads(db->conn);
   printf("follow-ups: %lld open\n", value(db->conn, "SELECT count(*) FROM follow_ups WHERE status = 'open'"));
   db_pool_shutdown();
   free(as_of);

@@ -24,7 +24,9 @@ extern const struct sweep_rule sweep_rules[];
 enum sweep_wait { SWEEP_SKIP_IF_BUSY, SWEEP_WAIT };
 
 /* Runs a sweep for AS_OF (RFC 3339; NULL = now) under the cluster-wide
- * sweep lock, in one transaction (db_tx).  TRIGGER is "scheduler" or "api".
+ * sweep lock, in one transaction (db_tx).  When nothing the rules read
+ * changed since the last sweep of the same business day, no rule runs
+ * (the run's kind is "unchanged"; src/schedule/sweep_changes.sql).  TRIGGER is "scheduler" or "api".
  * Returns DB_ONE with the run's row (id, version, doc) in *RUN, for the
  * caller to clear; DB_ROLLBACK, changing nothing, when another instance
  * holds the lock and WAIT is SWEEP_SKIP_IF_BUSY; < 0 when it failed
@@ -33,8 +35,9 @@ int sweep_execute(struct db *db, const char *as_of, const char *trigger, enum sw
 
 /* The same sweep as a request's unit of work (db_run_tx: a POST's
  * Idempotency-Key): fills RP with 201 and the run's document, 409 when
- * busy and not waiting, or the problem. */
-unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait,
+ * busy and not waiting, or the problem.  FULL: every rule, even when
+ * nothing changed. */
+unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait, int full,
                    struct reply *rp);
 
 /* A preview: the sweep for AS_OF (NULL = now) run and rolled back, under

@@ -15,11 +15,12 @@
 unsigned scheduler_runs_create(struct request *rq, struct reply *rp)
 {
   const char *as_of = NULL;
-  int preview = -1;
+  int preview = -1, full = 0;
   int64_t limit = -1;
   struct jspec spec[] = {
       JSPEC_INSTANTV("as_of", 0, &as_of),
       JSPEC_BOOLV("preview", 0, &preview),
+      JSPEC_BOOLV("full", 0, &full),
       JSPEC_INTV("limit", 0, &limit, 0, 1000),
       JSPEC_ENDV,
   };
@@ -36,7 +37,7 @@ unsigned scheduler_runs_create(struct request *rq, struct reply *rp)
     return reply_validation(rp, &fe);
   if (preview)
     return sweep_preview(rq->db, as_of, limit >= 0 ? (int)limit : 100, rp);
-  return sweep_run(rq->db, as_of, "api", SWEEP_WAIT, rp);
+  return sweep_run(rq->db, as_of, "api", SWEEP_WAIT, full, rp);
 }
 
 unsigned scheduler_runs_list(struct request *rq, struct reply *rp)

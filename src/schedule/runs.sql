@@ -10,6 +10,7 @@ BEGIN
     r.id::text AS id,
     arc_ts(r.as_of) AS as_of,
     r.trigger,
+    r.kind,
     arc_ts(r.started_at) AS started_at,
     arc_ts(r.finished_at) AS finished_at,
     arc_json_compact(r.created) AS created,

@@ -11,12 +11,17 @@ const struct db_stmt runs_stmts[] = {
      * covers the whole book), and plans made for its as_of (sessions
      * serving requests keep generic plans: src/db/pool.c). */
     {"scheduler_runs_sweep_settings",
-     "SELECT set_config('statement_timeout', '600s', true), set_config('plan_cache_mode', 'auto', true)"},
-    /* $1 as_of (NULL = the transaction's start), $2 trigger, $3 actor.
-     * Returns the id and as_of in a form every rule reads back exactly. */
+     "SELECT set_config('statement_timeout', '600s', true), set_config('plan_cache_mode', 'auto', true), "
+     "set_config('arc.sweeping', 'on', true)"},
+    /* $1 as_of (NULL = the transaction's start), $2 trigger, $3 actor, $4
+     * full.  Returns the id and as_of in a form every rule reads back
+     * exactly, and what the sweep has to do (sweep_changes.sql); its
+     * snapshot is what every rule, running after it, sees at least. */
     {"scheduler_runs_insert",
-     "INSERT INTO scheduler_runs (as_of, trigger, actor) "
-     "VALUES (coalesce($1::timestamptz, now()), $2, $3) RETURNING id, arc_ts(as_of)"},
+     "INSERT INTO scheduler_runs (as_of, trigger, actor, kind, basis, seen) "
+     "SELECT a.as_of, $2, $3, arc_sweep_kind(a.as_of, $4::boolean), arc_sweep_basis(), "
+     "pg_current_snapshot() FROM (SELECT coalesce($1::timestamptz, now()) AS as_of) a "
+     "RETURNING id, arc_ts(as_of), kind"},
     /* $1 id, $2 created, $3 closed (jsonb {reason: n}). */
     {"scheduler_runs_finish",
      "UPDATE scheduler_runs r SET finished_at = clock_timestamp(), created = $2::jsonb, closed = $3::jsonb "

@@ -28,6 +28,7 @@ struct sweep_ctx {
   const char *as_of; /* NULL = now */
   const char *trigger;
   enum sweep_wait wait;
+  int full;      /* every rule even when nothing changed since the last sweep */
   int preview;   /* roll back, and keep what it would have done in run */
   const char *limit; /* a preview's follow-ups shown */
   PGresult *run; /* the finished run: id, version, doc; a preview's doc */
@@ -68,16 +69,19 @@ static int sweep_tx(struct db *db, void *vctx)
   if (db->failed)
     return DB_HARD;
 
-  const char *run_params[] = {ctx->as_of, ctx->trigger, db->actor};
-  PGresult *run = db_exec(db, "scheduler_runs_insert", 3, run_params);
+  const char *run_params[] = {ctx->as_of, ctx->trigger, db->actor, ctx->full || ctx->preview ? "t" : "f"};
+  PGresult *run = db_exec(db, "scheduler_runs_insert", 4, run_params);
   if (!run)
     return DB_HARD;
+  /* Nothing the rules read changed since the last sweep of this day
+   * (arc_sweep_kind): they would leave everything as it is. */
+  int unchanged = strcmp(PQgetvalue(run, 0, 2), "unchanged") == 0;
   if (ctx->preview)
     PQclear(db_exec(db, "scheduler_runs_preview_begin", 0, NULL));
   /* Every rule reads the same instant and records the same run. */
   const char *rule_params[] = {PQgetvalue(run, 0, 1), PQgetvalue(run, 0, 0)};
   json_t *created = json_object(), *closed = json_object();
-  for (const struct sweep_rule *rule = sweep_rules; rule->statement; rule++) {
+  for (const struct sweep_rule *rule = sweep_rules; !unchanged && rule->statement; rule++) {
     PGresult *r = db_exec(db, rule->statement, 2, rule_params);
     if (!r)
       break;
@@ -144,10 +148,10 @@ static unsigned sweep_reply_tx(struct db *db, void *vctx, struct reply *rp)
   return 201;
 }
 
-unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait,
+unsigned sweep_run(struct db *db, const char *as_of, const char *trigger, enum sweep_wait wait, int full,
                    struct reply *rp)
 {
-  struct sweep_ctx ctx = {.as_of = as_of, .trigger = trigger, .wait = wait};
+  struct sweep_ctx ctx = {.as_of = as_of, .trigger = trigger, .wait = wait, .full = full};
   long long t0 = metrics_clock_us();
   unsigned status = db_run_tx(db, sweep_reply_tx, &ctx, rp);
   metrics_sweep_run(trigger, status == 201 ? METRICS_SWEEP_OK : status == 409 ? METRICS_SWEEP_SKIPPED : METRICS_SWEEP_FAILED,

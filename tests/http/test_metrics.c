@@ -795,11 +795,11 @@ static void scheduler_runs_counted(void **state)
   assert_true(db_ready(db));
   PGconn *holder = hold_sweep_lock();
   struct reply rp = {0};
-  assert_int_equal(sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, &rp), 409);
+  assert_int_equal(sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, 0, &rp), 409);
   reply_clear(&rp);
   PQclear(PQexec(holder, "ROLLBACK"));
   PQfinish(holder);
-  assert_int_equal(sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, &rp), 201);
+  assert_int_equal(sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, 0, &rp), 201);
   reply_clear(&rp);
   db_pool_shutdown();
 

@@ -419,7 +419,7 @@ static void busy_lock_skip_or_wait(void **state)
   struct reply rp = {0};
 
   holder = hold_sweep_lock();
-  assert_int_equal(sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, &rp), 409);
+  assert_int_equal(sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, 0, &rp), 409);
   assert_true(rp.is_problem);
   assert_string_equal(json_string_value(json_object_get(rp.json, "type")), "urn:arcollect:problem:conflict");
   assert_string_equal(json_string_value(json_object_get(rp.json, "detail")), "another sweep is running");
@@ -440,7 +440,7 @@ static void busy_lock_skip_or_wait(void **state)
   assert_int_equal(harness_sql_int("SELECT count(*) FROM scheduler_runs"), runs + 1);
 
   /* Free again: the skipping kind runs too, and records who ran it. */
-  assert_int_equal(sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, &rp), 201);
+  assert_int_equal(sweep_run(db, NULL, "scheduler", SWEEP_SKIP_IF_BUSY, 0, &rp), 201);
   json_t *doc = json_loads(rp.text, 0, NULL);
   assert_string_equal(jstr(doc, "trigger"), "scheduler");
   assert_string_equal(jstr(doc, "actor"), "test-instance");
