@@ -33,7 +33,7 @@ CREATE TRIGGER follow_ups_touch BEFORE UPDATE OF
   id, customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency, invoice_ids, promise_id,
   dispute_id, payment_id, status, snoozed_until, note, closed_reason, closed_at, closed_by, run_id, version,
   created_at, updated_at, plan_id, installment_id, escalation_id, held_from, held_until, held_by,
-  closed_by_call_log_id
+  closed_by_call_log_id, overdue_since
   ON follow_ups FOR EACH ROW EXECUTE FUNCTION arc_touch();
 
 CREATE TRIGGER payment_plans_touch BEFORE UPDATE ON payment_plans FOR EACH ROW EXECUTE FUNCTION arc_touch();

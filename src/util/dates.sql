@@ -7,3 +7,16 @@ $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
 CREATE FUNCTION arc_business_date(t timestamptz) RETURNS date
 LANGUAGE sql STABLE AS
 $$ SELECT (t AT TIME ZONE current_setting('TimeZone'))::date $$;
+
+-- Instant T as the local date-time in ZONE with its UTC offset, RFC 3339
+-- ("2026-12-04T09:05:00-05:00"): a customer's local time on the worklist.
+-- One expression, no FROM, so that it is inlined: as a query of its own it
+-- cost 4.8 us a row, a fifth of a worklist page.
+CREATE FUNCTION arc_local_ts(t timestamptz, zone text) RETURNS text
+LANGUAGE sql STABLE AS
+$$
+  SELECT to_char(t AT TIME ZONE zone, 'YYYY-MM-DD"T"HH24:MI:SS')
+         || CASE WHEN (t AT TIME ZONE zone) < (t AT TIME ZONE 'UTC')
+                 THEN '-' || to_char((t AT TIME ZONE 'UTC') - (t AT TIME ZONE zone), 'HH24:MI')
+                 ELSE '+' || to_char((t AT TIME ZONE zone) - (t AT TIME ZONE 'UTC'), 'HH24:MI') END
+$$;

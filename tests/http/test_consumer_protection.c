@@ -742,8 +742,9 @@ static void document(void **state)
                          cus, yesterday);
   json_t *doc = get_doc(id);
   static const char *const keys[] = {
-      "id", "customer_id", "customer_name", "reason", "priority", "due_on", "assignee", "amount_overdue",
-      "currency", "invoice_ids", "promise_id", "dispute_id", "payment_id", "plan_id", "installment_id",
+      "id", "customer_id", "customer_name", "customer_phone", "customer_timezone", "customer_local_time",
+      "call_sheet", "reason", "priority", "due_on", "assignee", "amount_overdue", "currency", "days_overdue",
+      "invoice_ids", "promise_id", "dispute_id", "payment_id", "plan_id", "installment_id",
       "escalation_id", "preferred_today", "held_from", "held_until", "held_by", "callable_now",
       "call_restriction", "callable_from", "status", "snoozed_until", "note", "closed_reason", "closed_at",
       "closed_by", "closed_by_call_log_id", "run_id", "version", "created_at", "updated_at"};

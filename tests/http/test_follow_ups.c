@@ -831,14 +831,17 @@ static void document(void **state)
   (void)state;
   char yesterday[16], cus[32], fu[32], extra[128];
   day(yesterday, -1);
-  snprintf(extra, sizeof extra, "\"collector\": \"maria@example.com\"");
+  snprintf(extra, sizeof extra,
+           "\"collector\": \"maria@example.com\", \"phone\": \"+1 555 0100\", \"timezone\": \"America/Chicago\"");
   customer(cus, "Doc & Co", extra);
   follow_up(fu, cus, "overdue", yesterday, 125000, "maria@example.com");
-  harness_sql("UPDATE follow_ups SET invoice_ids = '{3,1}', run_id = 7 WHERE id = %s", fu);
+  harness_sql("UPDATE follow_ups SET invoice_ids = '{3,1}', run_id = 7, overdue_since = '%s'::date - 9 WHERE id = %s",
+              yesterday, fu);
   json_t *j = get_ok(fu);
   static const char *const keys[] = {
-      "id", "customer_id", "customer_name", "reason", "priority", "due_on", "assignee", "amount_overdue",
-      "currency", "invoice_ids", "promise_id", "dispute_id", "payment_id", "plan_id", "installment_id",
+      "id", "customer_id", "customer_name", "customer_phone", "customer_timezone", "customer_local_time",
+      "call_sheet", "reason", "priority", "due_on", "assignee", "amount_overdue", "currency", "days_overdue",
+      "invoice_ids", "promise_id", "dispute_id", "payment_id", "plan_id", "installment_id",
       "escalation_id", "preferred_today", "callable_now", "call_restriction", "callable_from", "held_from",
       "held_until", "held_by", "status", "snoozed_until", "note", "closed_reason", "closed_at", "closed_by",
       "closed_by_call_log_id", "run_id", "version", "created_at", "updated_at"};
@@ -849,6 +852,22 @@ static void document(void **state)
   assert_string_equal(jstr(j, "id"), fu);
   assert_string_equal(jstr(j, "customer_id"), cus);
   assert_string_equal(jstr(j, "customer_name"), "Doc & Co");
+  /* What a collector needs to dial, with no request per row. */
+  assert_string_equal(jstr(j, "customer_phone"), "+1 555 0100");
+  assert_string_equal(jstr(j, "customer_timezone"), "America/Chicago");
+  const char *local = jstr(j, "customer_local_time");
+  char *offset = harness_sql("SELECT lpad(abs(extract(hour FROM utc_offset))::int::text, 2, '0') || ':' || "
+                             "lpad(abs(extract(minute FROM utc_offset))::int::text, 2, '0') "
+                             "FROM pg_timezone_names WHERE name = 'America/Chicago'");
+  assert_int_equal(strlen(local), 25);
+  assert_string_equal(local + 20, offset); /* "-06:00" or "-05:00": after the sign */
+  assert_int_equal(local[19], '-');
+  free(offset);
+  assert_int_equal(harness_sql_int("SELECT (abs(extract(epoch FROM '%s'::timestamptz - now())) < 60)::int", local), 1);
+  char sheet[64];
+  snprintf(sheet, sizeof sheet, "/v1/customers/%s/call-sheet", cus);
+  assert_string_equal(jstr(j, "call_sheet"), sheet);
+  assert_int_equal(jint(j, "days_overdue"), 10);
   assert_string_equal(jstr(j, "reason"), "overdue");
   assert_int_equal(jint(j, "priority"), 3);
   assert_string_equal(jstr(j, "due_on"), yesterday);
@@ -865,6 +884,48 @@ static void document(void **state)
   assert_int_equal(json_is_true(json_object_get(j, "preferred_today")), monday);
   assert_int_equal(jint(j, "version"), 2);
   json_decref(j);
+}
+
+/* After a real sweep: a worklist row says how long the account has been
+ * overdue (its oldest invoice past due), and its call sheet answers. */
+static void worklist_row_after_sweep(void **state)
+{
+  (void)state;
+  char today[16], cus[32], inv[32];
+  day(today, 0);
+  customer(cus, "Dial Me Ltd", "\"phone\": \"+44 20 7946 0000\", \"timezone\": \"Europe/London\"");
+  sql_invoice(inv, .customer = cus, .amount = 3000, .from = today, .issued_in = -40, .due_in = -12);
+  sql_invoice(inv, .customer = cus, .amount = 4000, .from = today, .issued_in = -30, .due_in = -3);
+  struct http_resp r = {0};
+  http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, "{}", NULL);
+  assert_status(&r, 201);
+  http_resp_clear(&r);
+  httpf(&r, "GET", ROLE_COLLECTOR, NULL, "/v1/follow-ups?customer_id=%s", cus);
+  assert_status(&r, 200);
+  assert_int_equal(data_size(&r), 1);
+  json_t *row = json_array_get(json_object_get(r.json, "data"), 0);
+  assert_int_equal(jint(row, "days_overdue"), 12);
+  assert_int_equal(jint(row, "amount_overdue"), 7000);
+  assert_string_equal(jstr(row, "customer_phone"), "+44 20 7946 0000");
+  assert_string_equal(jstr(row, "customer_timezone"), "Europe/London");
+  char sheet[96];
+  snprintf(sheet, sizeof sheet, "%s", jstr(row, "call_sheet"));
+  http_resp_clear(&r);
+  http(&r, "GET", sheet, ROLE_COLLECTOR, NULL, NULL);
+  assert_status(&r, 200);
+  http_resp_clear(&r);
+  /* Local times with offsets of every shape: half and three-quarter hours,
+   * both signs, summer time. */
+  static const char *const local[][2] = {
+      {"America/St_Johns", "2026-07-01T09:30:00-02:30"}, {"Pacific/Chatham", "2026-07-02T00:45:00+12:45"},
+      {"Asia/Kolkata", "2026-07-01T17:30:00+05:30"},     {"UTC", "2026-07-01T12:00:00+00:00"},
+      {"America/Chicago", "2026-07-01T07:00:00-05:00"},
+  };
+  for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
+    char *got = harness_sql("SELECT arc_local_ts('2026-07-01T12:00:00Z', '%s')", local[i][0]);
+    assert_string_equal(got, local[i][1]);
+    free(got);
+  }
 }
 
 static void item_and_list_errors(void **state)
@@ -973,6 +1034,7 @@ int main(void)
       cmocka_unit_test(events),
       cmocka_unit_test(call_sheet),
       cmocka_unit_test(document),
+      cmocka_unit_test(worklist_row_after_sweep),
       cmocka_unit_test(item_and_list_errors),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);

@@ -1,7 +1,8 @@
 -- Rule 5: what the worklist shows of open (and snoozed) follow-ups follows
 -- the account: the assignee is the customer's collector; amount_overdue and
 -- currency are its dunnable overdue balance at AS_OF in its largest
--- currency (0 and no currency when none); invoice_ids are those overdue
+-- currency (0 and no currency when none), overdue_since the due date of its
+-- oldest dunnable invoice past due (every reason: it is the account's); invoice_ids are those overdue
 -- invoices for the dunning reasons and the invoices still to be confirmed
 -- for confirm_receipt.  Only rows that really change are written.
 -- Not every follow-up is the collector's: an escalation follow-up is its
@@ -23,6 +24,7 @@ DECLARE
   v_amounts bigint[];
   v_currencies text[];
   v_invoices text[];
+  v_since date[];
   v_order_ids bigint[];
   v_preferred boolean[];
   v_priorities smallint[];
@@ -43,7 +45,8 @@ BEGIN
                             WHERE f.reason = 'confirm_receipt' AND f.status IN ('open', 'snoozed'))
     GROUP BY x.customer_id),
   n AS (
-    SELECT f.id, f.assignee, f.amount_overdue, f.currency, f.invoice_ids,
+    SELECT f.id, f.assignee, f.amount_overdue, f.currency, f.invoice_ids, f.overdue_since,
+           s.first_due AS new_since,
            -- A lookup for escalation follow-ups only: the rest need no join.
            CASE WHEN f.reason = 'escalation'
                 THEN (SELECT e.assignee FROM escalations e WHERE e.id = f.escalation_id)
@@ -65,21 +68,21 @@ BEGIN
     WHERE f.status IN ('open', 'snoozed'))
   SELECT array_agg(n.id) FILTER (WHERE n.moved), array_agg(n.new_assignee) FILTER (WHERE n.moved),
          array_agg(n.new_amount) FILTER (WHERE n.moved), array_agg(n.new_currency) FILTER (WHERE n.moved),
-         array_agg(n.new_invoice_ids::text) FILTER (WHERE n.moved),
+         array_agg(n.new_invoice_ids::text) FILTER (WHERE n.moved), array_agg(n.new_since) FILTER (WHERE n.moved),
          array_agg(n.id) FILTER (WHERE n.reordered), array_agg(n.new_preferred) FILTER (WHERE n.reordered),
          array_agg(n.new_priority) FILTER (WHERE n.reordered)
-  INTO v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_order_ids, v_preferred, v_priorities
+  INTO v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_since, v_order_ids, v_preferred, v_priorities
   FROM (SELECT n.*,
-               (n.assignee, n.amount_overdue, n.currency, n.invoice_ids)
-               IS DISTINCT FROM (n.new_assignee, n.new_amount, n.new_currency, n.new_invoice_ids) AS moved,
+               (n.assignee, n.amount_overdue, n.currency, n.invoice_ids, n.overdue_since)
+               IS DISTINCT FROM (n.new_assignee, n.new_amount, n.new_currency, n.new_invoice_ids, n.new_since) AS moved,
                (n.preferred, n.priority) IS DISTINCT FROM (n.new_preferred, n.new_priority) AS reordered
         FROM n) n
   WHERE n.moved OR n.reordered;
 
   UPDATE follow_ups f SET assignee = u.assignee, amount_overdue = u.amount, currency = u.currency,
-                          invoice_ids = u.invoice_ids::bigint[]
-  FROM unnest(v_ids, v_assignees, v_amounts, v_currencies, v_invoices)
-       AS u (id, assignee, amount, currency, invoice_ids)
+                          invoice_ids = u.invoice_ids::bigint[], overdue_since = u.since
+  FROM unnest(v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_since)
+       AS u (id, assignee, amount, currency, invoice_ids, since)
   WHERE f.id = u.id;
   -- The order apart: a statement that sets only these makes no new version
   -- (follow_ups_touch).  On a day whose weekday changes what many
