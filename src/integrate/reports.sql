@@ -134,7 +134,7 @@ BEGIN
         AND i.issued_on <= $1
         AND ($3 IS NULL OR i.currency = $3)
         AND ($4 IS NULL OR i.customer_id = $4)
-        AND ($5 IS NULL OR c.collector = $5)
+        AND ($5 IS NULL OR c.collector = lower($5))
       UNION ALL
       -- A past day: the history.
       SELECT i.customer_id, c.collector, i.currency,
@@ -157,7 +157,7 @@ BEGIN
         AND (i.status <> 'written_off' OR coalesce(w.written_off_at, i.updated_at) >= $6)
         AND ($3 IS NULL OR i.currency = $3)
         AND ($4 IS NULL OR i.customer_id = $4)
-        AND ($5 IS NULL OR c.collector = $5)
+        AND ($5 IS NULL OR c.collector = lower($5))
     ), scoped AS (
       -- Each owed invoice once for the totals and, when grouping, once for
       -- its group (customer_id is NULL when grouping by collector).
@@ -301,7 +301,7 @@ BEGIN
       JOIN customers c ON c.id = i.customer_id
       LEFT JOIN arc_report_written_off() w ON w.invoice_id = i.id
       WHERE i.issued_on <= $2 AND i.status <> 'void' AND NOT i.factored
-        AND ($4 IS NULL OR c.collector = $4)
+        AND ($4 IS NULL OR c.collector = lower($4))
     ), adj AS (
       SELECT a.invoice_id,
              sum(a.amount) FILTER (WHERE a.created_at < $5) AS at_begin,
@@ -401,7 +401,7 @@ BEGIN
             FROM call_logs l
             WHERE l.occurred_at >= $5 AND l.occurred_at < $6) AS x
       JOIN customers c ON c.id = x.customer_id
-      WHERE $4 IS NULL OR c.collector = $4
+      WHERE $4 IS NULL OR c.collector = lower($4)
       GROUP BY c.collector
     ), acts AS (
       SELECT s.is_total, s.collector,

@@ -11,8 +11,10 @@
   " AND " salesperson " AND " name " AND " overdue " AND " updated " ORDER BY " order " LIMIT $2::bigint"
 #define CUSTOMER_EXTERNAL_ID LIST_IF("$3::text", "c.external_id = $3::text")
 #define CUSTOMER_KIND LIST_IF("$4::text", "c.kind = $4::text")
-#define CUSTOMER_COLLECTOR LIST_IF("$5::text", "c.collector = $5::text")
-#define CUSTOMER_SALESPERSON LIST_IF("$6::text", "c.salesperson = $6::text")
+/* Handles are stored in lower case (src/util/handles.sql): a filter
+ * matches whatever the case it is given in. */
+#define CUSTOMER_COLLECTOR LIST_IF("$5::text", "c.collector = lower($5::text)")
+#define CUSTOMER_SALESPERSON LIST_IF("$6::text", "c.salesperson = lower($6::text)")
 #define CUSTOMER_NAME LIST_IF("$7::text", "c.name ILIKE '%' || arc_like_escape($7::text) || '%'")
 #define CUSTOMER_OVERDUE                                                                                     \
   LIST_IF("$8::date", "EXISTS (SELECT 1 FROM invoices i WHERE i.customer_id = c.id AND i.status = 'open' "   \
@@ -31,11 +33,11 @@ const struct db_stmt customers_stmts[] = {
                     CUSTOMER_COLLECTOR, CUSTOMER_SALESPERSON, CUSTOMER_NAME, CUSTOMER_OVERDUE,
                     CUSTOMER_UPDATED, "c.external_id, c.id")},
     {"customers_select_page_by_collector",
-     CUSTOMERS_PAGE(LIST_BY("c.collector", "$5::text", "c.id", "$1::bigint"), CUSTOMER_EXTERNAL_ID,
+     CUSTOMERS_PAGE(LIST_BY("c.collector", "lower($5::text)", "c.id", "$1::bigint"), CUSTOMER_EXTERNAL_ID,
                     CUSTOMER_KIND, "true", CUSTOMER_SALESPERSON, CUSTOMER_NAME, CUSTOMER_OVERDUE,
                     CUSTOMER_UPDATED, "c.collector, c.id")},
     {"customers_select_page_by_salesperson",
-     CUSTOMERS_PAGE(LIST_BY("c.salesperson", "$6::text", "c.id", "$1::bigint"), CUSTOMER_EXTERNAL_ID,
+     CUSTOMERS_PAGE(LIST_BY("c.salesperson", "lower($6::text)", "c.id", "$1::bigint"), CUSTOMER_EXTERNAL_ID,
                     CUSTOMER_KIND, CUSTOMER_COLLECTOR, "true", CUSTOMER_NAME, CUSTOMER_OVERDUE,
                     CUSTOMER_UPDATED, "c.salesperson, c.id")},
     /* No row when $2 (the external_id) is taken. */

@@ -48,7 +48,7 @@
             "CROSS JOIN LATERAL (SELECT arc_preferred_on(c, d.day) AS preferred, "                 \
             "                   arc_follow_up_priority(f.reason) AS priority) k "                  \
             "WHERE f.status = coalesce($7::text, 'open') AND " who " "                             \
-            "AND ($4::text IS NULL OR f.assignee = $4::text) "                                     \
+            "AND ($4::text IS NULL OR f.assignee = lower($4::text)) "                                     \
             "AND ($5::text IS NULL OR f.reason = $5::text) "                                       \
             "AND ($1::text IS NULL OR (" WORKLIST_KEY ") > " CURSOR_ROW ") "                       \
             "ORDER BY " WORKLIST_KEY " LIMIT $2::bigint")
@@ -94,7 +94,7 @@ const struct db_stmt follow_ups_stmts[] = {
      * assignee's ($4), of one reason or all ($5 NULL); one reason's ($4). */
     {"follow_ups_select_worklist", STORED_PAGE("TRUE", "")},
     {"follow_ups_select_worklist_assignee",
-     STORED_PAGE("f.assignee = $4::text", "AND " LIST_IF("$5::text", "f.reason = $5::text"))},
+     STORED_PAGE("f.assignee = lower($4::text)", "AND " LIST_IF("$5::text", "f.reason = $5::text"))},
     {"follow_ups_select_worklist_reason", STORED_PAGE("f.reason = $4::text", "")},
     /* PATCH: lock first so If-Match is checked against the version we change. */
     {"follow_ups_lock", "SELECT version FROM follow_ups WHERE id = $1::bigint FOR UPDATE"},

@@ -13,7 +13,8 @@
 #define ESCALATION_CUSTOMER LIST_IF("$3::bigint", "e.customer_id = $3::bigint")
 #define ESCALATION_STATUS LIST_IF("$4::text", "e.status = $4::text")
 #define ESCALATION_LEVEL LIST_IF("$5::text", "e.level = $5::text")
-#define ESCALATION_ASSIGNEE LIST_IF("$6::text", "e.assignee = $6::text")
+/* Stored in lower case (src/util/handles.sql). */
+#define ESCALATION_ASSIGNEE LIST_IF("$6::text", "e.assignee = lower($6::text)")
 
 const struct db_stmt escalations_stmts[] = {
     /* $1 body, $2 actor. */
@@ -28,7 +29,7 @@ const struct db_stmt escalations_stmts[] = {
      ESCALATIONS_PAGE(LIST_BY("e.customer_id", "$3::bigint", "e.id", "$1::bigint"), "true", ESCALATION_STATUS,
                       ESCALATION_LEVEL, ESCALATION_ASSIGNEE, "e.customer_id, e.id")},
     {"escalations_select_page_by_assignee",
-     ESCALATIONS_PAGE(LIST_BY("e.assignee", "$6::text", "e.id", "$1::bigint"), ESCALATION_CUSTOMER,
+     ESCALATIONS_PAGE(LIST_BY("e.assignee", "lower($6::text)", "e.id", "$1::bigint"), ESCALATION_CUSTOMER,
                       ESCALATION_STATUS, ESCALATION_LEVEL, "true", "e.assignee, e.id")},
     {"escalations_select_page_by_status",
      ESCALATIONS_PAGE(LIST_BY("e.status", "$4::text", "e.id", "$1::bigint"), ESCALATION_CUSTOMER, "true",

@@ -367,6 +367,73 @@ static void my_worklist(void **state)
   http_resp_clear(&r);
 }
 
+/* Handles match in any case: stored in lower case (src/util/handles.sql),
+ * found by a filter in any case, and assignee=me finds the worklist of a
+ * key whose actor was typed with capitals. */
+static void handles_in_any_case(void **state)
+{
+  (void)state;
+  char cus[32], inv[32], today[16], path[160];
+  day(today, 0);
+  customer(cus, "Case Ltd", "Maria.Garcia@Example.COM", "null");
+  new_invoice(inv, .customer = cus, .issued_in = -40, .due_in = -10);
+  struct http_resp r = {0};
+  httpf(&r, "GET", ROLE_VIEWER, NULL, "/v1/customers/%s", cus);
+  assert_string_equal(jstr(r.json, "collector"), "maria.garcia@example.com");
+  http_resp_clear(&r);
+  sweep_at(today, 0);
+  static const char *const spellings[] = {"maria.garcia@example.com", "MARIA.GARCIA@EXAMPLE.COM",
+                                          "Maria.Garcia@example.com"};
+  for (size_t i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "/v1/follow-ups?assignee=%s", spellings[i]);
+    http(&r, "GET", path, ROLE_VIEWER, NULL, NULL);
+    assert_int_equal(data_size(&r), 1);
+    assert_string_equal(jstr(json_array_get(json_object_get(r.json, "data"), 0), "assignee"),
+                        "maria.garcia@example.com");
+    snprintf(path, sizeof path, "/v1/follow-ups?assignee=%s&customer_id=%s", spellings[i], cus);
+    http(&r, "GET", path, ROLE_VIEWER, NULL, NULL);
+    assert_int_equal(data_size(&r), 1);
+    snprintf(path, sizeof path, "/v1/customers?collector=%s", spellings[i]);
+    http(&r, "GET", path, ROLE_VIEWER, NULL, NULL);
+    assert_int_equal(data_size(&r), 1);
+    assert_string_equal(data_id(&r, 0), cus);
+  }
+  /* An escalation's assignee, and its filter. */
+  char body[256];
+  snprintf(body, sizeof body, "{\"customer_id\": \"%s\", \"level\": \"sales\", \"reason\": \"r\", "
+           "\"assignee\": \"Boss@Example.com\"}", cus);
+  http(&r, "POST", "/v1/escalations", ROLE_MANAGER, body, NULL);
+  assert_status(&r, 201);
+  assert_string_equal(jstr(r.json, "assignee"), "boss@example.com");
+  http(&r, "GET", "/v1/escalations?assignee=BOSS@example.COM", ROLE_VIEWER, NULL, NULL);
+  assert_int_equal(data_size(&r), 1);
+  /* The aging report by collector, in any case: the same figures. */
+  http(&r, "GET", "/v1/reports/aging?collector=maria.garcia@example.com", ROLE_MANAGER, NULL, NULL);
+  assert_status(&r, 200);
+  assert_int_equal(jint(r.json, "customer_count"), 1);
+  char *lower = json_dumps(json_object_get(r.json, "currencies"), JSON_COMPACT | JSON_SORT_KEYS);
+  http(&r, "GET", "/v1/reports/aging?collector=Maria.Garcia@EXAMPLE.com", ROLE_MANAGER, NULL, NULL);
+  assert_status(&r, 200);
+  assert_int_equal(jint(r.json, "customer_count"), 1);
+  char *mixed = json_dumps(json_object_get(r.json, "currencies"), JSON_COMPACT | JSON_SORT_KEYS);
+  assert_non_null(lower);
+  assert_string_equal(lower, mixed);
+  assert_string_not_equal(lower, "[]");
+  free(lower);
+  free(mixed);
+  /* assignee=me for a key whose actor has capitals. */
+  http(&r, "POST", "/v1/api-keys", ROLE_ADMIN,
+       "{\"role\": \"collector\", \"name\": \"maria\", \"actor\": \"Maria.Garcia@Example.COM\"}", NULL);
+  assert_status(&r, 201);
+  char auth[200];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", jstr(r.json, "key"));
+  const char *const as_maria[] = {auth, NULL};
+  http(&r, "GET", "/v1/follow-ups?assignee=me", NO_KEY, NULL, as_maria);
+  assert_status(&r, 200);
+  assert_int_equal(data_size(&r), 1);
+  http_resp_clear(&r);
+}
+
 static void touch_columns(void **state)
 {
   (void)state;
@@ -387,6 +454,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(touch_columns),
+      cmocka_unit_test(handles_in_any_case),
       cmocka_unit_test(my_worklist),
       cmocka_unit_test(order_follows_changes),
       cmocka_unit_test(generic_plans),
