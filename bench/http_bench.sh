@@ -70,7 +70,7 @@ die() { printf 'http_bench: %s\n' "$*" >&2; exit 1; }
 want() { [ -z "$ONLY" ] || [[ "$ONLY" == *",$1,"* ]]; }
 
 PACKAGES=(build-essential pkg-config meson ninja-build python3 python3-yaml curl
-          libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
+          libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libicu-dev
           postgresql postgresql-contrib wrk)
 
 # as_root, install_packages, pg_as, free_port, pg_root, start_cluster, stop_cluster

@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 PACKAGES=(build-essential pkg-config meson ninja-build python3 python3-yaml curl
-          libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libcmocka-dev libcurl4-openssl-dev
+          libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libicu-dev
           postgresql postgresql-contrib)
 
 say() { printf '==> %s\n' "$*" >&2; }

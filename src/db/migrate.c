@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arc/currencies.h"
 #include "arc/db.h"
 
 #define MIGRATE_LOCK "SELECT pg_advisory_xact_lock(7250001)"
@@ -403,7 +404,7 @@ int db_migrate(PGconn *c, const char *migrations_dir, const char *code_dir, int 
     applied += r;
   }
   loaded = load_code(c, &code, verbose);
-  if (loaded < 0)
+  if (loaded < 0 || currencies_store(c) != 0)
     goto out;
   rc = 0;
   if (verbose)

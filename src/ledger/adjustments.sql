@@ -41,7 +41,7 @@ BEGIN
   END IF;
   IF inv.balance + p_amount < 0 THEN
     PERFORM arc_raise('AR409', format('lowering the invoice by %s is more than its balance of %s',
-                                      -p_amount, inv.balance), 'amount');
+                                      arc_money(-p_amount, inv.currency), arc_money(inv.balance, inv.currency)), 'amount');
   END IF;
   UPDATE invoices SET amount = amount + p_amount, balance = balance + p_amount WHERE id = p_invoice;
   INSERT INTO invoice_adjustments (customer_id, invoice_id, kind, amount, reason, created_by)

@@ -170,7 +170,7 @@ BEGIN
   IF delta <> 0 THEN
     IF cur.balance + delta < 0 THEN
       PERFORM arc_raise('AR410', format('the new amount would leave a balance of %s: more has been paid or credited than the invoice amount',
-                                        cur.balance + delta), 'amount');
+                                        arc_money(cur.balance + delta, cur.currency)), 'amount');
     END IF;
     PERFORM arc_invoice_adjust(cur.id, 'correction', delta, 'external sync', p_actor);
   END IF;

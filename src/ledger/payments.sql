@@ -106,7 +106,8 @@ BEGIN
     END LOOP;
     SELECT coalesce(sum(x), 0) INTO v_sum FROM unnest(v_amts) x;
     IF v_sum > v_amount THEN
-      PERFORM arc_raise('AR422', format('add up to %s, more than the payment amount of %s', v_sum, v_amount),
+      PERFORM arc_raise('AR422', format('add up to %s, more than the payment amount of %s', arc_money(v_sum, v_currency),
+                                        arc_money(v_amount, v_currency)),
                         'allocations');
     END IF;
 
@@ -139,8 +140,9 @@ BEGIN
                           format('allocations[%s].invoice_id', i - 1));
       END IF;
       IF v_amts[i] > v_inv.balance THEN
-        PERFORM arc_raise('AR410', format('%s is more than the balance of %s left on invoice %s', v_amts[i],
-                                          v_inv.balance, v_ids[i]),
+        PERFORM arc_raise('AR410', format('%s is more than the balance of %s left on invoice %s',
+                                          arc_money(v_amts[i], v_currency), arc_money(v_inv.balance, v_currency),
+                                          v_ids[i]),
                           format('allocations[%s].amount', i - 1));
       END IF;
     END LOOP;
@@ -243,7 +245,7 @@ BEGIN
   END IF;
   IF cur.amount <> (p->>'amount')::bigint THEN
     PERFORM arc_raise('AR409', format('payment %s was recorded with amount %s; reverse it to change the amount',
-                                      p_ext, cur.amount), 'amount');
+                                      p_ext, arc_money(cur.amount, cur.currency)), 'amount');
   END IF;
   IF cur.currency <> p->>'currency' THEN
     PERFORM arc_raise('AR409', format('payment %s was recorded in %s', p_ext, cur.currency), 'currency');

@@ -81,7 +81,8 @@ BEGIN
     v_amount := inv.balance;
   END IF;
   IF v_amount > inv.amount THEN
-    PERFORM arc_raise('AR422', format('must not be more than the invoice amount of %s', inv.amount), pre || 'amount');
+    PERFORM arc_raise('AR422', format('must not be more than the invoice amount of %s', arc_money(inv.amount, inv.currency)),
+                      pre || 'amount');
   END IF;
   IF p_call_log IS NOT NULL
      AND NOT EXISTS (SELECT 1 FROM call_logs c WHERE c.id = p_call_log AND c.customer_id = inv.customer_id) THEN
@@ -146,7 +147,8 @@ BEGIN
       v_credit := (p->>'credit_amount')::bigint;
       IF v_credit > inv.balance THEN
         PERFORM arc_raise('AR409', format('a credit of %s is more than the invoice balance of %s',
-                                          v_credit, inv.balance), 'credit_amount');
+                                          arc_money(v_credit, inv.currency), arc_money(inv.balance, inv.currency)),
+                          'credit_amount');
       END IF;
       SELECT a.res_id INTO v_adj
       FROM arc_invoice_adjust(inv.id, 'credit', -v_credit,
@@ -169,7 +171,8 @@ BEGIN
         v_delta := (p->>'new_amount')::bigint - inv.amount;
         IF inv.balance + v_delta < 0 THEN
           PERFORM arc_raise('AR409', format('a new amount of %s is less than the %s already paid on the invoice',
-                                            p->>'new_amount', inv.amount - inv.balance), 'new_amount');
+                                            arc_money((p->>'new_amount')::bigint, inv.currency),
+                                            arc_money(inv.amount - inv.balance, inv.currency)), 'new_amount');
         END IF;
         IF v_delta <> 0 THEN
           SELECT a.res_id INTO v_adj

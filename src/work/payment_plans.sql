@@ -225,8 +225,9 @@ BEGIN
     END IF;
     IF v_total IS NOT NULL AND v_sum <> v_total THEN
       v_invalid := v_invalid || jsonb_build_object('field', 'installments',
-                     'message', format('add up to %s, but the covered invoices owe %s %s: the installments must add '
-                                       'up to exactly what is owed', v_sum, v_total, v_currency));
+                     'message', format('add up to %s, but the covered invoices owe %s: the installments must add '
+                                       'up to exactly what is owed', arc_money(v_sum, v_currency),
+                                       arc_money(v_total, v_currency)));
     END IF;
     v_freq := NULL;
   ELSE

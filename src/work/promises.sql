@@ -255,7 +255,7 @@ BEGIN
   IF v_amount > v_owed THEN
     PERFORM arc_raise('AR422',
       CASE WHEN v_owed = 0 THEN format('is more than is owed: nothing is owed in %s', v_currency)
-           ELSE format('is more than the %s %s owed on %s', v_owed, v_currency,
+           ELSE format('is more than the %s owed on %s', arc_money(v_owed, v_currency),
                        CASE WHEN cardinality(v_ids) > 0 THEN 'the covered invoices'
                             ELSE 'the customer''s open invoices' END) END,
       p_prefix || 'amount');

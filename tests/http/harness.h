@@ -238,6 +238,9 @@ long long jint(const json_t *o, const char *key);
 
 /* DOC's member KEY as compact JSON (a scalar too) must be WANT. */
 void expect_json(const json_t *doc, const char *key, const char *want);
+/* Two readings of a document are the same: equal but for a follow-up's
+ * customer_local_time, which is the time of reading. */
+int same_document(const json_t *a, const json_t *b);
 /* TMPL with its "%s" (if any) replaced by VALUE, for table rows that hold
  * an id to come: the rows are data, not formats. */
 void fill_template(char *out, size_t size, const char *tmpl, const char *value);

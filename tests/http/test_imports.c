@@ -347,7 +347,7 @@ static void test_payments(void **state)
   assert_int_equal(jint(job, "rows_applied"), 1);
   char *e = errors_of(jstr(job, "id"));
   json_decref(job);
-  assert_contains(e, "3:amount:payment pay-p2 was recorded with amount 1500; reverse it to change the amount\n");
+  assert_contains(e, "3:amount:payment pay-p2 was recorded with amount USD 15.00; reverse it to change the amount\n");
   assert_contains(e, "4:received_on:must not be later than today\n");
   assert_contains(e, "5:method:must be one of: ach, wire, check, card, cash, other\n");
   assert_contains(e, "5:invoice_number:names no invoice\n");

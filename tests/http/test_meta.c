@@ -63,6 +63,54 @@ static void the_playbook_in_force(void **state)
   http_resp_clear(&r);
 }
 
+/* Each currency's decimals, to format amounts (ISO 4217, from ICU), and
+ * the same decimals in the messages that state amounts. */
+static void currencies_and_money(void **state)
+{
+  (void)state;
+  struct http_resp r = {0};
+  http(&r, "GET", "/v1/meta", ROLE_COLLECTOR, NULL, NULL);
+  assert_status(&r, 200);
+  json_t *c = json_object_get(r.json, "currencies");
+  assert_true(json_object_size(c) > 100);
+  assert_int_equal(jint(c, "USD"), 2);
+  assert_int_equal(jint(c, "EUR"), 2);
+  assert_int_equal(jint(c, "JPY"), 0);
+  assert_int_equal(jint(c, "KWD"), 3);
+  assert_int_equal(jint(c, "BHD"), 3);
+  http_resp_clear(&r);
+  static const char *const money[][3] = {
+      {"1250000", "USD", "USD 12,500.00"}, {"500000", "JPY", "JPY 500,000"}, {"1250", "KWD", "KWD 1.250"},
+      {"-5", "EUR", "EUR -0.05"},          {"0", "USD", "USD 0.00"},         {"123456789", "ZZZ", "ZZZ 1,234,567.89"},
+  };
+  for (size_t i = 0; i < sizeof money / sizeof money[0]; i++) {
+    char *got = harness_sql("SELECT arc_money(%s, '%s')", money[i][0], money[i][1]);
+    assert_string_equal(got, money[i][2]);
+    free(got);
+  }
+  /* A dispute over more than a yen invoice's amount; a payment allocating
+   * more than a dinar invoice's balance. */
+  char cus[32], yen[32], dinar[32], body[512], today[16];
+  day(today, 0);
+  create_id(cus, "/v1/customers", "{\"name\": \"Money Ltd\"}");
+  sql_invoice(yen, .customer = cus, .currency = "JPY", .amount = 500000);
+  sql_invoice(dinar, .customer = cus, .currency = "KWD", .amount = 1250);
+  snprintf(body, sizeof body, "{\"invoice_id\": \"%s\", \"reason\": \"pricing\", \"amount\": 600000}", yen);
+  http(&r, "POST", "/v1/disputes", ROLE_COLLECTOR, body, NULL);
+  assert_problem(&r, 422, "validation", "amount");
+  if (!strstr(r.body, "must not be more than the invoice amount of JPY 500,000"))
+    fail_msg("no yen in %s", r.body);
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"amount\": 2000, \"currency\": \"KWD\", \"received_on\": \"%s\", "
+           "\"method\": \"wire\", \"allocations\": [{\"invoice_id\": \"%s\", \"amount\": 2000}]}",
+           cus, today, dinar);
+  http(&r, "POST", "/v1/payments", ROLE_ADMIN, body, NULL);
+  assert_problem(&r, 409, "over-allocation", "allocations[0].amount");
+  if (!strstr(r.body, "KWD 2.000 is more than the balance of KWD 1.250 left on invoice"))
+    fail_msg("no dinars in %s", r.body);
+  http_resp_clear(&r);
+}
+
 static void a_key_without_an_actor(void **state)
 {
   (void)state;
@@ -97,6 +145,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_role_reads_it),
       cmocka_unit_test(the_playbook_in_force),
+      cmocka_unit_test(currencies_and_money),
       cmocka_unit_test(a_key_without_an_actor),
       cmocka_unit_test(error_cases),
   };

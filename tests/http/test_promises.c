@@ -371,7 +371,7 @@ static void create_errors(void **state)
            tomorrow, usd);
   http(&r, "POST", "/v1/promises", ROLE_ADMIN, body, NULL);
   assert_problem(&r, 422, "validation", "amount");
-  assert_non_null(strstr(r.body, "1000 USD"));
+  assert_non_null(strstr(r.body, "is more than the USD 10.00 owed on the covered invoices"));
   http_resp_clear(&r);
 
   /* Bytes: invalid UTF-8, wrong media types, no body. */

@@ -348,11 +348,8 @@ static void my_worklist(void **state)
   /* Row by row, but for the customers' local time, which moves on. */
   json_t *a = json_object_get(r.json, "data"), *b = json_object_get(named.json, "data");
   assert_int_equal(json_array_size(a), json_array_size(b));
-  for (i = 0; i < json_array_size(a); i++) {
-    json_object_del(json_array_get(a, i), "customer_local_time");
-    json_object_del(json_array_get(b, i), "customer_local_time");
-    assert_true(json_equal(json_array_get(a, i), json_array_get(b, i)));
-  }
+  for (i = 0; i < json_array_size(a); i++)
+    assert_true(same_document(json_array_get(a, i), json_array_get(b, i)));
   http_resp_clear(&named);
   /* A key without an actor. */
   http(&r, "POST", "/v1/api-keys", ROLE_ADMIN, "{\"role\": \"collector\", \"name\": \"no actor\"}", NULL);
