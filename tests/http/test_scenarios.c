@@ -325,6 +325,50 @@ static void promise_kept_quiet_then_broken(void **state)
   expect_worklist("paid", cus, today, 5, "thank_you");
 }
 
+/* P5 with P3: a promise over one invoice of two keeps only what it covers
+ * quiet; the rest keeps its cadence, and its follow-ups show the promise.
+ * A promise of everything keeps the account quiet (above). */
+static void promise_over_one_invoice(void **state)
+{
+  (void)state;
+  char cus[32], a[32], b[32], now_at[40], today[16], promised_on[16], extra[256];
+  just_now(now_at, today);
+  customer(cus, "Half Promise Ltd", "");
+  new_invoice(a, .customer = cus, .from = today, .issued_in = -50, .due_in = -20, .amount = 10000);
+  new_invoice(b, .customer = cus, .from = today, .issued_in = -40, .due_in = -10, .amount = 20000);
+  sweep_at(today, 0);
+  expect_story("overdue", cus, "overdue", today, "open:-19");
+  date_plus(promised_on, today, 10);
+  snprintf(extra, sizeof extra,
+           "\"promise\": {\"amount\": 10000, \"currency\": \"USD\", \"promised_on\": \"%s\", "
+           "\"invoice_ids\": [\"%s\"]}",
+           promised_on, a);
+  json_t *log = call(cus, now_at, "reached", extra);
+  char promise[32];
+  snprintf(promise, sizeof promise, "%s", jstr(log, "promise_id"));
+  json_decref(log);
+  expect_story("the call", cus, "overdue", today, "done:-19:contact_logged");
+  /* Three days on: the retry of the other 200.00, showing the promise. */
+  sweep_days(today, 1, 3);
+  expect_story("cadence goes on", cus, "retry", today, "open:3");
+  json_t *doc = follow_up(cus, "retry", "open");
+  assert_string_equal(jstr(doc, "promise_id"), promise);
+  assert_int_equal(jint(doc, "amount_overdue"), 30000);
+  json_decref(doc);
+  /* A second promise, for invoice B: together they cover the account, which
+   * is quiet again; the retry closes. */
+  char body[512];
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"amount\": 20000, \"currency\": \"USD\", \"promised_on\": \"%s\", "
+           "\"invoice_ids\": [\"%s\"]}",
+           cus, promised_on, b);
+  json_decref(create_ok("/v1/promises", body));
+  sweep_at(today, 4);
+  expect_story("covered", cus, "retry", today, "done:3:cause_gone");
+  sweep_days(today, 5, 8);
+  expect_story("covered, days on", cus, "retry", today, "done:3:cause_gone");
+}
+
 /* A payment closes the overdue follow-ups (cause_gone, at the sweep's
  * as_of); a part payment only lowers the amount.  No thank-you without
  * collection activity in the 60 days before the payment. */
@@ -656,6 +700,7 @@ int main(void)
       cmocka_unit_test(confirm_receipt),
       cmocka_unit_test(overdue_and_retry),
       cmocka_unit_test(promise_kept_quiet_then_broken),
+      cmocka_unit_test(promise_over_one_invoice),
       cmocka_unit_test(payment_closes_overdue),
       cmocka_unit_test(disputed_invoice),
       cmocka_unit_test(factored_invoice),

@@ -45,10 +45,11 @@ BEGIN
     GROUP BY r.customer_id),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, run_id, priority, preferred)
+                            invoice_ids, run_id, priority, preferred,
+                            overdue_since)
     SELECT k.customer_id, 'confirm_receipt', 'receipt:' || k.first_id, k.due, c.collector,
            coalesce(s.amount, 0), s.currency, k.invoice_ids, p_run,
-           arc_follow_up_priority('confirm_receipt'), coalesce(arc_preferred_on(c, v_day), false)
+           arc_follow_up_priority('confirm_receipt'), coalesce(arc_preferred_on(c, v_day), false), s.first_due
     FROM ask k
     JOIN customers c ON c.id = k.customer_id
     LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = k.customer_id

@@ -13,12 +13,14 @@ BEGIN
   RETURN QUERY
   WITH ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, run_id, priority, preferred)
+                            invoice_ids, promise_id, run_id, priority, preferred,
+                            overdue_since)
     SELECT s.customer_id, 'overdue', 'overdue:' || to_char(s.first_due, 'YYYY-MM-DD'), s.first_due + 1,
-           c.collector, s.amount, s.currency, s.invoice_ids, p_run,
-           arc_follow_up_priority('overdue'), coalesce(arc_preferred_on(c, v_day), false)
+           c.collector, s.amount, s.currency, s.invoice_ids, pp.promise_id, p_run,
+           arc_follow_up_priority('overdue'), coalesce(arc_preferred_on(c, v_day), false), s.first_due
     FROM pg_temp.arc_sweep_accounts s
     JOIN customers c ON c.id = s.customer_id
+    LEFT JOIN arc_promise_pending(p_as_of) pp ON pp.customer_id = s.customer_id
     WHERE s.first_due IS NOT NULL
       AND (s.last_day IS NULL OR s.last_day <= s.first_due)
       AND NOT c.cease_communication

@@ -18,10 +18,11 @@ BEGIN
     ORDER BY pr.customer_id, pr.broken_at DESC, pr.id DESC),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, promise_id, run_id, priority, preferred)
+                            invoice_ids, promise_id, run_id, priority, preferred,
+                            overdue_since)
     SELECT b.customer_id, 'promise_broken', 'promise:' || b.id, arc_business_date(b.broken_at),
            c.collector, s.amount, s.currency, s.invoice_ids, b.id, p_run,
-           arc_follow_up_priority('promise_broken'), coalesce(arc_preferred_on(c, v_day), false)
+           arc_follow_up_priority('promise_broken'), coalesce(arc_preferred_on(c, v_day), false), s.first_due
     FROM b
     JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = b.customer_id
     JOIN customers c ON c.id = b.customer_id

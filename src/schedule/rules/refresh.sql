@@ -4,7 +4,9 @@
 -- currency (0 and no currency when none), overdue_since the due date of its
 -- oldest dunnable invoice past due (every reason: it is the account's); invoice_ids are those overdue
 -- invoices for the dunning reasons and the invoices still to be confirmed
--- for confirm_receipt.  Only rows that really change are written.
+-- for confirm_receipt; an overdue or retry follow-up shows the account's
+-- pending promise (one that does not cover all of it: arc_promise_quiet).
+-- Only rows that really change are written.
 -- Not every follow-up is the collector's: an escalation follow-up is its
 -- escalation's assignee's (a new assignee named on the escalation moves
 -- it), and the amounts and invoices of escalation and installment_missed
@@ -25,6 +27,7 @@ DECLARE
   v_currencies text[];
   v_invoices text[];
   v_since date[];
+  v_promises bigint[];
   v_order_ids bigint[];
   v_preferred boolean[];
   v_priorities smallint[];
@@ -45,8 +48,9 @@ BEGIN
                             WHERE f.reason = 'confirm_receipt' AND f.status IN ('open', 'snoozed'))
     GROUP BY x.customer_id),
   n AS (
-    SELECT f.id, f.assignee, f.amount_overdue, f.currency, f.invoice_ids, f.overdue_since,
+    SELECT f.id, f.assignee, f.amount_overdue, f.currency, f.invoice_ids, f.overdue_since, f.promise_id,
            s.first_due AS new_since,
+           CASE WHEN f.reason IN ('overdue', 'retry') THEN pp.promise_id ELSE f.promise_id END AS new_promise_id,
            -- A lookup for escalation follow-ups only: the rest need no join.
            CASE WHEN f.reason = 'escalation'
                 THEN (SELECT e.assignee FROM escalations e WHERE e.id = f.escalation_id)
@@ -65,24 +69,27 @@ BEGIN
     JOIN customers c ON c.id = f.customer_id
     LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = f.customer_id
     LEFT JOIN r ON r.customer_id = f.customer_id
+    LEFT JOIN arc_promise_pending(p_as_of) pp ON pp.customer_id = f.customer_id
     WHERE f.status IN ('open', 'snoozed'))
   SELECT array_agg(n.id) FILTER (WHERE n.moved), array_agg(n.new_assignee) FILTER (WHERE n.moved),
          array_agg(n.new_amount) FILTER (WHERE n.moved), array_agg(n.new_currency) FILTER (WHERE n.moved),
          array_agg(n.new_invoice_ids::text) FILTER (WHERE n.moved), array_agg(n.new_since) FILTER (WHERE n.moved),
+         array_agg(n.new_promise_id) FILTER (WHERE n.moved),
          array_agg(n.id) FILTER (WHERE n.reordered), array_agg(n.new_preferred) FILTER (WHERE n.reordered),
          array_agg(n.new_priority) FILTER (WHERE n.reordered)
-  INTO v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_since, v_order_ids, v_preferred, v_priorities
+  INTO v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_since, v_promises, v_order_ids, v_preferred, v_priorities
   FROM (SELECT n.*,
-               (n.assignee, n.amount_overdue, n.currency, n.invoice_ids, n.overdue_since)
-               IS DISTINCT FROM (n.new_assignee, n.new_amount, n.new_currency, n.new_invoice_ids, n.new_since) AS moved,
+               (n.assignee, n.amount_overdue, n.currency, n.invoice_ids, n.overdue_since, n.promise_id)
+               IS DISTINCT FROM (n.new_assignee, n.new_amount, n.new_currency, n.new_invoice_ids, n.new_since,
+                                 n.new_promise_id) AS moved,
                (n.preferred, n.priority) IS DISTINCT FROM (n.new_preferred, n.new_priority) AS reordered
         FROM n) n
   WHERE n.moved OR n.reordered;
 
   UPDATE follow_ups f SET assignee = u.assignee, amount_overdue = u.amount, currency = u.currency,
-                          invoice_ids = u.invoice_ids::bigint[], overdue_since = u.since
-  FROM unnest(v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_since)
-       AS u (id, assignee, amount, currency, invoice_ids, since)
+                          invoice_ids = u.invoice_ids::bigint[], overdue_since = u.since, promise_id = u.promise_id
+  FROM unnest(v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_since, v_promises)
+       AS u (id, assignee, amount, currency, invoice_ids, since, promise_id)
   WHERE f.id = u.id;
   -- The order apart: a statement that sets only these makes no new version
   -- (follow_ups_touch).  On a day whose weekday changes what many

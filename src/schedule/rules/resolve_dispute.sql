@@ -17,10 +17,11 @@ BEGIN
     ORDER BY x.customer_id, x.created_at, x.id),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, dispute_id, run_id, priority, preferred)
+                            invoice_ids, dispute_id, run_id, priority, preferred,
+                            overdue_since)
     SELECT d.customer_id, 'resolve_dispute', 'dispute:' || d.id, arc_business_date(d.created_at),
            c.collector, coalesce(s.amount, 0), s.currency, ARRAY[d.invoice_id], d.id, p_run,
-           arc_follow_up_priority('resolve_dispute'), coalesce(arc_preferred_on(c, v_day), false)
+           arc_follow_up_priority('resolve_dispute'), coalesce(arc_preferred_on(c, v_day), false), s.first_due
     FROM d
     JOIN customers c ON c.id = d.customer_id
     LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = d.customer_id

@@ -26,12 +26,13 @@ BEGIN
     ORDER BY x.customer_id, x.received_on DESC, x.id DESC),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
-                            invoice_ids, payment_id, run_id, priority, preferred)
+                            invoice_ids, payment_id, run_id, priority, preferred,
+                            overdue_since)
     SELECT p.customer_id, 'thank_you', 'payment:' || p.id, p.received_on, c.collector,
            coalesce(s.amount, 0), s.currency,
            ARRAY(SELECT a.invoice_id FROM payment_allocations a
                  WHERE a.payment_id = p.id AND a.reversed_at IS NULL ORDER BY a.id),
-           p.id, p_run, arc_follow_up_priority('thank_you'), coalesce(arc_preferred_on(c, v_day), false)
+           p.id, p_run, arc_follow_up_priority('thank_you'), coalesce(arc_preferred_on(c, v_day), false), s.first_due
     FROM p
     JOIN customers c ON c.id = p.customer_id
     LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = p.customer_id
