@@ -23,6 +23,8 @@ die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 . "$ROOT/deploy/lib.sh"
 
 install_missing() { install_packages "${PACKAGES[@]}"; }
+# The tests also drive a real browser (tests/http/test_cors.c).
+TEST_PACKAGES=(chromium)
 
 build() {
   local dir=$1; shift
@@ -115,7 +117,7 @@ EOF
 }
 
 cmd_test() {
-  install_missing
+  install_packages "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
   local contract=${ARC_CONTRACT:-1}
   [ "$contract" = 1 ] && contract_tools
   local bdir=build-test wrap=()

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "arc/config.h"
+#include "arc/cors.h"
 
 #ifndef ARC_MIGRATIONS_DIR
 #define ARC_MIGRATIONS_DIR "migrations"
@@ -57,6 +58,9 @@ static const struct cfg_entry {
      "working on every instance within it (0 = ask every time)"},
     {"ARC_SHUTDOWN_GRACE_S", CFG_UINT, offsetof(struct config, shutdown_grace_s), "10", 0, 600,
      "seconds SIGTERM waits for in-flight requests"},
+    {"ARC_CORS_ORIGINS", CFG_STR, offsetof(struct config, cors_origins), "", 0, 0,
+     "comma-separated origins (https://app.example.com) whose web pages may call the API (CORS); "
+     "empty: none"},
     {"ARC_POLL", CFG_STR, offsetof(struct config, poll_mode), "epoll", 0, 0,
      "libmicrohttpd event loop of each pool thread: epoll or poll"},
     {"ARC_CADENCE_DAYS", CFG_UINT, offsetof(struct config, cadence_days), "3", 1, 365,
@@ -140,6 +144,13 @@ int config_load(struct config *cfg)
     else
       *(size_t *)target = (size_t)n;
   }
+  struct cors cors;
+  char why[300];
+  if (cors_parse(cfg->cors_origins, &cors, why, sizeof why) != 0) {
+    fprintf(stderr, "arcollectd: ARC_CORS_ORIGINS: %s\n", why);
+    bad = 1;
+  }
+  cors_free(&cors);
   if (cfg->poll_mode && strcmp(cfg->poll_mode, "epoll") != 0 && strcmp(cfg->poll_mode, "poll") != 0) {
     fprintf(stderr, "arcollectd: ARC_POLL must be epoll or poll\n");
     bad = 1;

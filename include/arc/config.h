@@ -22,6 +22,7 @@ struct config {
   unsigned auth_cache_ms; /* how long a verified API key is trusted (auth.h) */
   unsigned shutdown_grace_s;
   char *poll_mode; /* "epoll" or "poll" */
+  char *cors_origins; /* ARC_CORS_ORIGINS: origins browsers may call from (cors.h) */
   /* Playbook defaults (SPEC §1); per-customer values override some. */
   unsigned cadence_days;
   unsigned promise_grace_days;

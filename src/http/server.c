@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arc/cors.h"
 #include "arc/db.h"
 #include "arc/idempotency.h"
 #include "arc/imports.h"
@@ -42,6 +43,7 @@ struct server {
   size_t streamed_max_body;
   uint16_t port;
   atomic_uint in_flight;
+  struct cors cors; /* ARC_CORS_ORIGINS */
 };
 
 /* Everything one request owns; freed only in the completion callback. */
@@ -59,6 +61,7 @@ struct rctx {
   unsigned long long announced; /* Content-Length, 0 when absent */
   int chunked;
   int content_is_json;
+  const char *cors_origin; /* the request's Origin, when ARC_CORS_ORIGINS allows it */
 };
 
 /* The request headers we look at, gathered in one pass. */
@@ -77,6 +80,8 @@ enum {
   H_CONTENT_TYPE,
   H_CONTENT_LENGTH,
   H_TRANSFER_ENCODING,
+  H_ORIGIN,
+  H_CORS_METHOD,
   H_COUNT
 };
 
@@ -227,6 +232,13 @@ static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct rctx *c)
                                                : "application/json");
   MHD_add_response_header(resp, "X-Request-Id", c->rq.request_id);
   MHD_add_response_header(resp, "Cache-Control", "no-store");
+  if (c->cors_origin) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", c->cors_origin);
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+  }
+  /* Answers differ by Origin whenever any is allowed: caches must know. */
+  if (c->srv->cors.n)
+    MHD_add_response_header(resp, "Vary", "Origin");
   for (size_t i = 0; i < rp->n_headers; i++)
     MHD_add_response_header(resp, rp->headers[i].name, rp->headers[i].value);
   enum MHD_Result r = MHD_queue_response(conn, rp->status, resp);
@@ -244,6 +256,24 @@ static size_t body_cap(const struct server *srv, const struct route *route)
   return route->flags & ROUTE_STREAMED ? srv->streamed_max_body : srv->max_body;
 }
 
+/* A browser's preflight (OPTIONS with Access-Control-Request-Method) from
+ * an allowed origin: no key is asked for; 204 with what the route allows,
+ * or 404 for no route (queue_reply adds the origin's headers to both). */
+static void cors_preflight(struct server *srv, struct rctx *c, const char *url)
+{
+  struct route_match m;
+  if (router_match(srv->routes, srv->n_routes, 0, url, &m) == ROUTER_NOT_FOUND) {
+    reply_problemf(&c->rp, PROBLEM_NOT_FOUND, "no resource at %.200s", url);
+    return;
+  }
+  char allow[128];
+  router_allow_header(m.allowed, allow, sizeof allow);
+  c->rp.status = 204;
+  reply_header(&c->rp, "Access-Control-Allow-Methods", allow);
+  reply_header(&c->rp, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+  reply_header(&c->rp, "Access-Control-Max-Age", CORS_MAX_AGE);
+}
+
 /* The checks that need only the headers: route, framing, auth, size. */
 static void first_call(struct server *srv, struct MHD_Connection *conn, struct rctx *c, const char *url,
                        const char *method)
@@ -258,9 +288,17 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
       [H_CONTENT_TYPE] = {.name = "Content-Type"},
       [H_CONTENT_LENGTH] = {.name = "Content-Length"},
       [H_TRANSFER_ENCODING] = {.name = "Transfer-Encoding"},
+      [H_ORIGIN] = {.name = "Origin"},
+      [H_CORS_METHOD] = {.name = "Access-Control-Request-Method"},
   };
   MHD_get_connection_values_n(conn, MHD_HEADER_KIND, header_iter, h);
   set_request_id(rq, &h[H_REQUEST_ID]);
+  if (h[H_ORIGIN].count == 1)
+    c->cors_origin = cors_allowed(&srv->cors, h[H_ORIGIN].value, h[H_ORIGIN].len);
+  if (c->cors_origin && h[H_CORS_METHOD].count && strcmp(method, "OPTIONS") == 0) {
+    cors_preflight(srv, c, url);
+    return;
+  }
 
   rq->method = http_method_parse(method);
   struct route_match m;
@@ -558,6 +596,12 @@ struct server *server_start(const struct config *cfg, const struct route *routes
   imports_configure(cfg);
   sweep_configure(cfg);
   auth_cache_configure(cfg->auth_cache_ms);
+  char why[300];
+  if (cors_parse(cfg->cors_origins, &srv->cors, why, sizeof why) != 0) {
+    log_error("ARC_CORS_ORIGINS: %s", why);
+    free(srv);
+    return NULL;
+  }
 
   struct sockaddr_storage ss = {0};
   unsigned ipv6 = 0;
@@ -570,6 +614,7 @@ struct server *server_start(const struct config *cfg, const struct route *routes
     ipv6 = MHD_USE_IPv6;
   } else {
     log_error("ARC_BIND=%s is not an IPv4 or IPv6 address", cfg->bind);
+    cors_free(&srv->cors);
     free(srv);
     return NULL;
   }
@@ -588,6 +633,7 @@ struct server *server_start(const struct config *cfg, const struct route *routes
       MHD_OPTION_END);
   if (!srv->daemon) {
     log_error("cannot listen on %s:%u", cfg->bind, cfg->port);
+    cors_free(&srv->cors);
     free(srv);
     return NULL;
   }
@@ -622,5 +668,6 @@ void server_stop(struct server *s, unsigned grace_ms)
   MHD_stop_daemon(s->daemon);
   if (fd != MHD_INVALID_SOCKET)
     close(fd);
+  cors_free(&s->cors);
   free(s);
 }

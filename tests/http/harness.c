@@ -258,6 +258,11 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
   struct http_resp *r = ud;
   size_t len = size * n;
+  size_t had = strlen(r->headers);
+  if (had + len < sizeof r->headers) {
+    memcpy(r->headers + had, buf, len);
+    r->headers[had + len] = '\0';
+  }
   static const struct {
     const char *name;
     size_t off, size;
@@ -1596,4 +1601,20 @@ int same_document(const json_t *a, const json_t *b)
   json_decref(x);
   json_decref(y);
   return same;
+}
+
+int resp_header(const struct http_resp *r, const char *name, char *out, size_t size)
+{
+  size_t nl = strlen(name);
+  for (const char *line = r->headers; *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    if (len > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0) {
+      header_copy(out, size, line + nl + 1, len - nl - 1);
+      return 1;
+    }
+    line += len + (end ? 1 : 0);
+  }
+  out[0] = '\0';
+  return 0;
 }

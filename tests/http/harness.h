@@ -30,7 +30,11 @@ struct http_resp {
   char retry_after[32];
   char request_id[80];
   int replayed; /* Idempotent-Replayed: 1 "true", -1 another value, 0 absent */
+  char headers[4096]; /* every header line as received, for resp_header() */
 };
+
+/* The value of response header NAME (any case) in OUT; 0 when absent. */
+int resp_header(const struct http_resp *r, const char *name, char *out, size_t size);
 
 /* Points the body and header callbacks of libcurl handle CURL (a CURL *)
  * at OUT, for tests that drive their own handles (threads, custom
