@@ -65,6 +65,20 @@ contract_lint() {
     "$ROOT/tools/contract/node_modules/.bin/redocly" lint --format=stylish >&2
 }
 
+# A front end's typed client: openapi-typescript generates the types from
+# openapi/, and tools/contract/typed_client.ts (event data read by type,
+# without casts) must compile with tsc --strict; 0 when it does.  Run from
+# tools/contract: in the root, openapi-typescript would read redocly.yaml.
+contract_typed_client() {
+  local out bin="$ROOT/tools/contract/node_modules/.bin"
+  say "contract_typed_client: openapi-typescript, then tsc --strict tools/contract/typed_client.ts"
+  mkdir -p "$1/contract"
+  out=$(cd "$1/contract" && pwd)
+  cp "$ROOT/tools/contract/typed_client.ts" "$out/"
+  (cd "$ROOT/tools/contract" && "$bin/openapi-typescript" "$ROOT/openapi/openapi.yaml" -o "$out/api.d.ts" >&2) &&
+    "$bin/tsc" --strict --noEmit --target es2022 --module es2022 --moduleResolution node "$out/typed_client.ts" >&2
+}
+
 cmd_run() {
   install_missing
   build build-run --buildtype=release
@@ -154,6 +168,10 @@ cmd_test() {
     contract_lint || lint=$?
     summary+=(--check contract_lint "$lint")
     [ "$lint" = 0 ] || rc=1
+    local typed=0
+    contract_typed_client "$bdir" || typed=$?
+    summary+=(--check contract_typed_client "$typed")
+    [ "$typed" = 0 ] || rc=1
     # The HTTP tests again, each program through its own Prism validation
     # proxy (tests/http/harness.c): every request and response they exchange
     # is checked against the contract. Not under valgrind (too slow there).

@@ -164,6 +164,10 @@ static PGconn *connect_test_db(void)
 static void out_of_order_commits_are_not_skipped(void **state)
 {
   (void)state;
+  /* Two customers whose events are appended by hand, as arc_emit would. */
+  char ca[32], cb[32];
+  sql_customer(ca, "Order A");
+  sql_customer(cb, "Order B");
   json_t *start = feed(NULL, NULL, 0);
   char cursor[64];
   snprintf(cursor, sizeof cursor, "%s", jstr(start, "next_cursor") ? jstr(start, "next_cursor") : "");
@@ -171,18 +175,27 @@ static void out_of_order_commits_are_not_skipped(void **state)
 
   /* A takes the lower event id and commits last. */
   PGconn *a = connect_test_db(), *b = connect_test_db();
+  char sql[256];
+#define APPEND(cus)                                                                                   \
+  (snprintf(sql, sizeof sql,                                                                          \
+            "SELECT arc_event_append('customer.updated', 'customer', '%s', %s, "                      \
+            "(SELECT arc_customer_json(c)::jsonb FROM customers c WHERE c.id = %s))",                 \
+            cus, cus, cus),                                                                           \
+   sql)
   exec_ok(a, "BEGIN");
-  exec_ok(a, "SELECT arc_event_append('test.first', 'test', 'a', NULL, '{}')");
+  exec_ok(a, APPEND(ca));
   exec_ok(b, "BEGIN");
-  exec_ok(b, "SELECT arc_event_append('test.second', 'test', 'b', NULL, '{}')");
+  exec_ok(b, APPEND(cb));
   exec_ok(b, "COMMIT");
-  assert_true(harness_sql_int("SELECT id FROM events WHERE resource_id = 'b' AND resource_type = 'test'") > 0);
+#undef APPEND
+  assert_true(harness_sql_int("SELECT count(*) FROM events WHERE resource_id = '%s' AND type = 'customer.updated'",
+                              cb) == 1);
 
   /* While A runs, B's event (a later transaction) is held back: a reader
    * that took it now would move past A's smaller id. */
   struct http_resp r = {0};
   char path[256];
-  snprintf(path, sizeof path, "/v1/events?resource_type=test%s%s", cursor[0] ? "&cursor=" : "", cursor);
+  snprintf(path, sizeof path, "/v1/events?type=customer.updated%s%s", cursor[0] ? "&cursor=" : "", cursor);
   http(&r, "GET", path, ROLE_INTEGRATION, NULL, NULL);
   assert_status(&r, 200);
   assert_int_equal(json_array_size(json_object_get(r.json, "data")), 0);
@@ -190,13 +203,13 @@ static void out_of_order_commits_are_not_skipped(void **state)
   snprintf(held, sizeof held, "%s", jstr(r.json, "next_cursor") ? jstr(r.json, "next_cursor") : "");
 
   exec_ok(a, "COMMIT");
-  assert_true(harness_sql_int("SELECT id FROM events WHERE resource_id = 'a' AND resource_type = 'test'") <
-              harness_sql_int("SELECT id FROM events WHERE resource_id = 'b' AND resource_type = 'test'"));
-  json_t *page = feed(held[0] ? held : NULL, "resource_type=test", 2);
+  assert_true(harness_sql_int("SELECT id FROM events WHERE resource_id = '%s' AND type = 'customer.updated'", ca) <
+              harness_sql_int("SELECT id FROM events WHERE resource_id = '%s' AND type = 'customer.updated'", cb));
+  json_t *page = feed(held[0] ? held : NULL, "type=customer.updated", 2);
   json_t *data = json_object_get(page, "data");
   assert_int_equal(json_array_size(data), 2);
-  assert_string_equal(jstr(json_array_get(data, 0), "type"), "test.first");
-  assert_string_equal(jstr(json_array_get(data, 1), "type"), "test.second");
+  assert_string_equal(jstr(json_array_get(data, 0), "resource_id"), ca);
+  assert_string_equal(jstr(json_array_get(data, 1), "resource_id"), cb);
   json_decref(page);
   PQfinish(a);
   PQfinish(b);
