@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "arc/router.h"
 
@@ -389,6 +390,58 @@ static void creating_writes_answer_201_with_location(void **state)
   report_check(&bad, "creating operations are not documented as 201 + Location");
 }
 
+/* Example-driven tools (Dredd, Schemathesis's examples phase) need an
+ * example for every required path parameter and for every request body of
+ * every media type; an example Idempotency-Key or If-Match value would be
+ * replayed by such tools into a conflict, so there is none.  And the path
+ * parameters' examples name what the demo has (deploy/demo.sh: ids from 1). */
+static void examples_for_example_driven_tools(void **state)
+{
+  (void)state;
+  struct report bad = {0};
+  int params = 0, bodies = 0;
+  const char *path;
+  json_t *item;
+  json_object_foreach(json_object_get(doc, "paths"), path, item) {
+    const char *method;
+    json_t *op;
+    json_object_foreach(item, method, op) {
+      json_t *lists[2] = {json_object_get(item, "parameters"), json_object_get(op, "parameters")};
+      for (int l = 0; l < 2; l++) {
+        size_t i;
+        json_t *p;
+        json_array_foreach(lists[l], i, p) {
+          p = deref(p);
+          const char *in = jstr(p, "in"), *name = jstr(p, "name");
+          if (!in || !name)
+            continue;
+          int has = json_object_get(p, "example") || json_object_get(p, "examples");
+          if (strcmp(in, "path") == 0) {
+            params++;
+            if (!has)
+              note(&bad, "  %s %s: path parameter %s has no example", method, path, name);
+          }
+          if (strcmp(in, "header") == 0 && has &&
+              (strcasecmp(name, "Idempotency-Key") == 0 || strcasecmp(name, "If-Match") == 0))
+            note(&bad, "  %s %s: a fixed %s example", method, path, name);
+        }
+      }
+      if (!json_is_object(op))
+        continue;
+      const char *mt;
+      json_t *media;
+      json_object_foreach(json_object_get(json_object_get(op, "requestBody"), "content"), mt, media) {
+        bodies++;
+        if (strcmp(mt, "text/csv") != 0 && !json_object_get(media, "example") && !json_object_get(media, "examples"))
+          note(&bad, "  %s %s: its %s body has no example", method, path, mt);
+      }
+    }
+  }
+  assert_true(params > 20);
+  assert_true(bodies > 20);
+  report_check(&bad, "places without the examples example-driven tools need");
+}
+
 /* Contract mode only: Prism stands between http() and the server, and the
  * harness tells its refusals from the server's answers. */
 static void prism_is_in_the_path(void **state)
@@ -438,6 +491,7 @@ int main(void)
       cmocka_unit_test(documented_operations_are_routed),
       cmocka_unit_test(roles_and_security_as_the_table_says),
       cmocka_unit_test(creating_writes_answer_201_with_location),
+      cmocka_unit_test(examples_for_example_driven_tools),
       cmocka_unit_test(prism_is_in_the_path),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
