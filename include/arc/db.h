@@ -24,7 +24,7 @@ struct db_error {
   char constraint[64];
   char table[64];
   char column[64];
-  char message[256]; /* only forwarded for our own ARxxx errors */
+  char message[4096]; /* only forwarded for our own ARxxx errors (arc_raise_fields: a JSON list) */
 };
 
 struct db {

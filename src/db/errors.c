@@ -34,6 +34,25 @@ static unsigned unavailable(struct reply *rp, const char *detail)
   return rp->status;
 }
 
+/* arc_raise_fields: MESSAGE is the JSON list of {field, message}. */
+static unsigned fields_reply(struct reply *rp, const char *message)
+{
+  struct field_errors fe = {0};
+  json_t *list = json_loads(message, 0, NULL);
+  size_t i;
+  json_t *p;
+  json_array_foreach(list, i, p) {
+    const char *field = json_string_value(json_object_get(p, "field"));
+    const char *msg = json_string_value(json_object_get(p, "message"));
+    if (field && msg)
+      field_error(&fe, field, "%s", msg);
+  }
+  json_decref(list);
+  if (!field_errors_any(&fe))
+    field_error(&fe, "(body)", "is not valid");
+  return reply_validation(rp, &fe);
+}
+
 unsigned db_error_reply(struct db *db, struct reply *rp)
 {
   const struct db_error *e = &db->err;
@@ -58,6 +77,8 @@ unsigned db_error_reply(struct db *db, struct reply *rp)
                             json_pack("[{s:s, s:s}]", "field", e->column, "message", e->message));
       return rp->status;
     }
+    if (strcmp(st, "AR422") == 0 && strcmp(e->column, "*") == 0)
+      return fields_reply(rp, e->message);
     if (strcmp(st, "AR422") == 0)
       return reply_field_error(rp, e->column[0] ? e->column : "(body)", e->message);
   }

@@ -74,14 +74,15 @@ void promises_check_nested(const json_t *v, const char *field, struct field_erro
 struct write_ctx {
   const struct request *rq;
   const char *id;
+  const char *problems; /* the C checks' errors, JSON: the database adds its own and writes nothing */
 };
 
 static unsigned create_tx(struct db *db, void *ctx, struct reply *rp)
 {
   struct write_ctx *w = ctx;
-  const char *params[] = {request_body_text(w->rq), w->rq->who.actor};
+  const char *params[] = {request_body_text(w->rq), w->rq->who.actor, w->problems ? w->problems : "[]"};
   PGresult *r;
-  enum db_status st = db_exec_one(db, "promises_create", 2, params, &r);
+  enum db_status st = db_exec_one(db, "promises_create", 3, params, &r);
   if (st < 0)
     return db_error_reply(db, rp);
   if (st == DB_NONE) {
@@ -97,9 +98,21 @@ unsigned promises_create(struct request *rq, struct reply *rp)
 {
   struct field_errors fe = {0};
   promise_parse(rq->body, "", 0, &fe);
-  if (field_errors_any(&fe))
-    return reply_validation(rp, &fe);
   struct write_ctx w = {.rq = rq};
+  if (field_errors_any(&fe)) {
+    /* The database's checks run too, on the fields that passed these, so
+     * that one 422 names every bad field; it writes nothing then. */
+    if (!json_is_object(rq->body))
+      return reply_validation(rp, &fe);
+    char *problems = json_dumps(fe.list, JSON_COMPACT);
+    w.problems = problems;
+    unsigned status = db_run_tx(rq->db, create_tx, &w, rp);
+    free(problems);
+    if (status < 400) /* cannot happen: with problems it raises */
+      return reply_problem(rp, PROBLEM_INTERNAL, "the promise was checked as bad and yet recorded");
+    field_errors_clear(&fe);
+    return status;
+  }
   return db_run_tx(rq->db, create_tx, &w, rp);
 }
 

@@ -134,36 +134,59 @@ $$;
 -- else the customer's open balance in the currency.  The invoices are
 -- locked (id order, as payments do) so a concurrent payment cannot change
 -- what is owed between the check and the commit.
+--
+-- Every check that can run does, and all that fail are raised at once
+-- (arc_raise_fields): a client fixes a body in one round trip.  P_PROBLEMS
+-- are those the caller already found ({field, message}, from the C
+-- checks): they are raised with the rest, and the fields they name are not
+-- read (they may not even parse); nothing is written while there are any.
 CREATE FUNCTION arc_promise_create(p_customer bigint, p_call_log bigint, p jsonb, p_actor text,
-                                   p_prefix text DEFAULT '', p_call_invoices bigint[] DEFAULT NULL)
+                                   p_prefix text DEFAULT '', p_call_invoices bigint[] DEFAULT NULL,
+                                   p_problems jsonb DEFAULT '[]')
 RETURNS promises
 LANGUAGE plpgsql AS
 $$
 DECLARE
+  v_problems jsonb := p_problems;
+  v_bad_fields text[] := ARRAY(SELECT e->>'field' FROM jsonb_array_elements(p_problems) e);
   v_ids bigint[];
-  v_currency text := p->>'currency';
-  v_amount bigint := (p->>'amount')::bigint;
+  v_ids_ok boolean := true;
+  v_currency text;
+  v_amount bigint;
   v_bad record;
   v_currencies text[];
   v_owed numeric;
   v_log call_logs;
   v_row promises;
   v_made_on date;
+  v_customer_ok boolean := p_customer IS NOT NULL;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = p_customer) THEN
-    PERFORM arc_raise('AR422', format('no customer with id %s', p_customer), 'customer_id');
+  -- A field the caller found bad is not read (no cast of what may not parse).
+  IF NOT (p_prefix || 'currency') = ANY (v_bad_fields) THEN
+    v_currency := p->>'currency';
+  END IF;
+  IF NOT (p_prefix || 'amount') = ANY (v_bad_fields) THEN
+    v_amount := (p->>'amount')::bigint;
+  END IF;
+  IF p_customer IS NOT NULL AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = p_customer) THEN
+    v_problems := v_problems || jsonb_build_object('field', 'customer_id',
+                                                   'message', format('no customer with id %s', p_customer));
+    v_customer_ok := false;
   END IF;
   IF p_call_log IS NOT NULL AND p_call_invoices IS NULL THEN
     SELECT * INTO v_log FROM call_logs c WHERE c.id = p_call_log;
     IF NOT FOUND THEN
-      PERFORM arc_raise('AR422', format('no call log with id %s', p_call_log), 'call_log_id');
-    END IF;
-    IF v_log.customer_id <> p_customer THEN
-      PERFORM arc_raise('AR422', format('call log %s is of another customer', p_call_log), 'call_log_id');
+      v_problems := v_problems || jsonb_build_object('field', 'call_log_id',
+                                                     'message', format('no call log with id %s', p_call_log));
+    ELSIF v_log.customer_id <> p_customer THEN
+      v_problems := v_problems || jsonb_build_object('field', 'call_log_id',
+                                                     'message', format('call log %s is of another customer', p_call_log));
     END IF;
   END IF;
 
-  IF jsonb_typeof(p->'invoice_ids') = 'array' THEN
+  IF EXISTS (SELECT 1 FROM unnest(v_bad_fields) f WHERE f LIKE p_prefix || 'invoice\_ids%') THEN
+    v_ids_ok := false;
+  ELSIF jsonb_typeof(p->'invoice_ids') = 'array' THEN
     v_ids := ARRAY(SELECT (e.x #>> '{}')::bigint
                    FROM jsonb_array_elements(p->'invoice_ids') WITH ORDINALITY AS e(x, o) ORDER BY e.o);
     PERFORM 1 FROM invoices inv WHERE inv.id = ANY (v_ids) ORDER BY inv.id FOR UPDATE;
@@ -171,27 +194,32 @@ BEGIN
     SELECT u.o - 1 AS idx, u.x AS id, inv.customer_id, inv.status, inv.currency INTO v_bad
     FROM unnest(v_ids) WITH ORDINALITY AS u(x, o)
     LEFT JOIN invoices inv ON inv.id = u.x
-    WHERE inv.id IS NULL OR inv.customer_id <> p_customer OR inv.status <> 'open'
+    WHERE inv.id IS NULL OR inv.customer_id IS DISTINCT FROM p_customer OR inv.status <> 'open'
     ORDER BY u.o LIMIT 1;
     IF FOUND THEN
-      PERFORM arc_raise('AR422',
-        CASE WHEN v_bad.customer_id IS NULL THEN format('no invoice with id %s', v_bad.id)
-             WHEN v_bad.customer_id <> p_customer THEN format('invoice %s belongs to another customer', v_bad.id)
-             ELSE format('invoice %s is %s; a promise covers open invoices', v_bad.id,
-                         replace(v_bad.status, '_', ' ')) END,
-        format('%sinvoice_ids[%s]', p_prefix, v_bad.idx));
-    END IF;
-    -- One currency: the first invoice that differs from the first one.
-    SELECT u.o - 1 AS idx, u.x AS id, inv.currency, inv1.currency AS first_currency INTO v_bad
-    FROM unnest(v_ids) WITH ORDINALITY AS u(x, o)
-    JOIN invoices inv ON inv.id = u.x
-    JOIN invoices inv1 ON inv1.id = v_ids[1]
-    WHERE inv.currency <> inv1.currency
-    ORDER BY u.o LIMIT 1;
-    IF FOUND THEN
-      PERFORM arc_raise('AR422', format('invoice %s is in %s, invoice %s in %s: a promise is in one currency',
-                                        v_bad.id, v_bad.currency, v_ids[1], v_bad.first_currency),
-                        format('%sinvoice_ids[%s]', p_prefix, v_bad.idx));
+      v_ids_ok := false;
+      v_problems := v_problems || jsonb_build_object(
+        'field', format('%sinvoice_ids[%s]', p_prefix, v_bad.idx),
+        'message', CASE WHEN v_bad.customer_id IS NULL THEN format('no invoice with id %s', v_bad.id)
+                        WHEN v_bad.customer_id IS DISTINCT FROM p_customer
+                        THEN format('invoice %s belongs to another customer', v_bad.id)
+                        ELSE format('invoice %s is %s; a promise covers open invoices', v_bad.id,
+                                    replace(v_bad.status, '_', ' ')) END);
+    ELSE
+      -- One currency: the first invoice that differs from the first one.
+      SELECT u.o - 1 AS idx, u.x AS id, inv.currency, inv1.currency AS first_currency INTO v_bad
+      FROM unnest(v_ids) WITH ORDINALITY AS u(x, o)
+      JOIN invoices inv ON inv.id = u.x
+      JOIN invoices inv1 ON inv1.id = v_ids[1]
+      WHERE inv.currency <> inv1.currency
+      ORDER BY u.o LIMIT 1;
+      IF FOUND THEN
+        v_ids_ok := false;
+        v_problems := v_problems || jsonb_build_object(
+          'field', format('%sinvoice_ids[%s]', p_prefix, v_bad.idx),
+          'message', format('invoice %s is in %s, invoice %s in %s: a promise is in one currency',
+                            v_bad.id, v_bad.currency, v_ids[1], v_bad.first_currency));
+      END IF;
     END IF;
   ELSE
     -- Without invoice_ids, a call's promise covers the call's invoices that
@@ -203,30 +231,34 @@ BEGIN
                    ORDER BY u.o);
   END IF;
 
-  SELECT array_agg(DISTINCT inv.currency ORDER BY inv.currency) INTO v_currencies
-  FROM invoices inv WHERE inv.id = ANY (v_ids);
-  IF array_length(v_currencies, 1) > 1 THEN
-    PERFORM arc_raise('AR422', format('is required: the call''s open invoices are in %s',
-                                      array_to_string(v_currencies, ', ')), p_prefix || 'currency');
-  END IF;
-  IF v_currency IS NOT NULL AND v_currencies IS NOT NULL AND v_currency <> v_currencies[1] THEN
-    PERFORM arc_raise('AR422', format('must be %s, the currency of the invoices', v_currencies[1]),
-                      p_prefix || 'currency');
-  END IF;
-  v_currency := coalesce(v_currency, v_currencies[1]);
-  IF v_currency IS NULL THEN
-    -- Covering no invoice, it is the currency the customer owes in, when
-    -- that is one.
+  -- The currency: the covered invoices', else the one the customer owes in.
+  IF v_ids_ok AND NOT (p_prefix || 'currency') = ANY (v_bad_fields) THEN
     SELECT array_agg(DISTINCT inv.currency ORDER BY inv.currency) INTO v_currencies
-    FROM invoices inv WHERE inv.customer_id = p_customer AND inv.status = 'open';
+    FROM invoices inv WHERE inv.id = ANY (v_ids);
     IF array_length(v_currencies, 1) > 1 THEN
-      PERFORM arc_raise('AR422', format('is required: the customer owes in %s', array_to_string(v_currencies, ', ')),
-                        p_prefix || 'currency');
+      v_problems := v_problems || jsonb_build_object('field', p_prefix || 'currency',
+        'message', format('is required: the call''s open invoices are in %s', array_to_string(v_currencies, ', ')));
+    ELSIF v_currency IS NOT NULL AND v_currencies IS NOT NULL AND v_currency <> v_currencies[1] THEN
+      v_problems := v_problems || jsonb_build_object('field', p_prefix || 'currency',
+        'message', format('must be %s, the currency of the invoices', v_currencies[1]));
+    ELSE
+      v_currency := coalesce(v_currency, v_currencies[1]);
+      IF v_currency IS NULL AND v_customer_ok THEN
+        -- Covering no invoice, it is the currency the customer owes in,
+        -- when that is one.
+        SELECT array_agg(DISTINCT inv.currency ORDER BY inv.currency) INTO v_currencies
+        FROM invoices inv WHERE inv.customer_id = p_customer AND inv.status = 'open';
+        IF array_length(v_currencies, 1) > 1 THEN
+          v_problems := v_problems || jsonb_build_object('field', p_prefix || 'currency',
+            'message', format('is required: the customer owes in %s', array_to_string(v_currencies, ', ')));
+        ELSIF v_currencies IS NULL THEN
+          v_problems := v_problems || jsonb_build_object('field', p_prefix || 'currency',
+            'message', 'is required: the customer has no open invoice to take it from');
+        ELSE
+          v_currency := v_currencies[1];
+        END IF;
+      END IF;
     END IF;
-    v_currency := v_currencies[1];
-  END IF;
-  IF v_currency IS NULL THEN
-    PERFORM arc_raise('AR422', 'is required: the customer has no open invoice to take it from', p_prefix || 'currency');
   END IF;
 
   -- A promise made in a call is dated from the call (a CRM may sync last
@@ -234,31 +266,35 @@ BEGIN
   IF p_call_log IS NOT NULL THEN
     SELECT arc_business_date(l.occurred_at) INTO v_made_on FROM call_logs l WHERE l.id = p_call_log;
   END IF;
-  IF (p->>'promised_on')::date < coalesce(v_made_on, current_date) THEN
-    PERFORM arc_raise('AR422', CASE WHEN v_made_on IS NOT NULL
-                                    THEN format('must be on or after the day of the call (%s)',
-                                                to_char(v_made_on, 'YYYY-MM-DD'))
-                                    ELSE format('must be today (%s) or later', to_char(current_date, 'YYYY-MM-DD'))
-                               END,
-                      p_prefix || 'promised_on');
+  IF NOT (p_prefix || 'promised_on') = ANY (v_bad_fields)
+     AND (p->>'promised_on')::date < coalesce(v_made_on, current_date) THEN
+    v_problems := v_problems || jsonb_build_object('field', p_prefix || 'promised_on',
+      'message', CASE WHEN v_made_on IS NOT NULL
+                      THEN format('must be on or after the day of the call (%s)', to_char(v_made_on, 'YYYY-MM-DD'))
+                      ELSE format('must be today (%s) or later', to_char(current_date, 'YYYY-MM-DD')) END);
   END IF;
 
-  IF cardinality(v_ids) > 0 THEN
-    SELECT coalesce(sum(inv.balance), 0) INTO v_owed FROM invoices inv WHERE inv.id = ANY (v_ids);
-  ELSE
-    PERFORM 1 FROM invoices inv
-    WHERE inv.customer_id = p_customer AND inv.currency = v_currency AND inv.status = 'open'
-    ORDER BY inv.id FOR UPDATE;
-    SELECT coalesce(sum(inv.balance), 0) INTO v_owed FROM invoices inv
-    WHERE inv.customer_id = p_customer AND inv.currency = v_currency AND inv.status = 'open';
+  -- What is owed, once the invoices, the currency and the customer are known.
+  IF v_ids_ok AND v_customer_ok AND v_currency IS NOT NULL AND v_amount IS NOT NULL THEN
+    IF cardinality(v_ids) > 0 THEN
+      SELECT coalesce(sum(inv.balance), 0) INTO v_owed FROM invoices inv WHERE inv.id = ANY (v_ids);
+    ELSE
+      PERFORM 1 FROM invoices inv
+      WHERE inv.customer_id = p_customer AND inv.currency = v_currency AND inv.status = 'open'
+      ORDER BY inv.id FOR UPDATE;
+      SELECT coalesce(sum(inv.balance), 0) INTO v_owed FROM invoices inv
+      WHERE inv.customer_id = p_customer AND inv.currency = v_currency AND inv.status = 'open';
+    END IF;
+    IF v_amount > v_owed THEN
+      v_problems := v_problems || jsonb_build_object('field', p_prefix || 'amount',
+        'message', CASE WHEN v_owed = 0 THEN format('is more than is owed: nothing is owed in %s', v_currency)
+                        ELSE format('is more than the %s owed on %s', arc_money(v_owed, v_currency),
+                                    CASE WHEN cardinality(v_ids) > 0 THEN 'the covered invoices'
+                                         ELSE 'the customer''s open invoices' END) END);
+    END IF;
   END IF;
-  IF v_amount > v_owed THEN
-    PERFORM arc_raise('AR422',
-      CASE WHEN v_owed = 0 THEN format('is more than is owed: nothing is owed in %s', v_currency)
-           ELSE format('is more than the %s owed on %s', arc_money(v_owed, v_currency),
-                       CASE WHEN cardinality(v_ids) > 0 THEN 'the covered invoices'
-                            ELSE 'the customer''s open invoices' END) END,
-      p_prefix || 'amount');
+  IF jsonb_array_length(v_problems) > 0 THEN
+    PERFORM arc_raise_fields(v_problems);
   END IF;
 
   INSERT INTO promises AS x (customer_id, call_log_id, invoice_ids, amount, currency, promised_on, method, created_by)

@@ -18,8 +18,13 @@
 #define PROMISE_UPDATED LIST_IF("$9::timestamptz", "p.updated_at >= $9::timestamptz")
 
 const struct db_stmt promises_stmts[] = {
-    {"promises_create", "SELECT " PROMISE_DOC " FROM arc_promise_create(($1::jsonb->>'customer_id')::bigint, "
-                        "($1::jsonb->>'call_log_id')::bigint, $1::jsonb, $2::text, '', NULL) p"},
+    /* $3: what the C checks found ([] for nothing): the ids are read only
+     * when they are ids (they may be what was found bad). */
+    {"promises_create",
+     "SELECT " PROMISE_DOC " FROM arc_promise_create("
+     "CASE WHEN $1::jsonb->>'customer_id' ~ '^[1-9][0-9]{0,17}$' THEN ($1::jsonb->>'customer_id')::bigint END, "
+     "CASE WHEN $1::jsonb->>'call_log_id' ~ '^[1-9][0-9]{0,17}$' THEN ($1::jsonb->>'call_log_id')::bigint END, "
+     "$1::jsonb, $2::text, '', NULL, $3::jsonb) p"},
     {"promises_select_by_id", "SELECT " PROMISE_DOC " FROM promises p WHERE p.id = $1::bigint"},
     /* Filters: $3 customer_id, $4 status, $5 call_log_id, $6 invoice_id
      * (promises covering it), $7/$8 promised_on from/to, $9 updated_since. */

@@ -340,6 +340,34 @@ static void create_errors(void **state)
            cust, tomorrow, log);
   refused("POST", "/v1/promises", ROLE_ADMIN, body, NULL, 422, "validation", "call_log_id");
   free(log);
+  /* Every bad field in one 422, whether the server's C checks or the
+   * database's find it: an unknown field, a past date, no currency for a
+   * customer owing in two, a method that is none, an invoice of another
+   * customer -- and nothing written. */
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"amount\": 100, \"promised_on\": \"%s\", \"colour\": \"red\", "
+           "\"method\": \"barter\"}",
+           cust, yesterday);
+  long long promises_before = harness_sql_int("SELECT count(*) FROM promises");
+  struct http_resp all = {0};
+  http(&all, "POST", "/v1/promises", ROLE_ADMIN, body, NULL);
+  assert_problem(&all, 422, "validation", "colour");
+  assert_problem(&all, 422, "validation", "method");
+  assert_problem(&all, 422, "validation", "promised_on");
+  assert_problem(&all, 422, "validation", "currency");
+  assert_int_equal(json_array_size(json_object_get(all.json, "errors")), 4);
+  assert_string_equal(jstr(all.json, "detail"), "4 fields failed validation");
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"amount\": 100, \"promised_on\": \"%s\", \"currency\": \"usd\", "
+           "\"invoice_ids\": [\"%s\"]}",
+           cust, yesterday, other_inv);
+  http(&all, "POST", "/v1/promises", ROLE_ADMIN, body, NULL);
+  assert_problem(&all, 422, "validation", "currency");
+  assert_problem(&all, 422, "validation", "promised_on");
+  assert_problem(&all, 422, "validation", "invoice_ids[0]");
+  assert_int_equal(json_array_size(json_object_get(all.json, "errors")), 3);
+  http_resp_clear(&all);
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM promises"), promises_before);
   /* More than 100 invoices. */
   size_t used = (size_t)snprintf(body, sizeof body,
                                  "{\"customer_id\": \"%s\", \"amount\": 1, \"promised_on\": \"%s\", \"invoice_ids\": [",
