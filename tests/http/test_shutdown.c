@@ -139,7 +139,10 @@ static void drain_scenario(const char *poll_mode)
   snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
   const char *const extra[] = {port_var, "ARC_BIND=127.0.0.1", "ARC_SCHEDULER_INTERVAL_S=0", "ARC_THREADS=2",
                                "ARC_SHUTDOWN_GRACE_S=10", poll_var, NULL};
-  child = harness_spawn_server(binary, extra, NULL);
+  char log_path[96];
+  snprintf(log_path, sizeof log_path, "/tmp/arc-shutdown-%d-%s.log", (int)getpid(), poll_mode);
+  unlink(log_path);
+  child = harness_spawn_server(binary, extra, log_path);
   assert_true(child > 0);
 
   /* Up: /healthz answers. */
@@ -155,6 +158,18 @@ static void drain_scenario(const char *poll_mode)
       fail_msg("arcollectd did not answer /healthz within %d s", START_DEADLINE_S);
     sleep_ms(50);
   }
+
+  /* Started without a word from libmicrohttpd (its logger is the first
+   * option: it used to warn "MHD_OPTION_EXTERNAL_LOGGER is not the first
+   * option" at every start). */
+  FILE *lf = fopen(log_path, "r");
+  assert_non_null(lf);
+  char line[2048];
+  while (fgets(line, sizeof line, lf))
+    if (strstr(line, "libmicrohttpd"))
+      fail_msg("libmicrohttpd said at start: %s", line);
+  fclose(lf);
+  unlink(log_path);
 
   /* The slow request: creating an API key, the last bytes after SIGTERM. */
   free(slow_req.resp);
