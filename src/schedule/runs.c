@@ -1,5 +1,5 @@
-/* /v1/scheduler/runs: run a sweep now (admin; optionally for another
- * instant, to replay a day) and read past runs (admin, manager). */
+/* /v1/scheduler/runs: run a sweep now, or preview one for any instant
+ * (admin), and read past runs (admin, manager). */
 #include <stdint.h>
 
 #include "arc/db.h"

@@ -1,10 +1,12 @@
 /* The sweep: every rule of sweep_rules[] for one as_of, in one transaction,
  * under a cluster-wide advisory lock so that of several instances exactly
- * one sweeps at a time.  A preview is the same transaction rolled back,
- * having read what it did: the rules themselves are the one definition of
- * what a sweep does, so a preview cannot disagree with the sweep.  The rules are set-based statements (listed in
+ * one sweeps at a time.  The rules are set-based statements (listed in
  * rules.c, each in rules/<name>.sql, what they share in sweep.sql); this
- * file only runs them in order and counts what they did. */
+ * file only runs them in order and counts what they did.  A preview is the
+ * same transaction rolled back, having read what it did: the rules are the
+ * one definition of what a sweep does, so a preview cannot disagree with
+ * the sweep.  When nothing the rules read changed since the last sweep of
+ * the day (sweep_changes.sql), no rule runs. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
