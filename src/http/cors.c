@@ -5,41 +5,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "arc/cors.h"
 
-/* "http://" or "https://", then a host of letters, digits, '.', '-', or
- * a bracketed IPv6 address, then an optional ":port"; nothing after. */
+/* An origin is a URL that is exactly scheme://host[:port], http or https:
+ * libcurl's URL parser (webhook delivery's library) takes it apart, and
+ * what it gives back must spell the same text -- no path, not even "/", no
+ * user, query or fragment, no empty port. */
 static int origin_valid(const char *s, size_t n)
 {
-  size_t i;
-  if (n > 7 && strncmp(s, "http://", 7) == 0)
-    i = 7;
-  else if (n > 8 && strncmp(s, "https://", 8) == 0)
-    i = 8;
-  else
-    return 0;
-  size_t host = i;
-  if (s[i] == '[') {
-    while (i < n && s[i] != ']')
-      i++;
-    if (i == n)
-      return 0;
-    i++;
-  } else {
-    while (i < n && (s[i] == '.' || s[i] == '-' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                     (s[i] >= '0' && s[i] <= '9')))
-      i++;
+  char *text = strndup(s, n), *scheme = NULL, *host = NULL, *port = NULL;
+  CURLU *u = curl_url();
+  int ok = 0;
+  if (text && u && curl_url_set(u, CURLUPART_URL, text, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+      (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0)) {
+    curl_url_get(u, CURLUPART_PORT, &port, 0);
+    char canon[512];
+    snprintf(canon, sizeof canon, "%s://%s%s%s", scheme, host, port ? ":" : "", port ? port : "");
+    ok = strcmp(canon, text) == 0;
   }
-  if (i == host)
-    return 0;
-  if (i < n && s[i] == ':') {
-    size_t port = ++i;
-    while (i < n && s[i] >= '0' && s[i] <= '9')
-      i++;
-    if (i == port || i - port > 5)
-      return 0;
-  }
-  return i == n;
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  free(text);
+  return ok;
 }
 
 int cors_parse(const char *list, struct cors *out, char *err, size_t err_size)

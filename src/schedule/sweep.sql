@@ -101,15 +101,25 @@ BEGIN
 END
 $$;
 
--- Customers a pending promise keeps quiet at AS_OF (P5): while the business
--- day is not past promised_on + grace days, and only as far as the promise
--- goes: what is still promised (amount less what was paid on it), in the
+-- The promises that still count at AS_OF (P5): pending, while the business
+-- day is not past promised_on + grace days.  Written as promised_on >= day
+-- - grace so the partial index promises_pending_idx serves it; inlinable,
+-- so callers' conditions and joins reach the scan.
+CREATE FUNCTION arc_promises_in_grace(p_as_of timestamptz) RETURNS SETOF promises
+LANGUAGE sql STABLE AS
+$$
+  SELECT p.* FROM promises p
+  WHERE p.status = 'pending'
+    AND p.promised_on >= (SELECT arc_business_date(p_as_of) - arc_setting_int('promise_grace_days', 1))
+$$;
+
+-- Customers a pending promise keeps quiet at AS_OF (arc_promises_in_grace),
+-- and only as far as the promise goes: what is still promised (amount less what was paid on it), in the
 -- currency of the account's overdue balance (arc_sweep_accounts), must
 -- cover that balance.  A promise over one invoice of several leaves the
 -- rest of the account to its cadence (P3); the follow-ups then show the
--- promise (arc_promise_pending).  Written as promised_on >= day - grace so
--- the partial index promises_pending_idx serves it.  PL/pgSQL: it reads
--- the sweep's temporary table, which exists only while a sweep runs.
+-- promise (arc_promise_pending).  PL/pgSQL: it reads the sweep's temporary
+-- table, which exists only while a sweep runs.
 CREATE FUNCTION arc_promise_quiet(p_as_of timestamptz)
 RETURNS TABLE (customer_id bigint)
 LANGUAGE plpgsql STABLE AS
@@ -118,9 +128,7 @@ BEGIN
   RETURN QUERY
   SELECT q.customer_id
   FROM (SELECT p.customer_id, p.currency, sum(p.amount - p.paid_amount) AS promised
-        FROM promises p
-        WHERE p.status = 'pending'
-          AND p.promised_on >= (SELECT arc_business_date(p_as_of) - arc_setting_int('promise_grace_days', 1))
+        FROM arc_promises_in_grace(p_as_of) p
         GROUP BY p.customer_id, p.currency) q
   LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = q.customer_id
   GROUP BY q.customer_id
@@ -128,17 +136,15 @@ BEGIN
 END
 $$;
 
--- Each customer's pending promise at AS_OF (the latest made, while within
--- its grace days), for the follow-ups of an account a promise does not
--- quiet: they show it.
+-- Each customer's pending promise at AS_OF (the latest made of
+-- arc_promises_in_grace), for the follow-ups of an account a promise does
+-- not quiet: they show it.
 CREATE FUNCTION arc_promise_pending(p_as_of timestamptz)
 RETURNS TABLE (customer_id bigint, promise_id bigint)
 LANGUAGE sql STABLE AS
 $$
   SELECT DISTINCT ON (p.customer_id) p.customer_id, p.id
-  FROM promises p
-  WHERE p.status = 'pending'
-    AND p.promised_on >= (SELECT arc_business_date(p_as_of) - arc_setting_int('promise_grace_days', 1))
+  FROM arc_promises_in_grace(p_as_of) p
   ORDER BY p.customer_id, p.id DESC
 $$;
 

@@ -105,12 +105,10 @@ unsigned promises_create(struct request *rq, struct reply *rp)
     if (!json_is_object(rq->body))
       return reply_validation(rp, &fe);
     char *problems = json_dumps(fe.list, JSON_COMPACT);
-    w.problems = problems;
-    unsigned status = db_run_tx(rq->db, create_tx, &w, rp);
-    free(problems);
-    if (status < 400) /* cannot happen: with problems it raises */
-      return reply_problem(rp, PROBLEM_INTERNAL, "the promise was checked as bad and yet recorded");
     field_errors_clear(&fe);
+    w.problems = problems;
+    unsigned status = db_run_tx(rq->db, create_tx, &w, rp); /* with problems, arc_promise_create raises */
+    free(problems);
     return status;
   }
   return db_run_tx(rq->db, create_tx, &w, rp);

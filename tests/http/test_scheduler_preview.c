@@ -78,6 +78,14 @@ static int setup(void **state)
   return 0;
 }
 
+/* BODY: {"as_of": 09:00 DAYS from today in the test's zone, MORE...}; the
+ * instant in AS_OF. */
+static void as_of_body(char *body, size_t size, char as_of[40], int days, const char *more)
+{
+  instant_at(as_of, today, days, "09:00");
+  snprintf(body, size, "{\"as_of\": \"%s\"%s}", as_of, more);
+}
+
 /* POST BODY as admin with ARC_TIME_TRAVEL off: 200 and the preview; every
  * row the same. */
 static json_t *preview(const char *body)
@@ -114,8 +122,7 @@ static void future_preview_writes_nothing(void **state)
 {
   (void)state;
   char as_of[40], body[96];
-  instant_at(as_of, today, 10, "09:00");
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
+  as_of_body(body, sizeof body, as_of, 10, "");
   json_t *doc = preview(body);
   assert_string_equal(jstr(doc, "as_of"), as_of);
   assert_int_equal(count_of(doc, "created", "promise_broken"), 1);
@@ -147,8 +154,7 @@ static void future_preview_writes_nothing(void **state)
   assert_int_equal(harness_sql_int("SELECT count(*) FROM escalations WHERE proposed_level IS NOT NULL"), 0);
 
   /* Fifty days on (110 days overdue): still the next rung, management. */
-  instant_at(as_of, today, 50, "09:00");
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
+  as_of_body(body, sizeof body, as_of, 50, "");
   doc = preview(body);
   assert_int_equal(count_of(doc, "proposed", "management"), 1);
   assert_int_equal(count_of(doc, "proposed", "legal"), 0);
@@ -163,8 +169,7 @@ static void past_preview_writes_nothing(void **state)
   long long open = harness_sql_int("SELECT count(*) FROM follow_ups WHERE status IN ('open', 'snoozed')");
   assert_true(open >= 2);
   char as_of[40], body[96];
-  instant_at(as_of, today, -120, "09:00");
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\", \"limit\": 0}", as_of);
+  as_of_body(body, sizeof body, as_of, -120, ", \"limit\": 0");
   json_t *doc = preview(body);
   assert_true(count_of(doc, "closed", "overdue") >= 1);
   assert_int_equal(json_array_size(json_object_get(doc, "follow_ups")), 0); /* limit 0 */
@@ -189,8 +194,7 @@ static void preview_agrees_with_sweep(void **state)
 {
   (void)state;
   char as_of[40], body[128];
-  instant_at(as_of, today, 10, "09:00");
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\", \"limit\": 1000}", as_of);
+  as_of_body(body, sizeof body, as_of, 10, ", \"limit\": 1000");
   json_t *pre = preview(body);
 
   snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of); /* time travel is on again */
@@ -224,9 +228,8 @@ static void refused_requests(void **state)
   (void)state;
   static const char *const tables[] = {"follow_ups", "scheduler_runs", "escalations", "promises", "events", NULL};
   char as_of[40], body[128];
-  instant_at(as_of, today, 10, "09:00");
+  as_of_body(body, sizeof body, as_of, 10, ", \"preview\": false");
   sweep_set_time_travel(0);
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\", \"preview\": false}", as_of);
   assert_refused(tables, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL, 422, "validation", "as_of");
   assert_refused(tables, "POST", "/v1/scheduler/runs", ROLE_ADMIN, "{\"limit\": 5}", NULL, 422, "validation",
                  "limit");
