@@ -61,18 +61,70 @@ const struct db_stmt db_tx_stmts[] = {
     {NULL, NULL},
 };
 
+/* The failure of a statement of begin(): its SQLSTATE ("08006" when the
+ * connection went), as simple() records it. */
+static void begin_failed(struct db *db, const PGresult *r)
+{
+  const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  if (db->failed)
+    return; /* the first failure is the one to report */
+  memset(&db->err, 0, sizeof db->err);
+  snprintf(db->err.sqlstate, sizeof db->err.sqlstate, "%s", st ? st : "08006");
+  db->failed = 1;
+}
+
+/* BEGIN and the transaction's context (tx_set_context) in one round trip:
+ * both sent at once in libpq's pipeline mode, then both answers read.  A
+ * write paid a round trip for each before (four in all with its statement
+ * and COMMIT). */
+static int begin(struct db *db)
+{
+  PGconn *c = db->conn;
+  const char *context[] = {db->actor, db->request_id};
+  if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+      !PQsendQueryPrepared(c, "tx_set_context", 2, context, NULL, NULL, 0) || !PQpipelineSync(c)) {
+    begin_failed(db, NULL);
+  } else {
+    /* Each query's results end with a NULL; the sync's marker ends all. */
+    for (int ends = 0;;) {
+      PGresult *r = PQgetResult(c);
+      if (!r) {
+        if (++ends > 2 || PQstatus(c) != CONNECTION_OK) {
+          begin_failed(db, NULL);
+          break;
+        }
+        continue;
+      }
+      ExecStatusType st = PQresultStatus(r);
+      if (st == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        break;
+      }
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        begin_failed(db, st == PGRES_PIPELINE_ABORTED ? NULL : r);
+      PQclear(r);
+    }
+  }
+  if (!PQexitPipelineMode(c) || PQstatus(c) != CONNECTION_OK) {
+    db->healthy = 0;
+    begin_failed(db, NULL);
+  }
+  return !db->failed;
+}
+
 int db_tx(struct db *db, db_unit_fn fn, void *ctx)
 {
   for (int attempt = 0;; attempt++) {
     if (!db_ready(db))
       return DB_HARD;
     db->failed = 0;
-    if (!simple(db, "BEGIN"))
+    if (!begin(db)) {
+      /* A BEGIN that went through is rolled back (as after any failure). */
+      if (db->healthy)
+        simple(db, "ROLLBACK");
       return failure(db);
-    const char *context[] = {db->actor, db->request_id};
-    PGresult *r = db_exec(db, "tx_set_context", 2, context);
-    int rc = r ? fn(db, ctx) : DB_HARD;
-    PQclear(r);
+    }
+    int rc = fn(db, ctx);
     if (db->failed || rc < 0) {
       int failed = db->failed;
       struct db_error saved = db->err;
