@@ -1,4 +1,5 @@
-/* The HTTP server: libmicrohttpd's thread pool serving the route table. */
+/* The HTTP server: worker threads (one libmicrohttpd daemon each) serving
+ * the route table, fed connections by one accepting thread. */
 #ifndef ARC_SERVER_H
 #define ARC_SERVER_H
 

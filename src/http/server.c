@@ -1,6 +1,7 @@
 /* The only file that includes microhttpd.h: the daemon, body accumulation,
  * the early checks of the first call, reply → MHD response, the access log. */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -14,9 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arc/acceptor.h"
 #include "arc/cors.h"
 #include "arc/db.h"
 #include "arc/idempotency.h"
+#include "arc/ip_limit.h"
 #include "arc/imports.h"
 #include "arc/jspec.h"
 #include "arc/log.h"
@@ -35,8 +38,23 @@
  * so a bigger one costs every request. */
 #define CONNECTION_MEMORY (32u * 1024)
 
-struct server {
+/* One libmicrohttpd daemon and its thread (and so its database
+ * connection): the acceptor hands each new connection to the least loaded
+ * (include/arc/acceptor.h says why). */
+struct worker {
+  struct server *srv;
   struct MHD_Daemon *daemon;
+  atomic_llong working_since; /* when its thread began the handler it is in, µs; 0: none */
+};
+
+struct server {
+  struct worker *workers;
+  unsigned n_workers;
+  struct acceptor *acceptor; /* the listening socket, src/http/acceptor.c */
+  struct ip_limit *per_ip;   /* ARC_PER_IP_LIMIT, across the workers */
+  unsigned conn_limit;       /* ARC_CONN_LIMIT, across the workers */
+  atomic_uint connections;
+  atomic_uint next; /* where the search for the least loaded starts */
   const struct route *routes;
   size_t n_routes;
   size_t max_body;
@@ -49,6 +67,7 @@ struct server {
 /* Everything one request owns; freed only in the completion callback. */
 struct rctx {
   struct server *srv;
+  struct worker *worker;
   struct request rq;
   struct reply rp;
   struct timespec start;
@@ -128,6 +147,13 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
   a->name = name;
   a->value = val;
   return MHD_YES;
+}
+
+static long long mono_us(void)
+{
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec * 1000000LL + now.tv_nsec / 1000;
 }
 
 static long long elapsed_us(const struct timespec *start)
@@ -455,18 +481,22 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
                                       size_t *upload_data_size, void **con_cls)
 {
   (void)version;
-  struct server *srv = cls;
+  struct worker *w = cls;
+  struct server *srv = w->srv;
   struct rctx *c = *con_cls;
   if (!c) {
     c = calloc(1, sizeof *c);
     if (!c)
       return MHD_NO;
     c->srv = srv;
+    c->worker = w;
     c->method_name = method;
     clock_gettime(CLOCK_MONOTONIC, &c->start);
     atomic_fetch_add(&srv->in_flight, 1);
     *con_cls = c;
+    atomic_store(&w->working_since, mono_us());
     first_call(srv, conn, c, url, method);
+    atomic_store(&w->working_since, 0);
     if (c->rp.status) {
       /* An early answer (401, 404, 413...) to a request that still sends a
        * body: read and drop the body first, so the client is not reset
@@ -529,7 +559,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
     *upload_data_size = 0;
     return MHD_YES;
   }
+  atomic_store(&w->working_since, mono_us());
   last_call(c);
+  atomic_store(&w->working_since, 0);
   c->queued = 1;
   return queue_reply(conn, c);
 }
@@ -538,10 +570,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
   (void)conn;
-  struct server *srv = cls;
+  (void)cls;
   struct rctx *c = *con_cls;
   if (!c)
     return;
+  struct server *srv = c->srv;
   long long us = elapsed_us(&c->start);
   log_request(&(struct log_request){
       .request_id = c->rq.request_id,
@@ -586,6 +619,71 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
   log_json("warn", msg, json_pack("{s:s}", "source", "libmicrohttpd"));
 }
 
+/* The worker a new connection goes to: the next in turn whose thread is
+ * not held up in a handler (a worker answers its connections one request
+ * at a time, so a request that waits for a lock holds up all of them; a
+ * handler running longer than STUCK_US is taken for one).  In turn, not
+ * the fewest connections: a worker learns that a client went only when it
+ * reads the end, after the requests it is answering, so right after a
+ * burst of closes the counts are stale and would send every new connection
+ * to one worker. */
+#define STUCK_US 20000
+static struct worker *next_worker(struct server *srv)
+{
+  unsigned start = atomic_fetch_add(&srv->next, 1);
+  long long now = mono_us();
+  for (unsigned i = 0; i < srv->n_workers; i++) {
+    struct worker *w = &srv->workers[(start + i) % srv->n_workers];
+    long long since = atomic_load(&w->working_since);
+    if (!since || now - since <= STUCK_US) {
+      if (i)
+        atomic_fetch_add(&srv->next, i); /* the skipped ones keep their turn order */
+      return w;
+    }
+  }
+  return &srv->workers[start % srv->n_workers];
+}
+
+/* The acceptor's callback: the connection goes to the next worker in turn,
+ * or is closed at once at a limit (as libmicrohttpd closes it). */
+static void hand_over(void *cls, int fd, const struct sockaddr *addr, socklen_t len)
+{
+  struct server *srv = cls;
+  if (atomic_load(&srv->connections) >= srv->conn_limit || !ip_limit_take(srv->per_ip, addr)) {
+    close(fd);
+    return;
+  }
+  struct worker *w = next_worker(srv);
+  atomic_fetch_add(&srv->connections, 1);
+  if (MHD_add_connection(w->daemon, fd, addr, len) != MHD_YES) { /* it closed the socket */
+    atomic_fetch_sub(&srv->connections, 1);
+    ip_limit_give(srv->per_ip, addr);
+  }
+}
+
+/* A connection's end: the counts hand_over made for it. */
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code)
+{
+  (void)socket_context;
+  struct worker *w = cls;
+  if (code != MHD_CONNECTION_NOTIFY_CLOSED)
+    return;
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (ci && ci->client_addr)
+    ip_limit_give(w->srv->per_ip, ci->client_addr);
+  atomic_fetch_sub(&w->srv->connections, 1);
+}
+
+static void workers_stop(struct server *srv)
+{
+  for (unsigned i = 0; i < srv->n_workers; i++)
+    if (srv->workers[i].daemon)
+      MHD_stop_daemon(srv->workers[i].daemon);
+  free(srv->workers);
+  ip_limit_free(srv->per_ip);
+}
+
 struct server *server_start(const struct config *cfg, const struct route *routes, size_t n_routes)
 {
   struct server *srv = calloc(1, sizeof *srv);
@@ -619,26 +717,40 @@ struct server *server_start(const struct config *cfg, const struct route *routes
     return NULL;
   }
   unsigned poll = strcmp(cfg->poll_mode, "poll") == 0 ? MHD_USE_POLL : MHD_USE_EPOLL;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | poll | MHD_USE_ITC | MHD_USE_ERROR_LOG | ipv6;
-  srv->daemon = MHD_start_daemon(
-      flags, (uint16_t)cfg->port, NULL, NULL, access_handler, srv,
-      /* First, so that MHD logs nothing of its own (it warns otherwise). */
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)CONNECTION_MEMORY, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_NOTIFY_COMPLETED, completed,
-      srv, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-      MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-      MHD_OPTION_END);
-  if (!srv->daemon) {
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | poll | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                   MHD_USE_NO_LISTEN_SOCKET | ipv6;
+  srv->n_workers = cfg->threads;
+  srv->conn_limit = cfg->conn_limit;
+  srv->workers = calloc(srv->n_workers, sizeof *srv->workers);
+  srv->per_ip = ip_limit_new(cfg->per_ip_limit);
+  int ok = srv->workers && srv->per_ip;
+  for (unsigned i = 0; ok && i < srv->n_workers; i++) {
+    struct worker *w = &srv->workers[i];
+    w->srv = srv;
+    /* The limits are the acceptor's (hand_over), across all workers. */
+    w->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, access_handler, w,
+        /* First, so that MHD logs nothing of its own (it warns otherwise). */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_NOTIFY_COMPLETED, completed,
+        w, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, w, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
+        NULL, MHD_OPTION_END);
+    ok = w->daemon != NULL;
+  }
+  if (ok) {
+    srv->acceptor = acceptor_start((struct sockaddr *)&ss,
+                                   ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in), hand_over, srv);
+    ok = srv->acceptor != NULL;
+  }
+  if (!ok) {
     log_error("cannot listen on %s:%u", cfg->bind, cfg->port);
+    workers_stop(srv);
     cors_free(&srv->cors);
     free(srv);
     return NULL;
   }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-  srv->port = info ? info->port : (uint16_t)cfg->port;
+  srv->port = (uint16_t)acceptor_port(srv->acceptor);
   return srv;
 }
 
@@ -650,12 +762,8 @@ void server_stop(struct server *s, unsigned grace_ms)
 {
   if (!s)
     return;
-  MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-  /* Quiescing only stops accepting: the socket still listens and the kernel
-   * would queue new connections that hang until the stop.  It may not be
-   * closed before MHD_stop_daemon; shutting it down refuses them now. */
-  if (fd != MHD_INVALID_SOCKET)
-    shutdown(fd, SHUT_RDWR);
+  /* Stop accepting; connections queued and not yet accepted are refused. */
+  acceptor_stop(s->acceptor);
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   while (atomic_load(&s->in_flight) > 0 && elapsed_us(&start) < (long long)grace_ms * 1000) {
@@ -665,9 +773,7 @@ void server_stop(struct server *s, unsigned grace_ms)
   unsigned left = atomic_load(&s->in_flight);
   if (left)
     log_error("stopping with %u requests still in flight", left);
-  MHD_stop_daemon(s->daemon);
-  if (fd != MHD_INVALID_SOCKET)
-    close(fd);
+  workers_stop(s);
   cors_free(&s->cors);
   free(s);
 }

@@ -105,6 +105,9 @@ void harness_prism_counts(unsigned long *checked, unsigned long *refused, unsign
  * first column of the first row (malloc'd; NULL when no row). */
 char *harness_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 long long harness_sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Waits until N sessions of the test database wait for a lock (requests
+ * held by a lock the test took); fails the test after 20 s. */
+void wait_for_lock_waiters(long long n);
 
 /* A connection of the test's own to the test database (DATABASE_URL), for
  * what must happen in another session: a lock held, a transaction left

@@ -145,21 +145,6 @@ static long long key_rows(const char *key)
   return harness_sql_int("SELECT count(*) FROM idempotency_keys WHERE idempotency_key = '%s'", key);
 }
 
-/* Waits until N server sessions wait for a lock (at most 20 s). */
-static void wait_for_lock_waiters(long long n)
-{
-  for (int i = 0; i < 2000; i++) {
-    /* The harness's session may be inside the test's open transaction, where
-     * pg_stat_activity is read once and then kept: read it afresh. */
-    free(harness_sql("SELECT pg_stat_clear_snapshot()"));
-    if (harness_sql_int("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
-                        "datname = current_database()") >= n)
-      return;
-    sleep_ms(10);
-  }
-  fail_msg("%lld requests never waited for the lock", n);
-}
-
 /* ------------------------------------------------------------------ tests */
 
 /* Runs first: the first stored key of the process purges expired rows (of
