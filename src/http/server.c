@@ -61,6 +61,7 @@ struct server {
   size_t streamed_max_body;
   uint16_t port;
   atomic_uint in_flight;
+  atomic_int stopping; /* server_stop began: new requests are refused */
   struct cors cors; /* ARC_CORS_ORIGINS */
 };
 
@@ -267,6 +268,9 @@ static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct rctx *c)
     MHD_add_response_header(resp, "Vary", "Origin");
   for (size_t i = 0; i < rp->n_headers; i++)
     MHD_add_response_header(resp, rp->headers[i].name, rp->headers[i].value);
+  /* Stopping: the client's next request goes to a new connection. */
+  if (atomic_load(&c->srv->stopping))
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result r = MHD_queue_response(conn, rp->status, resp);
   MHD_destroy_response(resp);
   return r;
@@ -321,6 +325,14 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   set_request_id(rq, &h[H_REQUEST_ID]);
   if (h[H_ORIGIN].count == 1)
     c->cors_origin = cors_allowed(&srv->cors, h[H_ORIGIN].value, h[H_ORIGIN].len);
+  /* Stopping: a request that has not started is refused before any work,
+   * so that none is cut off once begun (server_stop waits for those that
+   * have); its connection closes with the answer. */
+  if (atomic_load(&srv->stopping)) {
+    reply_problem(rp, PROBLEM_UNAVAILABLE, "the server is shutting down; nothing was done: send it again");
+    reply_header(rp, "Retry-After", "1");
+    return;
+  }
   if (c->cors_origin && h[H_CORS_METHOD].count && strcmp(method, "OPTIONS") == 0) {
     cors_preflight(srv, c, url);
     return;
@@ -762,12 +774,14 @@ void server_stop(struct server *s, unsigned grace_ms)
 {
   if (!s)
     return;
-  /* Stop accepting; connections queued and not yet accepted are refused. */
+  /* Refuse requests that have not begun (first_call), on open keep-alive
+   * connections too; stop accepting, and refuse the connections queued. */
+  atomic_store(&s->stopping, 1);
   acceptor_stop(s->acceptor);
   struct timespec start;
   clock_gettime(CLOCK_MONOTONIC, &start);
   while (atomic_load(&s->in_flight) > 0 && elapsed_us(&start) < (long long)grace_ms * 1000) {
-    struct timespec ts = {0, 10 * 1000 * 1000};
+    struct timespec ts = {0, 2 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
   unsigned left = atomic_load(&s->in_flight);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -124,8 +125,10 @@ static void *slow_post(void *arg)
   return NULL;
 }
 
-/* The whole scenario with the child's event loop set to POLL_MODE. */
-static void drain_scenario(const char *poll_mode)
+/* Starts the real binary (two worker threads, event loop POLL_MODE, 10 s
+ * of grace) on a free port, its stderr in LOG_PATH, and waits until it
+ * answers /healthz; returns the port. */
+static unsigned start_child(const char *poll_mode, char *log_path, size_t size)
 {
   const char *binary = getenv("ARC_TEST_BINARY");
   if (!binary || !*binary)
@@ -133,20 +136,18 @@ static void drain_scenario(const char *poll_mode)
   assert_non_null(getenv("DATABASE_URL")); /* set by harness_setup: the child shares the test database */
 
   unsigned port = free_port();
-  char port_var[32], poll_var[32], base[64], url[128];
+  char port_var[32], poll_var[32], url[128];
   snprintf(port_var, sizeof port_var, "ARC_PORT=%u", port);
   snprintf(poll_var, sizeof poll_var, "ARC_POLL=%s", poll_mode);
-  snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
   const char *const extra[] = {port_var, "ARC_BIND=127.0.0.1", "ARC_SCHEDULER_INTERVAL_S=0", "ARC_THREADS=2",
                                "ARC_SHUTDOWN_GRACE_S=10", poll_var, NULL};
-  char log_path[96];
-  snprintf(log_path, sizeof log_path, "/tmp/arc-shutdown-%d-%s.log", (int)getpid(), poll_mode);
+  snprintf(log_path, size, "/tmp/arc-shutdown-%d-%s.log", (int)getpid(), poll_mode);
   unlink(log_path);
   child = harness_spawn_server(binary, extra, log_path);
   assert_true(child > 0);
 
   /* Up: /healthz answers. */
-  snprintf(url, sizeof url, "%s/healthz", base);
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/healthz", port);
   double deadline = now_s() + START_DEADLINE_S;
   int status = 0;
   while (harness_get_status(url) != 200) {
@@ -159,6 +160,17 @@ static void drain_scenario(const char *poll_mode)
     sleep_ms(50);
   }
 
+  return port;
+}
+
+/* The whole scenario with the child's event loop set to POLL_MODE. */
+static void drain_scenario(const char *poll_mode)
+{
+  char log_path[96];
+  unsigned port = start_child(poll_mode, log_path, sizeof log_path);
+  char base[64];
+  snprintf(base, sizeof base, "http://127.0.0.1:%u", port);
+  double deadline;
   /* Started without a word from libmicrohttpd (its logger is the first
    * option: it used to warn "MHD_OPTION_EXTERNAL_LOGGER is not the first
    * option" at every start). */
@@ -253,6 +265,146 @@ static void sigterm_drains_poll(void **state)
   drain_scenario("poll");
 }
 
+/* ---- keep-alive writers across SIGTERM ---- */
+
+#define WRITERS 8
+#define WRITES_MAX 4096
+
+struct writer {
+  unsigned port;
+  int run, id;
+  char auth[256];
+  atomic_int *stop_at_failure; /* set by the test once SIGTERM went out */
+  int answered[WRITES_MAX];    /* the n of each write answered 201 */
+  int n_answered, n_sent, n_refused;
+  long last_status;
+  char connection_header[32]; /* Connection: of the last 503, if any */
+};
+
+static size_t discard(char *ptr, size_t size, size_t n, void *ud)
+{
+  (void)ptr;
+  (void)ud;
+  return size * n;
+}
+
+static size_t connection_of(char *line, size_t size, size_t n, void *ud)
+{
+  struct writer *w = ud;
+  size_t len = size * n;
+  if (len > 12 && strncasecmp(line, "Connection:", 11) == 0)
+    snprintf(w->connection_header, sizeof w->connection_header, "%.*s", (int)(len - 11), line + 11);
+  return len;
+}
+
+/* Creates customers one after another on one keep-alive connection, each
+ * named for the run, the writer and its number, until a request fails:
+ * before SIGTERM none does; after it, the first refusal (503) or lost
+ * connection ends the writer. */
+static void *write_until_refused(void *arg)
+{
+  struct writer *w = arg;
+  CURL *c = curl_easy_init();
+  struct curl_slist *hl = curl_slist_append(NULL, w->auth);
+  hl = curl_slist_append(hl, "Content-Type: application/json");
+  char url[96], body[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/customers", w->port);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, connection_of);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, w);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  for (int n = 0; n < WRITES_MAX; n++) {
+    snprintf(body, sizeof body, "{\"name\": \"sigterm-%d-%d-%d\"}", w->run, w->id, n);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    w->connection_header[0] = '\0';
+    w->n_sent++;
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    if (rc == CURLE_OK)
+      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    w->last_status = status;
+    if (status == 201) {
+      w->answered[w->n_answered++] = n;
+      continue;
+    }
+    if (status == 503)
+      w->n_refused++;
+    break;
+  }
+  curl_slist_free_all(hl);
+  curl_easy_cleanup(c);
+  return NULL;
+}
+
+/* SIGTERM in the middle of a keep-alive write load (issue 15): every write
+ * that was committed was answered 201, and every write answered 201 was
+ * committed; the writes after the signal are refused with 503 and
+ * Connection: close before any work, or find the connection closed; and
+ * the process exits as soon as the writes in flight are done, not at the
+ * end of its 10 s of grace.  Three runs. */
+static void sigterm_answers_every_committed_write(void **state)
+{
+  (void)state;
+  for (int run = 0; run < 3; run++) {
+    char log_path[96];
+    unsigned port = start_child("epoll", log_path, sizeof log_path);
+    static struct writer w[WRITERS];
+    pthread_t th[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+      memset(&w[i], 0, sizeof w[i]);
+      w[i].port = port;
+      w[i].run = run;
+      w[i].id = i;
+      snprintf(w[i].auth, sizeof w[i].auth, "Authorization: Bearer %s", tok(ROLE_ADMIN));
+      assert_int_equal(pthread_create(&th[i], NULL, write_until_refused, &w[i]), 0);
+    }
+    sleep_ms(400); /* writing on every connection */
+    double term_at = now_s();
+    assert_int_equal(kill(child, SIGTERM), 0);
+    int exit_status = 0;
+    int exited = harness_wait_exit(child, EXIT_DEADLINE_S, &exit_status) == 0;
+    double exited_at = now_s();
+    if (!exited) {
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
+    }
+    child = -1;
+    for (int i = 0; i < WRITERS; i++)
+      pthread_join(th[i], NULL);
+    unlink(log_path);
+    if (!exited)
+      fail_msg("run %d: arcollectd did not exit within %d s of SIGTERM", run, EXIT_DEADLINE_S);
+    assert_true(WIFEXITED(exit_status) && WEXITSTATUS(exit_status) == 0);
+    if (exited_at - term_at > 2.0)
+      fail_msg("run %d: exited %.2f s after SIGTERM: it waited for more than the writes in flight", run,
+               exited_at - term_at);
+
+    long long answered = 0, refused = 0, sent = 0;
+    for (int i = 0; i < WRITERS; i++) {
+      answered += w[i].n_answered;
+      refused += w[i].n_refused;
+      sent += w[i].n_sent;
+      /* What each writer's answers say was done is what is in the table:
+       * the same count and the same last write. */
+      long long rows = harness_sql_int("SELECT count(*) FROM customers WHERE name LIKE 'sigterm-%d-%d-%%'", run, i);
+      if (rows != w[i].n_answered)
+        fail_msg("run %d writer %d: %lld customers committed, %d answered 201 (last status %ld)", run, i, rows,
+                 w[i].n_answered, w[i].last_status);
+      if (w[i].n_answered)
+        assert_int_equal(harness_sql_int("SELECT count(*) FROM customers WHERE name = 'sigterm-%d-%d-%d'", run, i,
+                                         w[i].answered[w[i].n_answered - 1]),
+                         1);
+      if (w[i].last_status == 503)
+        assert_true(strstr(w[i].connection_header, "close") != NULL);
+    }
+    print_message("run %d: %lld writes, %lld answered 201, %lld refused with 503; exit %.3f s after SIGTERM\n",
+                  run, sent, answered, refused, exited_at - term_at);
+    assert_true(answered > WRITERS); /* the load was on before the signal */
+  }
+}
+
 /* A failed scenario may leave the child running and a reply unfreed. */
 static int reap_child(void **state)
 {
@@ -272,6 +424,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(sigterm_drains_epoll, reap_child),
       cmocka_unit_test_teardown(sigterm_drains_poll, reap_child),
+      cmocka_unit_test_teardown(sigterm_answers_every_committed_write, reap_child),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }
