@@ -134,15 +134,18 @@ BEGIN
     END LOOP;
     FOR i IN 1 .. coalesce(array_length(v_ids, 1), 0) LOOP
       SELECT * INTO v_inv FROM invoices inv WHERE inv.id = v_ids[i];
-      IF v_inv.status <> 'open' THEN
+      -- A paid invoice has a balance of 0: more than that is an
+      -- over-allocation, as for an open one (one problem type for one
+      -- conflict, whether or not a concurrent payment paid it off first).
+      IF v_inv.status NOT IN ('open', 'paid') THEN
         PERFORM arc_raise('AR409', format('invoice %s is %s and takes no payment', v_ids[i],
                                           replace(v_inv.status, '_', ' ')),
                           format('allocations[%s].invoice_id', i - 1));
       END IF;
       IF v_amts[i] > v_inv.balance THEN
-        PERFORM arc_raise('AR410', format('%s is more than the balance of %s left on invoice %s',
+        PERFORM arc_raise('AR410', format('%s is more than the balance of %s left on invoice %s%s',
                                           arc_money(v_amts[i], v_currency), arc_money(v_inv.balance, v_currency),
-                                          v_ids[i]),
+                                          v_ids[i], CASE WHEN v_inv.status = 'paid' THEN ' (paid)' ELSE '' END),
                           format('allocations[%s].amount', i - 1));
       END IF;
     END LOOP;

@@ -417,7 +417,9 @@ static void refusals_change_nothing(void **state)
   refused("POST", "/v1/payments", ROLE_ADMIN, ALLOC("987654321", "5"), 422, "validation", "allocations[0].invoice_id");
   refused("POST", "/v1/payments", ROLE_ADMIN, ALLOC(foreign, "5"), 422, "validation", "allocations[0].invoice_id");
   refused("POST", "/v1/payments", ROLE_ADMIN, ALLOC(eur, "5"), 422, "validation", "allocations[0].invoice_id");
-  refused("POST", "/v1/payments", ROLE_ADMIN, ALLOC(paid, "5"), 409, "conflict", "allocations[0].invoice_id");
+  /* A paid invoice owes 0: paying it more is an over-allocation, as for an
+   * open one (issue 15: one problem type for one conflict). */
+  refused("POST", "/v1/payments", ROLE_ADMIN, ALLOC(paid, "5"), 409, "over-allocation", "allocations[0].amount");
   refused("POST", "/v1/payments", ROLE_ADMIN, ALLOC(voided, "5"), 409, "conflict", "allocations[0].invoice_id");
   /* Above the balance, in second place: the first allocation is undone too. */
   {
