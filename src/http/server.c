@@ -23,6 +23,7 @@
 #include "arc/imports.h"
 #include "arc/jspec.h"
 #include "arc/log.h"
+#include "arc/media_type.h"
 #include "arc/metrics.h"
 #include "arc/metrics_get.h"
 #include "arc/problem.h"
@@ -80,7 +81,7 @@ struct rctx {
   size_t drained;
   unsigned long long announced; /* Content-Length, 0 when absent */
   int chunked;
-  int content_is_json;
+  const char *body_refusal; /* why the body cannot be read as JSON (media_type.h); NULL: it can */
   const char *cors_origin; /* the request's Origin, when ARC_CORS_ORIGINS allows it */
 };
 
@@ -98,6 +99,7 @@ enum {
   H_IF_MATCH,
   H_REQUEST_ID,
   H_CONTENT_TYPE,
+  H_CONTENT_ENCODING,
   H_CONTENT_LENGTH,
   H_TRANSFER_ENCODING,
   H_ORIGIN,
@@ -124,6 +126,7 @@ static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const cha
 struct query_ctx {
   struct request *rq;
   int bad;
+  const char *twice; /* the name of an argument given more than once */
 };
 
 static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -144,6 +147,10 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
     q->bad = 1;
     return MHD_NO;
   }
+  /* Given twice, an argument has no one meaning (first wins? last?): refused. */
+  for (size_t i = 0; i < q->rq->n_query && !q->twice; i++)
+    if (strcmp(q->rq->query[i].name, name) == 0)
+      q->twice = q->rq->query[i].name;
   struct query_arg *a = &q->rq->query[q->rq->n_query++];
   a->name = name;
   a->value = val;
@@ -201,17 +208,6 @@ static void set_request_id(struct request *rq, const struct header_seen *h)
       *o++ = hex[z & 15];
   }
   *o = '\0';
-}
-
-static int media_type_is_json(const char *v, size_t len)
-{
-  static const char *const types[] = {"application/json", "application/merge-patch+json"};
-  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-    size_t tl = strlen(types[i]);
-    if (len >= tl && strncasecmp(v, types[i], tl) == 0 && (len == tl || v[tl] == ';' || v[tl] == ' '))
-      return 1;
-  }
-  return 0;
 }
 
 static int json_depth_ok(const json_t *v, int depth)
@@ -316,6 +312,7 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
       [H_IF_MATCH] = {.name = "If-Match"},
       [H_REQUEST_ID] = {.name = "X-Request-Id"},
       [H_CONTENT_TYPE] = {.name = "Content-Type"},
+      [H_CONTENT_ENCODING] = {.name = "Content-Encoding"},
       [H_CONTENT_LENGTH] = {.name = "Content-Length"},
       [H_TRANSFER_ENCODING] = {.name = "Transfer-Encoding"},
       [H_ORIGIN] = {.name = "Origin"},
@@ -357,7 +354,8 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   c->body_cap = body_cap(srv, m.route);
 
   if (h[H_AUTHORIZATION].count > 1 || h[H_IDEMPOTENCY_KEY].count > 1 || h[H_IF_MATCH].count > 1 ||
-      h[H_CONTENT_TYPE].count > 1 || h[H_CONTENT_LENGTH].count > 1 || h[H_TRANSFER_ENCODING].count > 1) {
+      h[H_CONTENT_TYPE].count > 1 || h[H_CONTENT_LENGTH].count > 1 || h[H_TRANSFER_ENCODING].count > 1 ||
+      h[H_CONTENT_ENCODING].count > 1) {
     reply_problem(rp, PROBLEM_BAD_REQUEST, "a header that may appear once appears more than once");
     return;
   }
@@ -383,6 +381,11 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
   if (q.bad) {
     reply_problemf(rp, PROBLEM_BAD_REQUEST, "query arguments must be percent-encoded UTF-8 without NUL, at most %d of them", REQUEST_MAX_QUERY);
+    return;
+  }
+  if (q.twice) {
+    reply_problemf(rp, PROBLEM_BAD_REQUEST, "the query argument %.100s appears more than once; give it once",
+                   q.twice);
     return;
   }
   if (h[H_IF_MATCH].count) {
@@ -422,8 +425,15 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
     reply_problemf(rp, PROBLEM_PAYLOAD_TOO_LARGE, "the body may be at most %zu bytes", c->body_cap);
     return;
   }
-  c->content_is_json =
-      h[H_CONTENT_TYPE].count && media_type_is_json(h[H_CONTENT_TYPE].value, h[H_CONTENT_TYPE].len);
+  /* A body the server would misread is refused before it is read. */
+  const char *encoding = content_encoding_refusal(
+      h[H_CONTENT_ENCODING].count ? h[H_CONTENT_ENCODING].value : NULL, h[H_CONTENT_ENCODING].len);
+  if (encoding && (c->announced > 0 || c->chunked)) {
+    reply_problem(rp, PROBLEM_UNSUPPORTED_MEDIA_TYPE, encoding);
+    return;
+  }
+  c->body_refusal =
+      media_type_refusal(rq->method, h[H_CONTENT_TYPE].count ? h[H_CONTENT_TYPE].value : NULL, h[H_CONTENT_TYPE].len);
   /* Idempotency-Key makes POST safe to retry; PUT and DELETE are idempotent
    * already and PATCH is guarded by If-Match, so there it is ignored. */
   if (rq->method == HTTP_POST && h[H_IDEMPOTENCY_KEY].count && m.route->roles)
@@ -443,8 +453,8 @@ static void last_call(struct rctx *c)
    * answers a repeated Idempotency-Key itself, once the body is hashed. */
   int streamed = rq->route->flags & ROUTE_STREAMED;
   if (c->len > 0 && !streamed) {
-    if (!c->content_is_json) {
-      reply_problem(rp, PROBLEM_UNSUPPORTED_MEDIA_TYPE, "send the body as Content-Type: application/json");
+    if (c->body_refusal) {
+      reply_problem(rp, PROBLEM_UNSUPPORTED_MEDIA_TYPE, c->body_refusal);
       return;
     }
     json_error_t err;

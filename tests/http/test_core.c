@@ -199,6 +199,64 @@ static void bad_query_arguments(void **state)
   assert_problem(&r, 422, "validation", "bogus");
   http(&r, "GET", "/v1/api-keys?role=%00", ROLE_ADMIN, NULL, NULL);
   assert_true(r.status == 400 || r.status == 422);
+  /* An argument given twice has no one meaning: refused, named (issue 15). */
+  http_raw(&r, "GET", "/v1/api-keys?limit=1&limit=2", ROLE_ADMIN, NULL, 0, NULL, NULL);
+  assert_problem(&r, 400, "bad-request", NULL);
+  assert_non_null(strstr(jstr(r.json, "detail"), "limit appears more than once"));
+  http_raw(&r, "GET", "/v1/api-keys?limit=1&%6cimit=2", ROLE_ADMIN, NULL, 0, NULL, NULL); /* the same, escaped */
+  assert_problem(&r, 400, "bad-request", NULL);
+  http_resp_clear(&r);
+}
+
+/* A body the server would misread is refused with 415, saying why, and
+ * changes nothing: compressed (it was read as JSON as sent), in a charset
+ * other than UTF-8, a merge patch sent with POST.  UTF-8 stated in any
+ * spelling, and the identity coding, are read as before (issue 15). */
+static void bodies_in_another_encoding(void **state)
+{
+  (void)state;
+  static const char body[] = "{\"name\": \"Encoded Co\"}";
+  static const struct {
+    const char *type, *header, *why;
+  } refused[] = {
+      {"application/json", "Content-Encoding: gzip", "Content-Encoding is not supported"},
+      {"application/json", "Content-Encoding: br, identity", "Content-Encoding is not supported"},
+      {"application/json; charset=utf-16", NULL, "must be UTF-8"},
+      {"application/json;charset=\"ISO-8859-1\"", NULL, "must be UTF-8"},
+      {"application/merge-patch+json", NULL, "is for PATCH"},
+      {"application/jsonx", NULL, "application/json"},
+      {"application/json; charset", NULL, "parameters"},
+  };
+  const char *const tables[] = {"customers", "events", NULL};
+  char *before = tables_fingerprint(tables);
+  struct http_resp r = {0};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    const char *headers[] = {refused[i].header, NULL};
+    http_raw(&r, "POST", "/v1/customers", ROLE_ADMIN, body, sizeof body - 1, refused[i].type,
+             refused[i].header ? headers : NULL);
+    if (r.status != 415 || !r.json || !strstr(jstr(r.json, "detail"), refused[i].why))
+      fail_msg("%s %s: %ld %s", refused[i].type, refused[i].header ? refused[i].header : "", r.status,
+               r.body ? r.body : "");
+    assert_problem(&r, 415, "unsupported-media-type", NULL);
+  }
+  char *after = tables_fingerprint(tables);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  static const struct {
+    const char *type, *header;
+  } read[] = {
+      {"application/json; charset=UTF-8", NULL},
+      {"Application/JSON;charset=\"utf-8\"", NULL},
+      {"application/json", "Content-Encoding: identity"},
+  };
+  for (size_t i = 0; i < sizeof read / sizeof read[0]; i++) {
+    const char *headers[] = {read[i].header, NULL};
+    http_raw(&r, "POST", "/v1/customers", ROLE_ADMIN, body, sizeof body - 1, read[i].type,
+             read[i].header ? headers : NULL);
+    if (r.status != 201)
+      fail_msg("%s: %ld %s", read[i].type, r.status, r.body ? r.body : "");
+  }
   http_resp_clear(&r);
 }
 
@@ -216,6 +274,7 @@ int main(void)
       cmocka_unit_test(oversized_bodies),
       cmocka_unit_test(framing_gaps_closed),
       cmocka_unit_test(bad_query_arguments),
+      cmocka_unit_test(bodies_in_another_encoding),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }
