@@ -17,6 +17,7 @@ struct config {
   size_t max_body;
   unsigned conn_timeout_s;
   unsigned conn_limit;
+  unsigned header_timeout_s;
   unsigned per_ip_limit;
   unsigned statement_timeout_ms;
   unsigned auth_cache_ms; /* how long a verified API key is trusted (auth.h) */

@@ -94,11 +94,22 @@ void query_string(const struct request *rq, const char *name, const char **out, 
 void query_known(const struct request *rq, const char *const *allowed, struct field_errors *fe)
 {
   for (size_t i = 0; i < rq->n_query; i++) {
+    const char *name = rq->query[i].name;
     const char *const *a = allowed;
-    while (*a && strcmp(*a, rq->query[i].name) != 0)
+    while (*a && strcmp(*a, name) != 0)
       a++;
-    if (!*a)
-      field_error(fe, rq->query[i].name, "is not a known query parameter");
+    if (!*a) {
+      field_error(fe, name, "is not a known query parameter");
+      continue;
+    }
+    /* Given twice, a parameter has no one meaning (the first? the last?):
+     * named at its first occurrence instead of one copy being ignored. */
+    size_t earlier = 0, later = 0;
+    for (size_t j = 0; j < rq->n_query; j++)
+      if (strcmp(rq->query[j].name, name) == 0)
+        j < i ? earlier++ : j > i ? later++ : 0;
+    if (!earlier && later)
+      field_error(fe, name, "must be given once");
   }
 }
 

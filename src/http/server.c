@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "arc/acceptor.h"
+#include "arc/conn_watch.h"
 #include "arc/cors.h"
 #include "arc/db.h"
 #include "arc/idempotency.h"
@@ -53,6 +55,7 @@ struct server {
   unsigned n_workers;
   struct acceptor *acceptor; /* the listening socket, src/http/acceptor.c */
   struct ip_limit *per_ip;   /* ARC_PER_IP_LIMIT, across the workers */
+  struct conn_watch *watch;  /* header deadline, gone clients, room when full */
   unsigned conn_limit;       /* ARC_CONN_LIMIT, across the workers */
   atomic_uint connections;
   atomic_uint next; /* where the search for the least loaded starts */
@@ -70,6 +73,7 @@ struct server {
 struct rctx {
   struct server *srv;
   struct worker *worker;
+  int fd; /* the connection's socket, for srv->watch */
   struct request rq;
   struct reply rp;
   struct timespec start;
@@ -126,7 +130,6 @@ static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const cha
 struct query_ctx {
   struct request *rq;
   int bad;
-  const char *twice; /* the name of an argument given more than once */
 };
 
 static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
@@ -147,10 +150,6 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
     q->bad = 1;
     return MHD_NO;
   }
-  /* Given twice, an argument has no one meaning (first wins? last?): refused. */
-  for (size_t i = 0; i < q->rq->n_query && !q->twice; i++)
-    if (strcmp(q->rq->query[i].name, name) == 0)
-      q->twice = q->rq->query[i].name;
   struct query_arg *a = &q->rq->query[q->rq->n_query++];
   a->name = name;
   a->value = val;
@@ -383,11 +382,6 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
     reply_problemf(rp, PROBLEM_BAD_REQUEST, "query arguments must be percent-encoded UTF-8 without NUL, at most %d of them", REQUEST_MAX_QUERY);
     return;
   }
-  if (q.twice) {
-    reply_problemf(rp, PROBLEM_BAD_REQUEST, "the query argument %.100s appears more than once; give it once",
-                   q.twice);
-    return;
-  }
   if (h[H_IF_MATCH].count) {
     if (!if_match_well_formed(h[H_IF_MATCH].value, h[H_IF_MATCH].len)) {
       reply_problem(rp, PROBLEM_BAD_REQUEST,
@@ -512,6 +506,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
       return MHD_NO;
     c->srv = srv;
     c->worker = w;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c->fd = ci ? ci->connect_fd : -1;
+    conn_watch_request_began(srv->watch, c->fd);
     c->method_name = method;
     clock_gettime(CLOCK_MONOTONIC, &c->start);
     atomic_fetch_add(&srv->in_flight, 1);
@@ -597,6 +594,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (!c)
     return;
   struct server *srv = c->srv;
+  conn_watch_request_ended(srv->watch, c->fd);
   long long us = elapsed_us(&c->start);
   log_request(&(struct log_request){
       .request_id = c->rq.request_id,
@@ -666,18 +664,28 @@ static struct worker *next_worker(struct server *srv)
   return &srv->workers[start % srv->n_workers];
 }
 
-/* The acceptor's callback: the connection goes to the next worker in turn,
- * or is closed at once at a limit (as libmicrohttpd closes it). */
+/* The acceptor's callback: the connection goes to the next worker in turn.
+ * At the per-address limit it is closed at once (as libmicrohttpd closes
+ * it); when the server is full, the connection that has waited longest
+ * for a request is shut down to make room (conn_watch.h), and only when
+ * every one is answering is the new one closed. */
 static void hand_over(void *cls, int fd, const struct sockaddr *addr, socklen_t len)
 {
   struct server *srv = cls;
-  if (atomic_load(&srv->connections) >= srv->conn_limit || !ip_limit_take(srv->per_ip, addr)) {
+  if (!ip_limit_take(srv->per_ip, addr)) {
+    close(fd);
+    return;
+  }
+  if ((atomic_load(&srv->connections) >= srv->conn_limit && !conn_watch_evict_oldest(srv->watch)) ||
+      conn_watch_opened(srv->watch, fd) != 0) {
+    ip_limit_give(srv->per_ip, addr);
     close(fd);
     return;
   }
   struct worker *w = next_worker(srv);
   atomic_fetch_add(&srv->connections, 1);
   if (MHD_add_connection(w->daemon, fd, addr, len) != MHD_YES) { /* it closed the socket */
+    conn_watch_closed(srv->watch, fd);
     atomic_fetch_sub(&srv->connections, 1);
     ip_limit_give(srv->per_ip, addr);
   }
@@ -691,10 +699,39 @@ static void connection_notify(void *cls, struct MHD_Connection *conn, void **soc
   struct worker *w = cls;
   if (code != MHD_CONNECTION_NOTIFY_CLOSED)
     return;
+  const union MHD_ConnectionInfo *fd = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (fd)
+    conn_watch_closed(w->srv->watch, fd->connect_fd);
   const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   if (ci && ci->client_addr)
     ip_limit_give(w->srv->per_ip, ci->client_addr);
   atomic_fetch_sub(&w->srv->connections, 1);
+}
+
+/* Descriptors besides connections: database connections, logs, files. */
+#define FD_RESERVE 1024
+
+/* The connection limit the process can hold: the file limit raised (up to
+ * its hard limit) to LIMIT connections and the reserve, or LIMIT lowered
+ * to what it allows. */
+static unsigned descriptors_for(unsigned limit)
+{
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return limit;
+  rlim_t want = (rlim_t)limit + FD_RESERVE;
+  if (rl.rlim_cur < want) {
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur < want) {
+    unsigned fit = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - FD_RESERVE) : (unsigned)(rl.rlim_cur / 2);
+    log_error("ARC_CONN_LIMIT=%u needs %llu file descriptors; the hard limit is %llu: at most %u connections", limit,
+              (unsigned long long)want, (unsigned long long)rl.rlim_max, fit);
+    return fit;
+  }
+  return limit;
 }
 
 static void workers_stop(struct server *srv)
@@ -704,6 +741,7 @@ static void workers_stop(struct server *srv)
       MHD_stop_daemon(srv->workers[i].daemon);
   free(srv->workers);
   ip_limit_free(srv->per_ip);
+  conn_watch_stop(srv->watch);
 }
 
 struct server *server_start(const struct config *cfg, const struct route *routes, size_t n_routes)
@@ -742,10 +780,13 @@ struct server *server_start(const struct config *cfg, const struct route *routes
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | poll | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                    MHD_USE_NO_LISTEN_SOCKET | ipv6;
   srv->n_workers = cfg->threads;
-  srv->conn_limit = cfg->conn_limit;
+  srv->conn_limit = descriptors_for(cfg->conn_limit);
   srv->workers = calloc(srv->n_workers, sizeof *srv->workers);
   srv->per_ip = ip_limit_new(cfg->per_ip_limit);
-  int ok = srv->workers && srv->per_ip;
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  srv->watch = conn_watch_start((unsigned)(rl.rlim_cur < 16u << 20 ? rl.rlim_cur : 16u << 20), cfg->header_timeout_s * 1000);
+  int ok = srv->workers && srv->per_ip && srv->watch;
   for (unsigned i = 0; ok && i < srv->n_workers; i++) {
     struct worker *w = &srv->workers[i];
     w->srv = srv;

@@ -18,20 +18,6 @@ static const char *const aging_groups[] = {"customer", "collector", NULL};
 static const char *const kpi_params[] = {"from", "to", "group_by", "collector", NULL};
 static const char *const kpi_groups[] = {"collector", NULL};
 
-/* A parameter given twice would be read once and the other copy ignored
- * silently: name it instead. */
-static void query_once(const struct request *rq, const char *const *names, struct field_errors *fe)
-{
-  for (const char *const *n = names; *n; n++) {
-    size_t seen = 0;
-    for (size_t i = 0; i < rq->n_query; i++)
-      if (strcmp(rq->query[i].name, *n) == 0)
-        seen++;
-    if (seen > 1)
-      field_error(fe, *n, "must be given once");
-  }
-}
-
 static void query_currency(const struct request *rq, const char *name, const char **out, struct field_errors *fe)
 {
   *out = request_query(rq, name);
@@ -63,7 +49,6 @@ unsigned reports_aging(struct request *rq, struct reply *rp)
   struct field_errors fe = {0};
   const char *as_of, *group_by, *currency, *customer_id, *collector;
   query_known(rq, aging_params, &fe);
-  query_once(rq, aging_params, &fe);
   query_date(rq, "as_of", &as_of, &fe);
   query_enum(rq, "group_by", aging_groups, &group_by, &fe);
   query_currency(rq, "currency", &currency, &fe);
@@ -82,7 +67,6 @@ unsigned reports_kpis(struct request *rq, struct reply *rp)
   struct field_errors fe = {0};
   const char *from, *to, *group_by, *collector;
   query_known(rq, kpi_params, &fe);
-  query_once(rq, kpi_params, &fe);
   query_date(rq, "from", &from, &fe);
   if (!request_query(rq, "from"))
     field_error(&fe, "from", "is required: the first day of the period, YYYY-MM-DD");

@@ -1,7 +1,10 @@
-/* How connections are spread over the server's workers and counted
- * (src/http/acceptor.c, hand_over in src/http/server.c): a request held up
- * in its handler does not hold up new clients, and ARC_PER_IP_LIMIT counts
- * an address's connections across all workers.  Raw sockets from chosen
+/* How connections are spread over the server's workers, counted and
+ * watched (src/http/acceptor.c, conn_watch.c, hand_over in server.c): a
+ * request held up in its handler does not hold up new clients;
+ * ARC_PER_IP_LIMIT counts an address's connections across all workers;
+ * slow headers are cut off at ARC_HEADER_TIMEOUT_S; gone clients free their
+ * slots at once; thousands of idle and slow connections leave the server
+ * answering, and a full server makes room.  Raw sockets from chosen
  * loopback addresses (127.0.x.y), so each part knows whose connections it
  * counts. */
 #include "harness.h"
@@ -12,11 +15,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #define PER_IP_LIMIT 3
+#define HEADER_TIMEOUT_S 2
+#define CONN_LIMIT 3000
+#define IDLE 2000
+#define SLOW 300
 
 /* A TCP connection to the server from source address FROM. */
 static int connect_from(const char *from)
@@ -117,14 +127,197 @@ static void per_ip_limit_across_workers(void **state)
     close(held[i]);
 }
 
+/* The N-th of many connections' source address: PER_IP_LIMIT connections
+ * each from 127.0.<10 + k / 250>.<1 + k % 250>. */
+static void many_from(int n, char *out, size_t size)
+{
+  int k = n / PER_IP_LIMIT;
+  snprintf(out, size, "127.0.%d.%d", 10 + k / 250, 1 + k % 250);
+}
+
+/* 1 when the server has ended the connection on FD (its end read, or the
+ * socket reset), within MS milliseconds. */
+static int ended_by_server(int fd, int ms)
+{
+  struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+  if (poll(&p, 1, ms) <= 0)
+    return 0;
+  char b[512];
+  ssize_t n = recv(fd, b, sizeof b, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+/* /healthz and an API read, each on a new connection from FROM: 200 both,
+ * each within a second. */
+static void still_answering(const char *from)
+{
+  double start = now_s();
+  int fd = connect_from(from);
+  int status = healthz_on(fd);
+  close(fd);
+  if (status != 200 || now_s() - start > 1.0)
+    fail_msg("/healthz from %s: %d after %.3f s", from, status, now_s() - start);
+  start = now_s();
+  fd = connect_from(from);
+  char req[512];
+  int n = snprintf(req, sizeof req, "GET /v1/customers?limit=1 HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer %s\r\n\r\n",
+                   tok(ROLE_VIEWER));
+  assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+  char buf[256];
+  ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
+  close(fd);
+  if (got < 12 || strncmp(buf, "HTTP/1.1 200", 12) != 0 || now_s() - start > 1.0)
+    fail_msg("GET /v1/customers from %s: %.12s after %.3f s", from, got > 0 ? buf : "(nothing)", now_s() - start);
+}
+
+/* A client that sends its headers a byte at a time never lets an idle
+ * timer run out; ARC_HEADER_TIMEOUT_S (2 s here) ends it all the same,
+ * counted from the connection's opening. */
+static void slow_headers_cut_off(void **state)
+{
+  (void)state;
+  enum { N = 20 };
+  static const char head[] = "GET /healthz HTTP/1.1\r\nHost: test\r\nX-Slow: ";
+  int fds[N];
+  double ended_at[N] = {0}, start = now_s();
+  for (int i = 0; i < N; i++) {
+    char from[32];
+    snprintf(from, sizeof from, "127.0.3.%d", i + 1);
+    fds[i] = connect_from(from);
+  }
+  int open = N;
+  for (int round = 0; open > 0 && now_s() - start < HEADER_TIMEOUT_S + 3; round++) {
+    for (int i = 0; i < N; i++) {
+      if (ended_at[i] > 0)
+        continue;
+      char byte = round < (int)sizeof head - 1 ? head[round] : 'x';
+      ssize_t sent = send(fds[i], &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (sent < 0 || ended_by_server(fds[i], 0)) {
+        ended_at[i] = now_s() - start;
+        open--;
+      }
+    }
+    sleep_ms(100); /* ten bytes a second: never 2 s idle */
+  }
+  for (int i = 0; i < N; i++) {
+    close(fds[i]);
+    if (ended_at[i] == 0)
+      fail_msg("slow client %d still connected %.1f s after opening", i, now_s() - start);
+    if (ended_at[i] < HEADER_TIMEOUT_S - 0.3)
+      fail_msg("slow client %d cut off after %.2f s, before the deadline", i, ended_at[i]);
+  }
+  still_answering("127.0.3.200");
+}
+
+/* Counts the server's sockets in CLOSE-WAIT (their client gone, the
+ * server not yet closed): /proc/net/tcp, local port the server's. */
+static int close_wait_count(void)
+{
+  FILE *f = fopen("/proc/net/tcp", "r");
+  assert_non_null(f);
+  char line[512];
+  int n = 0;
+  unsigned port = harness_port();
+  while (fgets(line, sizeof line, f)) {
+    unsigned local_port, st;
+    if (sscanf(line, " %*d: %*8x:%x %*8x:%*x %x", &local_port, &st) == 2 && local_port == port && st == 0x08)
+      n++;
+  }
+  fclose(f);
+  return n;
+}
+
+/* Clients that had a request answered and went away free their slots at
+ * once: no socket of the server waits in CLOSE-WAIT for an idle timer
+ * (libmicrohttpd 0.9.75 with epoll noticed only at its timeout, 30 s). */
+static void gone_clients_free_their_slots(void **state)
+{
+  (void)state;
+  enum { N = 60 };
+  int fds[N];
+  for (int i = 0; i < N; i++) {
+    char from[32];
+    snprintf(from, sizeof from, "127.0.5.%d", i + 1);
+    fds[i] = connect_from(from);
+    assert_int_equal(healthz_on(fds[i]), 200);
+  }
+  sleep_ms(100);
+  for (int i = 0; i < N; i++)
+    close(fds[i]);
+  double start = now_s();
+  int left = close_wait_count();
+  while (left > 0 && now_s() - start < 3.0) {
+    sleep_ms(50);
+    left = close_wait_count();
+  }
+  if (left > 0)
+    fail_msg("%d server sockets still in CLOSE-WAIT 3 s after their clients left", left);
+  print_message("CLOSE-WAIT gone %.2f s after %d clients left\n", now_s() - start, N);
+}
+
+/* 2,000 idle connections and 300 slow ones, from many addresses, leave
+ * /healthz and an API read answering within a second from another address;
+ * the slow ones are cut off at the header deadline, and once the server is
+ * full (ARC_CONN_LIMIT 3,000 here), a new client still gets in: the
+ * connection that has waited longest makes room. */
+static void crowds_leave_room(void **state)
+{
+  (void)state;
+  enum { FILL = CONN_LIMIT - IDLE - SLOW };
+  static int fds[IDLE + SLOW + FILL];
+  int n = 0;
+  for (; n < IDLE + SLOW; n++) {
+    char from[32];
+    many_from(n, from, sizeof from);
+    fds[n] = connect_from(from);
+    if (n >= IDLE)
+      assert_int_equal(send(fds[n], "GET /healthz HTTP/1.1\r\nHo", 26, MSG_NOSIGNAL), 26);
+  }
+  still_answering("127.0.6.1");
+  /* The slow ones end at their deadline; the idle ones too (they have had
+   * no request either): the server is empty again. */
+  sleep_ms((HEADER_TIMEOUT_S + 1) * 1000);
+  int ended = 0;
+  for (int i = 0; i < n; i++)
+    ended += ended_by_server(fds[i], 0);
+  if (ended != n)
+    fail_msg("%d of %d waiting connections still open after the header deadline", n - ended, n);
+  for (int i = 0; i < n; i++)
+    close(fds[i]);
+
+  /* Full: the first of CONN_LIMIT idle connections makes room for a new one. */
+  for (n = 0; n < CONN_LIMIT; n++) {
+    char from[32];
+    many_from(n, from, sizeof from);
+    fds[n] = connect_from(from);
+  }
+  sleep_ms(200); /* all handed over */
+  still_answering("127.0.6.2");
+  assert_true(ended_by_server(fds[0], 1000));
+  for (int i = 0; i < n; i++)
+    close(fds[i]);
+}
+
 int main(void)
 {
-  char limit[16];
+  char limit[16], timeout[16], conns[16];
   snprintf(limit, sizeof limit, "%d", PER_IP_LIMIT);
   setenv("ARC_PER_IP_LIMIT", limit, 1);
+  snprintf(timeout, sizeof timeout, "%d", HEADER_TIMEOUT_S);
+  setenv("ARC_HEADER_TIMEOUT_S", timeout, 1);
+  snprintf(conns, sizeof conns, "%d", CONN_LIMIT);
+  setenv("ARC_CONN_LIMIT", conns, 1);
+  /* This process holds both ends of every connection. */
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(held_request_holds_up_no_new_client),
       cmocka_unit_test(per_ip_limit_across_workers),
+      cmocka_unit_test(slow_headers_cut_off),
+      cmocka_unit_test(gone_clients_free_their_slots),
+      cmocka_unit_test(crowds_leave_room),
   };
   return cmocka_run_group_tests(tests, harness_setup, harness_teardown);
 }

@@ -17,7 +17,7 @@ static const char *const vars[] = {
     "DATABASE_URL",       "ARC_BIND",           "ARC_PORT",
     "ARC_THREADS",        "ARC_SCHEDULER_INTERVAL_S", "ARC_TIMEZONE",
     "ARC_MIGRATIONS_DIR", "ARC_MAX_BODY",       "ARC_CONN_TIMEOUT_S",
-    "ARC_CONN_LIMIT",     "ARC_PER_IP_LIMIT",   "ARC_STATEMENT_TIMEOUT_MS",
+    "ARC_CONN_LIMIT",     "ARC_PER_IP_LIMIT",   "ARC_STATEMENT_TIMEOUT_MS", "ARC_HEADER_TIMEOUT_S",
     "ARC_SHUTDOWN_GRACE_S", "ARC_POLL",         "ARC_CADENCE_DAYS",
     "ARC_PROMISE_GRACE_DAYS", "ARC_CONFIRM_RECEIPT_DAYS", "ARC_BUSINESS_HOURS_START", "ARC_BUSINESS_HOURS_END",
 };
@@ -47,7 +47,8 @@ static void defaults(void **state)
   assert_true(c.migrations_dir[0] != '\0');
   assert_int_equal(c.max_body, 1048576);
   assert_int_equal(c.conn_timeout_s, 30);
-  assert_int_equal(c.conn_limit, 1000);
+  assert_int_equal(c.conn_limit, 10000);
+  assert_int_equal(c.header_timeout_s, 10);
   assert_int_equal(c.per_ip_limit, 256);
   assert_int_equal(c.statement_timeout_ms, 10000);
   assert_int_equal(c.shutdown_grace_s, 10);
@@ -72,7 +73,8 @@ static void overrides(void **state)
   setenv("ARC_MIGRATIONS_DIR", "/tmp/m", 1);
   setenv("ARC_MAX_BODY", "1024", 1);
   setenv("ARC_CONN_TIMEOUT_S", "3600", 1);
-  setenv("ARC_CONN_LIMIT", "100000", 1);
+  setenv("ARC_CONN_LIMIT", "1000000", 1);
+  setenv("ARC_HEADER_TIMEOUT_S", "3600", 1);
   setenv("ARC_PER_IP_LIMIT", "0", 1);
   setenv("ARC_STATEMENT_TIMEOUT_MS", "100", 1);
   setenv("ARC_SHUTDOWN_GRACE_S", "600", 1);
@@ -90,7 +92,8 @@ static void overrides(void **state)
   assert_string_equal(c.migrations_dir, "/tmp/m");
   assert_int_equal(c.max_body, 1024);
   assert_int_equal(c.conn_timeout_s, 3600);
-  assert_int_equal(c.conn_limit, 100000);
+  assert_int_equal(c.conn_limit, 1000000);
+  assert_int_equal(c.header_timeout_s, 3600);
   assert_int_equal(c.per_ip_limit, 0);
   assert_int_equal(c.statement_timeout_ms, 100);
   assert_int_equal(c.shutdown_grace_s, 600);
@@ -153,6 +156,9 @@ static void bad_numbers(void **state)
       {"ARC_CONN_TIMEOUT_S", "0"},
       {"ARC_CONN_TIMEOUT_S", "3601"},
       {"ARC_CONN_LIMIT", "0"},
+      {"ARC_CONN_LIMIT", "1000001"},
+      {"ARC_HEADER_TIMEOUT_S", "0"},
+      {"ARC_HEADER_TIMEOUT_S", "3601"},
       {"ARC_PER_IP_LIMIT", "100001"},
       {"ARC_STATEMENT_TIMEOUT_MS", "99"},
       {"ARC_STATEMENT_TIMEOUT_MS", "3600001"},
