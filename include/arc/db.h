@@ -32,6 +32,7 @@ struct db {
   int healthy;          /* connected and every statement prepared */
   long long retry_at_ms; /* earliest next reconnect attempt */
   int failed;           /* a statement failed in this transaction */
+  int commit_unknown;   /* the connection was lost during COMMIT: it may have happened */
   const char *actor;    /* who writes: recorded on events (arc.actor) */
   const char *request_id;
   struct idempotency *idem; /* the running POST's Idempotency-Key (idempotency.h), or NULL */
@@ -39,6 +40,12 @@ struct db {
 };
 
 struct config;
+
+/* For tests: the next COMMIT of this process is sent and the connection
+ * then cut before its answer is read, as a network fault would do: the
+ * write may be recorded, and the caller cannot know (db_run_tx answers
+ * outcome-unknown). */
+void db_fault_lose_next_commit(void);
 
 /* Session settings and statements every connection gets.  Called once
  * before any worker starts.  Sessions get TimeZone = ARC_TIMEZONE (the

@@ -2,10 +2,12 @@
  * threads), db_run_tx for a request's (a reply, the Idempotency-Key) built
  * on it.  Both retry serialization failures and deadlocks and roll back on
  * any error. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "arc/db.h"
@@ -112,12 +114,35 @@ static int begin(struct db *db)
   return !db->failed;
 }
 
+static atomic_int lose_next_commit;
+
+void db_fault_lose_next_commit(void) { atomic_store(&lose_next_commit, 1); }
+
+/* COMMIT, or with the fault armed, COMMIT sent and the connection cut
+ * before the answer comes (the server still receives and runs it). */
+static int commit(struct db *db)
+{
+  if (atomic_exchange(&lose_next_commit, 0) && PQsendQuery(db->conn, "COMMIT") && PQflush(db->conn) == 0) {
+    shutdown(PQsocket(db->conn), SHUT_RDWR);
+    PGresult *r;
+    while ((r = PQgetResult(db->conn)))
+      PQclear(r);
+    memset(&db->err, 0, sizeof db->err);
+    strcpy(db->err.sqlstate, "08006");
+    db->healthy = 0;
+    db->failed = 1;
+    return 0;
+  }
+  return simple(db, "COMMIT");
+}
+
 int db_tx(struct db *db, db_unit_fn fn, void *ctx)
 {
   for (int attempt = 0;; attempt++) {
     if (!db_ready(db))
       return DB_HARD;
     db->failed = 0;
+    db->commit_unknown = 0;
     if (!begin(db)) {
       /* A BEGIN that went through is rolled back (as after any failure). */
       if (db->healthy)
@@ -139,13 +164,14 @@ int db_tx(struct db *db, db_unit_fn fn, void *ctx)
       }
       return failure(db);
     }
-    if (!simple(db, "COMMIT")) {
+    if (!commit(db)) {
       /* A COMMIT that failed on a live connection was rolled back; a lost
        * connection leaves the outcome unknown, so it is never retried. */
       if (db->healthy && retryable(db) && attempt + 1 < TX_ATTEMPTS) {
         backoff(attempt);
         continue;
       }
+      db->commit_unknown = !db->healthy;
       return failure(db);
     }
     return rc;
@@ -197,6 +223,19 @@ unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp)
     /* The unit of work may already have answered a specific problem. */
     if (u.answered && db->healthy)
       return u.status;
+    if (db->commit_unknown) {
+      /* Its answer, built for a commit, is not the one to send. */
+      reply_clear(rp);
+      reply_problem(rp, PROBLEM_OUTCOME_UNKNOWN,
+                    db->idem ? "the database connection was lost while the write was committed: it may or may not "
+                               "have been recorded. Send the same request with the same Idempotency-Key: it is "
+                               "answered as recorded, or done once"
+                             : "the database connection was lost while the write was committed: it may or may not "
+                               "have been recorded, and without an Idempotency-Key sending it again may record it "
+                               "twice: look for it first (send an Idempotency-Key with every POST)");
+      reply_header(rp, "Retry-After", "2");
+      return rp->status;
+    }
     return db_error_reply(db, rp);
   }
   idempotency_tx_committed(db);

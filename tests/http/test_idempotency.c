@@ -6,6 +6,8 @@
  * sees every response header (the harness's http() keeps a few). */
 #include "harness.h"
 
+#include "arc/db.h"
+
 #include "arc/config.h"
 #include "arc/imports.h"
 #include "arc/log.h"
@@ -889,6 +891,62 @@ static void waiter_replays_after_commit(void **state)
   http_resp_clear(&b.out);
 }
 
+/* A COMMIT whose answer is lost (the connection cut right after it went
+ * out, db_fault_lose_next_commit): the client is told the outcome is
+ * unknown (503 outcome-unknown), not that nothing happened; the same
+ * request with the same Idempotency-Key then settles it: the answer as
+ * recorded, the call log there once.  Without a key the answer says to
+ * look before sending it again (issue 15). */
+/* POST BODY to PATH, again while the worker is still reconnecting (503
+ * unavailable), for up to 10 s. */
+static void post_once_connected(struct http_resp *r, const char *path, const char *body, const char *const *headers)
+{
+  double deadline = now_s() + 10;
+  for (;;) {
+    http(r, "POST", path, ROLE_ADMIN, body, headers);
+    if (r->status != 503 || !r->json || strcmp(jstr(r->json, "type"), "urn:arcollect:problem:unavailable") != 0 ||
+        now_s() > deadline)
+      return;
+    sleep_ms(100);
+  }
+}
+
+static void lost_commit_is_outcome_unknown(void **state)
+{
+  (void)state;
+  char cust[32], body[256];
+  snprintf(cust, sizeof cust, "%s", make_customer("Lost Commit Co"));
+  snprintf(body, sizeof body,
+           "{\"customer_id\": \"%s\", \"channel\": \"phone\", \"direction\": \"outbound\", "
+           "\"outcome\": \"no_answer\"}",
+           cust);
+  const char *headers[] = {"Idempotency-Key: lost-commit-1", NULL};
+  struct http_resp r = {0};
+  db_fault_lose_next_commit();
+  http(&r, "POST", "/v1/call-logs", ROLE_ADMIN, body, headers);
+  assert_problem(&r, 503, "outcome-unknown", NULL);
+  assert_true(r.retry_after[0] != '\0');
+  assert_non_null(strstr(jstr(r.json, "detail"), "same Idempotency-Key"));
+  /* PostgreSQL received the COMMIT and runs it: the write is there (soon),
+   * though its answer never came. */
+  long long recorded = 0;
+  for (double until = now_s() + 5; recorded == 0 && now_s() < until; sleep_ms(20))
+    recorded = harness_sql_int("SELECT count(*) FROM call_logs WHERE customer_id = %s", cust);
+  assert_int_equal(recorded, 1);
+  /* The retry (once the worker has reconnected) answers as recorded. */
+  post_once_connected(&r, "/v1/call-logs", body, headers);
+  assert_int_equal(r.status, 201);
+  assert_int_equal(r.replayed, 1);
+  assert_int_equal(harness_sql_int("SELECT count(*) FROM call_logs WHERE customer_id = %s", cust), 1);
+
+  /* No key: the same unknown outcome, and the advice to look first. */
+  db_fault_lose_next_commit();
+  post_once_connected(&r, "/v1/call-logs", body, NULL);
+  assert_problem(&r, 503, "outcome-unknown", NULL);
+  assert_non_null(strstr(jstr(r.json, "detail"), "without an Idempotency-Key"));
+  http_resp_clear(&r);
+}
+
 /* When the transaction holding the key rolls back, the waiter does the work. */
 static void waiter_works_after_rollback(void **state)
 {
@@ -974,6 +1032,7 @@ int main(void)
       cmocka_unit_test(concurrent_repeats_done_once),
       cmocka_unit_test(waiter_replays_after_commit),
       cmocka_unit_test(waiter_works_after_rollback),
+      cmocka_unit_test(lost_commit_is_outcome_unknown),
       cmocka_unit_test(still_running_is_409),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
