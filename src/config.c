@@ -95,6 +95,8 @@ static const struct cfg_entry {
      "hour, in a business customer's time zone, until which it may be called on weekdays"},
     {"ARC_RECEIVABLES_GOAL_PCT", CFG_UINT, offsetof(struct config, receivables_goal_pct), "70", 1, 100,
      "goal: percent of receivables collected within 30 days (P13)"},
+    {"ARC_WEBHOOK_ALLOW_PRIVATE", CFG_UINT, offsetof(struct config, webhook_allow_private), "0", 0, 1,
+     "1: webhooks may reach loopback, private and link-local addresses (receivers inside the network; tests)"},
     {"ARC_WEBHOOK_INTERVAL_MS", CFG_UINT, offsetof(struct config, webhook_interval_ms), "1000", 0, 3600000,
      "milliseconds between webhook delivery rounds when idle (0 = no delivery thread)"},
     {"ARC_WEBHOOK_TIMEOUT_MS", CFG_UINT, offsetof(struct config, webhook_timeout_ms), "10000", 100, 60000,

@@ -10,6 +10,7 @@ struct config {
   unsigned port;
   unsigned threads;
   unsigned scheduler_interval_s;
+  unsigned webhook_allow_private; /* 1: webhooks may reach internal addresses */
   unsigned time_travel; /* 1: as_of sweeps write (tests, demos); 0: they are previews */
   char *timezone;
   char *migrations_dir;

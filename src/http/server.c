@@ -21,6 +21,7 @@
 #include "arc/cors.h"
 #include "arc/db.h"
 #include "arc/idempotency.h"
+#include "arc/internal_addr.h"
 #include "arc/ip_limit.h"
 #include "arc/imports.h"
 #include "arc/jspec.h"
@@ -753,6 +754,7 @@ struct server *server_start(const struct config *cfg, const struct route *routes
   srv->streamed_max_body = cfg->import_max_bytes;
   imports_configure(cfg);
   sweep_configure(cfg);
+  internal_addr_allow(cfg->webhook_allow_private != 0);
   auth_cache_configure(cfg->auth_cache_ms);
   char why[300];
   if (cors_parse(cfg->cors_origins, &srv->cors, why, sizeof why) != 0) {

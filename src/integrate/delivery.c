@@ -11,21 +11,25 @@
  * ARC_WEBHOOK_INTERVAL_MS.  Stopping abandons the POSTs in flight within
  * ~100 ms and makes their deliveries due again (at-least-once: the next
  * start, or another instance, sends them). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <curl/curl.h>
+#include <netdb.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "arc/config.h"
 #include "arc/db.h"
+#include "arc/internal_addr.h"
 #include "arc/log.h"
 #include "arc/webhooks.h"
 
@@ -116,6 +120,7 @@ struct job {
   CURL *easy;
   struct curl_slist *headers;
   char errbuf[CURL_ERROR_SIZE];
+  char refused[CURL_ERROR_SIZE]; /* why open_socket refused an address, for the attempt's error */
   char response[RESPONSE_KEEP + 1];
   size_t response_len;
   struct timespec started;
@@ -165,6 +170,25 @@ static void job_free(struct job *j)
   memset(j, 0, sizeof *j);
 }
 
+/* Every address a POST connects to, after DNS (so a name that resolved to
+ * a public address when the subscription was made and to an internal one
+ * now is caught too): refused when internal (internal_addr.h), before any
+ * connection is made. */
+static curl_socket_t open_socket(void *cls, curlsocktype purpose, struct curl_sockaddr *a)
+{
+  (void)purpose;
+  struct job *j = cls;
+  const char *kind = internal_addr_allowed() ? NULL : internal_addr_kind(&a->addr);
+  if (kind) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    getnameinfo(&a->addr, a->addrlen, ip, sizeof ip, NULL, 0, NI_NUMERICHOST);
+    snprintf(j->refused, sizeof j->refused,
+             "not sent: %s is a %s address (ARC_WEBHOOK_ALLOW_PRIVATE=1 allows it)", ip, kind);
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 /* Prepares J's POST: body, the three Standard Webhooks headers, limits.
  * -1 when it cannot be signed or set up (recorded as a failed attempt). */
 static int job_prepare(const struct delivery *d, struct job *j)
@@ -206,11 +230,15 @@ static int job_prepare(const struct delivery *d, struct job *j)
   curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
   curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j);
   return 0;
 }
 
 static void job_finish(struct job *j, CURLcode rc)
 {
+  if (rc != CURLE_OK && j->refused[0])
+    snprintf(j->errbuf, sizeof j->errbuf, "%s", j->refused);
   j->done = 1;
   j->result = rc;
   j->duration_ms = (long)ms_since(&j->started);
@@ -461,6 +489,7 @@ static void *delivery_main(void *arg)
 
 struct delivery *delivery_start(const struct config *cfg)
 {
+  internal_addr_allow(cfg->webhook_allow_private != 0);
   if (cfg->webhook_interval_ms == 0)
     return NULL;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -9,6 +9,8 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -16,6 +18,7 @@
 #include "arc/handlers.h"
 #include "arc/jspec.h"
 #include "arc/resource.h"
+#include "arc/internal_addr.h"
 #include "arc/webhooks.h"
 
 #define DESCRIPTION_MAX 1000
@@ -128,14 +131,58 @@ static void check_event_types(const json_t *v, const char *field, struct field_e
   }
 }
 
+/* Unless ARC_WEBHOOK_ALLOW_PRIVATE: an internal address URL's host is or
+ * resolves to, written into WHY; 0 when none.  A host that does not
+ * resolve now passes: the delivery checks every address it connects to
+ * (delivery.c), which also catches a name that later resolves elsewhere. */
+static int url_reaches_internal(const char *url, char *why, size_t size)
+{
+  if (internal_addr_allowed())
+    return 0;
+  CURLU *u = curl_url();
+  char *host = NULL;
+  int found = 0;
+  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) {
+    char name[256];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') /* an IPv6 literal */
+      snprintf(name, sizeof name, "%.*s", (int)(n - 2), host + 1);
+    else
+      snprintf(name, sizeof name, "%s", host);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(name, NULL, &hints, &res) == 0) {
+      for (struct addrinfo *a = res; a && !found; a = a->ai_next) {
+        const char *kind = internal_addr_kind(a->ai_addr);
+        if (kind) {
+          char ip[INET6_ADDRSTRLEN] = "?";
+          getnameinfo(a->ai_addr, a->ai_addrlen, ip, sizeof ip, NULL, 0, NI_NUMERICHOST);
+          snprintf(why, size,
+                   "%s is %s, a %s address: a webhook may not reach the server's own networks "
+                   "(ARC_WEBHOOK_ALLOW_PRIVATE=1 allows it)",
+                   name, ip, kind);
+          found = 1;
+        }
+      }
+      freeaddrinfo(res);
+    }
+  }
+  curl_free(host);
+  curl_url_cleanup(u);
+  return found;
+}
+
 /* The url field's own rules, once jspec found a string. */
 static void check_url(const struct jspec *spec, const char *url, struct field_errors *fe)
 {
   if (!spec->present || spec->is_null || !url)
     return;
   const char *why = webhook_url_problem(url);
+  char internal[512];
   if (why)
     field_error(fe, "url", "%s", why);
+  else if (url_reaches_internal(url, internal, sizeof internal))
+    field_error(fe, "url", "%s", internal);
 }
 
 struct webhook_new {

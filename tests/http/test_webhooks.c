@@ -28,6 +28,7 @@
 #include <libpq-fe.h>
 
 #include "arc/config.h"
+#include "arc/internal_addr.h"
 #include "arc/webhooks.h"
 
 
@@ -1096,10 +1097,63 @@ static void at_least_once_across_restarts(void **state)
   http_resp_clear(&r);
 }
 
+/* Webhooks may not reach the server's own networks unless
+ * ARC_WEBHOOK_ALLOW_PRIVATE=1 (which the harness sets: its receivers listen
+ * on 127.0.0.1).  A URL whose host is or resolves to a loopback, private,
+ * link-local (cloud metadata), unique-local or unspecified address is
+ * refused with 422 naming url, and nothing is made; a subscription whose
+ * host turns internal only later (DNS rebinding) is caught when the
+ * delivery connects: nothing is sent, and the attempt says why (issue 15). */
+static void internal_addresses_refused(void **state)
+{
+  (void)state;
+  internal_addr_allow(0);
+  static const char *const urls[] = {
+      "http://127.0.0.1:9/hook",      "http://10.1.2.3/hook",         "http://172.16.0.1/hook",
+      "http://192.168.1.1/hook",      "http://169.254.169.254/latest", "http://[::1]:8080/hook",
+      "http://[::ffff:127.0.0.1]/hook", "http://[fd00:ec2::254]/",    "http://0.0.0.0:80/",
+      "http://localhost:9/hook",      "http://100.64.0.1/hook",       "https://[fe80::1]/hook",
+  };
+  const char *const tables[] = {"webhooks", NULL};
+  char body[512];
+  for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+    snprintf(body, sizeof body, "{\"url\": \"%s\"}", urls[i]);
+    assert_refused(tables, "POST", "/v1/webhooks", ROLE_ADMIN, body, NULL, 422, "validation", "url");
+  }
+  /* A public address is fine (a literal: no DNS here). */
+  struct http_resp r = {0};
+  http(&r, "POST", "/v1/webhooks", ROLE_ADMIN, "{\"url\": \"https://93.184.216.34/hook\"}", NULL);
+  assert_status(&r, 201);
+  httpf(&r, "DELETE", ROLE_ADMIN, NULL, "/v1/webhooks/%s", jstr(r.json, "id"));
+  assert_status(&r, 204);
+
+  /* Made while allowed, delivered while not: refused at connect time. */
+  internal_addr_allow(1);
+  struct sub sb;
+  subscribe(&sb, &rx_main, "/internal", "[\"customer.created\"]");
+  hooks_start(1);
+  internal_addr_allow(0); /* delivery_start set it from the environment */
+  make_customer("Rebound Name LLC");
+  sql_wait(1, "a refused attempt",
+           "SELECT count(*) FROM webhook_attempts x JOIN webhook_deliveries d ON d.id = x.delivery_id "
+           "WHERE d.webhook_id = %s AND x.error LIKE '%%not sent: 127.0.0.1 is a loopback address%%' "
+           "AND x.status_code IS NULL AND NOT x.succeeded",
+           sb.id);
+  hooks_stop();
+  struct hit *hs;
+  assert_int_equal(rx_hits(&rx_main, "/internal", &hs), 0);
+  free(hs);
+  internal_addr_allow(1);
+  httpf(&r, "DELETE", ROLE_ADMIN, NULL, "/v1/webhooks/%s", sb.id);
+  assert_status(&r, 204);
+  http_resp_clear(&r);
+}
+
 static int cleanup(void **state)
 {
   (void)state;
   hooks_stop();
+  internal_addr_allow(1); /* the harness's setting, should a test have failed without it */
   if (child > 0) {
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
@@ -1148,6 +1202,7 @@ int main(void)
       cmocka_unit_test_teardown(delete_stops_deliveries, cleanup),
       cmocka_unit_test_teardown(two_threads_share, cleanup),
       cmocka_unit_test_teardown(at_least_once_across_restarts, cleanup),
+      cmocka_unit_test_teardown(internal_addresses_refused, cleanup),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
