@@ -24,7 +24,7 @@ die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
 
 install_missing() { install_packages "${PACKAGES[@]}"; }
 # The tests also drive a real browser (tests/http/test_cors.c).
-TEST_PACKAGES=(chromium)
+TEST_PACKAGES=(chromium clang libclang-rt-14-dev)
 
 build() {
   local dir=$1; shift
@@ -130,6 +130,53 @@ EOF
   stop_cluster "$dir"
 }
 
+# Each libFuzzer target (tests/fuzz, docs/fuzzing.md) for ARC_FUZZ_SECONDS
+# (20) from its seed corpus, in a clang build of its own (build-fuzz), two at
+# a time.  A crash fails the check; its input is kept in build-fuzz/crashes.
+# Adds a "--check fuzz_<target> RC" pair per target to the array named $1.
+fuzz_briefly() {
+  local -n checks=$1
+  local secs=${ARC_FUZZ_SECONDS:-20} bdir=build-fuzz
+  if [ ! -f "$bdir/build.ninja" ]; then
+    CC=clang meson setup "$bdir" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+      --buildtype=debugoptimized >/dev/null
+  fi
+  local targets
+  mapfile -t targets < <(sed -n 's/^fuzz_targets = //p' tests/meson.build | grep -o "'[a-z_]*'" | tr -d "'" |
+                           sed 's/^/fuzz_/')
+  ninja -C "$bdir" "${targets[@]/#/tests/}" >/dev/null || ninja -C "$bdir" "${targets[@]/#/tests/}"
+  say "fuzzing: ${targets[*]}, $secs s each"
+  mkdir -p "$bdir/crashes"
+  local t pids=() names=()
+  for t in "${targets[@]}"; do
+    local work="$bdir/corpus/${t#fuzz_}"
+    mkdir -p "$work"
+    "$bdir/tests/$t" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$bdir/crashes/$t-" \
+      "$work" "tests/fuzz/corpus/${t#fuzz_}" >"$bdir/$t.log" 2>&1 &
+    pids+=($!)
+    names+=("$t")
+    if [ ${#pids[@]} -eq 2 ]; then
+      fuzz_reap checks pids names
+    fi
+  done
+  fuzz_reap checks pids names
+}
+
+# Waits for the fuzzers in the arrays named $2 (pids) and $3 (names).
+fuzz_reap() {
+  local -n out=$1 ps=$2 ns=$3
+  local i rc
+  for i in "${!ps[@]}"; do
+    rc=0
+    wait "${ps[$i]}" || rc=$?
+    say "${ns[$i]}: $(sed -n 's/^stat::number_of_executed_units: //p' "build-fuzz/${ns[$i]}.log") runs, exit $rc"
+    [ "$rc" = 0 ] || tail -n 30 "build-fuzz/${ns[$i]}.log" >&2
+    out+=(--check "${ns[$i]}" "$rc")
+  done
+  ps=()
+  ns=()
+}
+
 cmd_test() {
   install_packages "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
   local contract=${ARC_CONTRACT:-1}
@@ -180,9 +227,10 @@ cmd_test() {
       if [ ${#pargs[@]} -eq 0 ]; then
         # Every HTTP program but those with nothing for Prism to see: they
         # drive a child arcollectd (cli, shutdown) or their own threads'
-        # clients (concurrency), or stop PostgreSQL under the server (db_restart).
+        # clients (concurrency) or raw sockets (connections), or stop
+        # PostgreSQL under the server (db_restart).
         mapfile -t pargs < <(meson test -C "$bdir" --list --no-rebuild 2>/dev/null | sed -n 's|^.*:http / ||p' |
-                               grep -Ev '^http_(cli|shutdown|concurrency|db_restart|sql_code|auth_cache)$')
+                               grep -Ev '^http_(cli|shutdown|concurrency|db_restart|sql_code|auth_cache|connections)$')
       fi
       say "the HTTP tests through Prism (contract mode): ${pargs[*]}"
       rm -f "$bdir/meson-logs/testlog-prism.json"
@@ -194,7 +242,18 @@ cmd_test() {
     fi
   fi
   t2=$(date +%s)
-  say "tests: $((t1 - t0)) s; contract checks: $((t2 - t1)) s"
+  # The fuzzers, on a whole run (not when named tests are asked for).
+  local before=${#summary[@]}
+  if [ $# -eq 0 ] && [ "${ARC_FUZZ:-1}" = 1 ]; then
+    fuzz_briefly summary
+    local i
+    for ((i = before; i < ${#summary[@]}; i += 3)); do
+      [ "${summary[$((i + 2))]}" = 0 ] || rc=1
+    done
+  fi
+  local t3
+  t3=$(date +%s)
+  say "tests: $((t1 - t0)) s; contract checks: $((t2 - t1)) s; fuzzing: $((t3 - t2)) s"
   python3 "$ROOT/tools/test_summary.py" "${summary[@]}"
   return $rc
 }
