@@ -1,7 +1,6 @@
 /* The only file that includes microhttpd.h: the daemon, body accumulation,
  * the early checks of the first call, reply → MHD response, the access log. */
 #include <arpa/inet.h>
-#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -13,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,8 +43,8 @@
 #define CONNECTION_MEMORY (32u * 1024)
 
 /* One libmicrohttpd daemon and its thread (and so its database
- * connection): the acceptor hands each new connection to the least loaded
- * (include/arc/acceptor.h says why). */
+ * connection): the acceptor hands new connections to the workers in turn
+ * (next_worker; include/arc/acceptor.h says why). */
 struct worker {
   struct server *srv;
   struct MHD_Daemon *daemon;
@@ -59,7 +59,7 @@ struct server {
   struct conn_watch *watch;  /* header deadline, gone clients, room when full */
   unsigned conn_limit;       /* ARC_CONN_LIMIT, across the workers */
   atomic_uint connections;
-  atomic_uint next; /* where the search for the least loaded starts */
+  atomic_uint next; /* the worker whose turn it is (next_worker) */
   const struct route *routes;
   size_t n_routes;
   size_t max_body;
@@ -629,6 +629,44 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
   return strlen(s);
 }
 
+/* libmicrohttpd 0.9.75 parses every query argument into the connection's
+ * memory pool before it calls the handler; past what the pool holds (about
+ * 600 arguments) it neither answers nor closes, and the client waits for
+ * the idle timeout.  This callback sees the request target first: one with
+ * more arguments than any route takes is answered here (431, then the
+ * connection is shut down, so libmicrohttpd drops it), before that parse. */
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+  (void)cls;
+  const char *q = strchr(uri, '?');
+  if (!q)
+    return NULL;
+  unsigned args = 1;
+  for (const char *p = q + 1; *p; p++)
+    args += *p == '&';
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  if (args <= REQUEST_MAX_QUERY || !ci)
+    return NULL;
+  struct reply rp = {0};
+  reply_problemf(&rp, PROBLEM_HEAD_TOO_LARGE, "%u query arguments: at most %d are read", args, REQUEST_MAX_QUERY);
+  char *body = json_dumps(rp.json, JSON_COMPACT);
+  reply_clear(&rp);
+  if (body) {
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: application/problem+json\r\n"
+                     "Cache-Control: no-store\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+                     strlen(body));
+    struct iovec iov[2] = {{head, (size_t)n}, {body, strlen(body)}};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+    ssize_t sent = sendmsg(ci->connect_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)sent;
+    free(body);
+  }
+  shutdown(ci->connect_fd, SHUT_RDWR);
+  return NULL;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
   (void)cls;
@@ -800,6 +838,7 @@ struct server *server_start(const struct config *cfg, const struct route *routes
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONNECTION_MEMORY, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_NOTIFY_COMPLETED, completed,
         w, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, w, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
+        NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_seen,
         NULL, MHD_OPTION_END);
     ok = w->daemon != NULL;
   }
