@@ -766,8 +766,10 @@ static unsigned descriptors_for(unsigned limit)
   }
   if (rl.rlim_cur < want) {
     unsigned fit = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - FD_RESERVE) : (unsigned)(rl.rlim_cur / 2);
-    log_error("ARC_CONN_LIMIT=%u needs %llu file descriptors; the hard limit is %llu: at most %u connections", limit,
-              (unsigned long long)want, (unsigned long long)rl.rlim_max, fit);
+    char msg[200];
+    snprintf(msg, sizeof msg, "ARC_CONN_LIMIT=%u needs %llu file descriptors; the hard limit is %llu: at most %u connections",
+             limit, (unsigned long long)want, (unsigned long long)rl.rlim_max, fit);
+    log_json("warn", msg, NULL);
     return fit;
   }
   return limit;
