@@ -12,6 +12,11 @@
  * one.  IPv4 addresses mapped into IPv6 are judged as IPv4. */
 const char *internal_addr_kind(const struct sockaddr *sa);
 
+/* 1 when a webhook may not reach SA (LEN bytes): an internal address while
+ * they are not allowed; WHY then says "<ip> is a <kind> address
+ * (ARC_WEBHOOK_ALLOW_PRIVATE=1 allows it)".  0 when it may. */
+int internal_addr_refused(const struct sockaddr *sa, socklen_t len, char *why, size_t size);
+
 /* Whether webhooks may reach internal addresses (ARC_WEBHOOK_ALLOW_PRIVATE). */
 void internal_addr_allow(int on);
 int internal_addr_allowed(void);

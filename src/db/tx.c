@@ -19,18 +19,25 @@
 
 #define TX_ATTEMPTS 3
 
+/* A statement of the transaction failed: its SQLSTATE (R's, or "08006"
+ * when there is no result to tell), and the connection marked for a
+ * reconnect when it went. */
+static void record_failure(struct db *db, const PGresult *r)
+{
+  const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  memset(&db->err, 0, sizeof db->err);
+  snprintf(db->err.sqlstate, sizeof db->err.sqlstate, "%s", st ? st : "08006");
+  if (PQstatus(db->conn) != CONNECTION_OK)
+    db->healthy = 0;
+  db->failed = 1;
+}
+
 static int simple(struct db *db, const char *sql)
 {
   PGresult *r = PQexec(db->conn, sql);
   int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  if (!ok) {
-    const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    memset(&db->err, 0, sizeof db->err);
-    snprintf(db->err.sqlstate, sizeof db->err.sqlstate, "%s", st ? st : "08006");
-    if (PQstatus(db->conn) != CONNECTION_OK)
-      db->healthy = 0;
-    db->failed = 1;
-  }
+  if (!ok)
+    record_failure(db, r);
   PQclear(r);
   return ok;
 }
@@ -63,18 +70,6 @@ const struct db_stmt db_tx_stmts[] = {
     {NULL, NULL},
 };
 
-/* The failure of a statement of begin(): its SQLSTATE ("08006" when the
- * connection went), as simple() records it. */
-static void begin_failed(struct db *db, const PGresult *r)
-{
-  const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-  if (db->failed)
-    return; /* the first failure is the one to report */
-  memset(&db->err, 0, sizeof db->err);
-  snprintf(db->err.sqlstate, sizeof db->err.sqlstate, "%s", st ? st : "08006");
-  db->failed = 1;
-}
-
 /* BEGIN and the transaction's context (tx_set_context) in one round trip:
  * both sent at once in libpq's pipeline mode, then both answers read.  A
  * write paid a round trip for each before (four in all with its statement
@@ -85,14 +80,15 @@ static int begin(struct db *db)
   const char *context[] = {db->actor, db->request_id};
   if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
       !PQsendQueryPrepared(c, "tx_set_context", 2, context, NULL, NULL, 0) || !PQpipelineSync(c)) {
-    begin_failed(db, NULL);
+    record_failure(db, NULL);
   } else {
     /* Each query's results end with a NULL; the sync's marker ends all. */
     for (int ends = 0;;) {
       PGresult *r = PQgetResult(c);
       if (!r) {
         if (++ends > 2 || PQstatus(c) != CONNECTION_OK) {
-          begin_failed(db, NULL);
+          if (!db->failed)
+            record_failure(db, NULL);
           break;
         }
         continue;
@@ -102,14 +98,17 @@ static int begin(struct db *db)
         PQclear(r);
         break;
       }
-      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        begin_failed(db, st == PGRES_PIPELINE_ABORTED ? NULL : r);
+      /* The first failure is the one to report (the second query is only
+       * aborted after it). */
+      if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !db->failed)
+        record_failure(db, r);
       PQclear(r);
     }
   }
   if (!PQexitPipelineMode(c) || PQstatus(c) != CONNECTION_OK) {
+    if (!db->failed)
+      record_failure(db, NULL);
     db->healthy = 0;
-    begin_failed(db, NULL);
   }
   return !db->failed;
 }
@@ -127,10 +126,8 @@ static int commit(struct db *db)
     PGresult *r;
     while ((r = PQgetResult(db->conn)))
       PQclear(r);
-    memset(&db->err, 0, sizeof db->err);
-    strcpy(db->err.sqlstate, "08006");
+    record_failure(db, NULL);
     db->healthy = 0;
-    db->failed = 1;
     return 0;
   }
   return simple(db, "COMMIT");

@@ -104,12 +104,14 @@ void query_known(const struct request *rq, const char *const *allowed, struct fi
     }
     /* Given twice, a parameter has no one meaning (the first? the last?):
      * named at its first occurrence instead of one copy being ignored. */
-    size_t earlier = 0, later = 0;
-    for (size_t j = 0; j < rq->n_query; j++)
-      if (strcmp(rq->query[j].name, name) == 0)
-        j < i ? earlier++ : j > i ? later++ : 0;
-    if (!earlier && later)
-      field_error(fe, name, "must be given once");
+    size_t first = 0;
+    while (strcmp(rq->query[first].name, name) != 0)
+      first++;
+    for (size_t j = i + 1; first == i && j < rq->n_query; j++)
+      if (strcmp(rq->query[j].name, name) == 0) {
+        field_error(fe, name, "must be given once");
+        break;
+      }
   }
 }
 

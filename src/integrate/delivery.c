@@ -11,7 +11,6 @@
  * ARC_WEBHOOK_INTERVAL_MS.  Stopping abandons the POSTs in flight within
  * ~100 ms and makes their deliveries due again (at-least-once: the next
  * start, or another instance, sends them). */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,7 +21,6 @@
 #include <time.h>
 
 #include <curl/curl.h>
-#include <netdb.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -178,12 +176,9 @@ static curl_socket_t open_socket(void *cls, curlsocktype purpose, struct curl_so
 {
   (void)purpose;
   struct job *j = cls;
-  const char *kind = internal_addr_allowed() ? NULL : internal_addr_kind(&a->addr);
-  if (kind) {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    getnameinfo(&a->addr, a->addrlen, ip, sizeof ip, NULL, 0, NI_NUMERICHOST);
-    snprintf(j->refused, sizeof j->refused,
-             "not sent: %s is a %s address (ARC_WEBHOOK_ALLOW_PRIVATE=1 allows it)", ip, kind);
+  char why[200];
+  if (internal_addr_refused(&a->addr, a->addrlen, why, sizeof why)) {
+    snprintf(j->refused, sizeof j->refused, "not sent: %s", why);
     return CURL_SOCKET_BAD;
   }
   return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);

@@ -1,8 +1,10 @@
 /* Internal addresses (include/arc/internal_addr.h), after RFC 6890's
  * special-purpose registries: what is not globally reachable. */
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "arc/internal_addr.h"
@@ -62,4 +64,15 @@ const char *internal_addr_kind(const struct sockaddr *sa)
   if (b[0] == 0x20 && b[1] == 0x02)
     return kind4((uint32_t)b[2] << 24 | (uint32_t)b[3] << 16 | (uint32_t)b[4] << 8 | b[5]);
   return NULL;
+}
+
+int internal_addr_refused(const struct sockaddr *sa, socklen_t len, char *why, size_t size)
+{
+  const char *kind = internal_addr_allowed() ? NULL : internal_addr_kind(sa);
+  if (!kind)
+    return 0;
+  char ip[NI_MAXHOST] = "?";
+  getnameinfo(sa, len, ip, sizeof ip, NULL, 0, NI_NUMERICHOST);
+  snprintf(why, size, "%s is a %s address (ARC_WEBHOOK_ALLOW_PRIVATE=1 allows it)", ip, kind);
+  return 1;
 }

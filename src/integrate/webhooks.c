@@ -9,7 +9,6 @@
 #include <strings.h>
 
 #include <curl/curl.h>
-#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -41,8 +40,10 @@ int webhook_secret_new(char out[WEBHOOK_SECRET_SIZE])
 }
 
 /* libcurl's own parser decides what a URL is, so what is accepted here is
- * exactly what the delivery thread can send to. */
-const char *webhook_url_problem(const char *url)
+ * exactly what the delivery thread can send to.  When it is fine and HOST
+ * is not NULL, the URL's host goes there (an IPv6 literal without its
+ * brackets). */
+static const char *url_check(const char *url, char *host_out, size_t size)
 {
   size_t len = strlen(url);
   if (len > WEBHOOK_URL_MAX)
@@ -65,11 +66,20 @@ const char *webhook_url_problem(const char *url)
   else if (strncasecmp(url, scheme, strlen(scheme)) != 0 || strncmp(url + strlen(scheme), "://", 3) != 0 ||
            url[strlen(scheme) + 3] == '/')
     why = "must start with http:// or https:// and a host";
+  if (!why && host_out) {
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+      snprintf(host_out, size, "%.*s", (int)(n - 2), host + 1);
+    else
+      snprintf(host_out, size, "%s", host);
+  }
   curl_free(scheme);
   curl_free(host);
   curl_url_cleanup(u);
   return why;
 }
+
+const char *webhook_url_problem(const char *url) { return url_check(url, NULL, 0); }
 
 /* An event type ("invoice.created"), a prefix pattern ("follow_up.*") or
  * "*": dot-separated names of lower-case letters, digits and underscores,
@@ -131,44 +141,23 @@ static void check_event_types(const json_t *v, const char *field, struct field_e
   }
 }
 
-/* Unless ARC_WEBHOOK_ALLOW_PRIVATE: an internal address URL's host is or
+/* Unless ARC_WEBHOOK_ALLOW_PRIVATE: an internal address HOST is or
  * resolves to, written into WHY; 0 when none.  A host that does not
  * resolve now passes: the delivery checks every address it connects to
  * (delivery.c), which also catches a name that later resolves elsewhere. */
-static int url_reaches_internal(const char *url, char *why, size_t size)
+static int host_reaches_internal(const char *host, char *why, size_t size)
 {
   if (internal_addr_allowed())
     return 0;
-  CURLU *u = curl_url();
-  char *host = NULL;
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+  if (getaddrinfo(host, NULL, &hints, &res) != 0)
+    return 0;
   int found = 0;
-  if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) {
-    char name[256];
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') /* an IPv6 literal */
-      snprintf(name, sizeof name, "%.*s", (int)(n - 2), host + 1);
-    else
-      snprintf(name, sizeof name, "%s", host);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (getaddrinfo(name, NULL, &hints, &res) == 0) {
-      for (struct addrinfo *a = res; a && !found; a = a->ai_next) {
-        const char *kind = internal_addr_kind(a->ai_addr);
-        if (kind) {
-          char ip[INET6_ADDRSTRLEN] = "?";
-          getnameinfo(a->ai_addr, a->ai_addrlen, ip, sizeof ip, NULL, 0, NI_NUMERICHOST);
-          snprintf(why, size,
-                   "%s is %s, a %s address: a webhook may not reach the server's own networks "
-                   "(ARC_WEBHOOK_ALLOW_PRIVATE=1 allows it)",
-                   name, ip, kind);
-          found = 1;
-        }
-      }
-      freeaddrinfo(res);
-    }
-  }
-  curl_free(host);
-  curl_url_cleanup(u);
+  char refused[200];
+  for (struct addrinfo *a = res; a && !found; a = a->ai_next)
+    if ((found = internal_addr_refused(a->ai_addr, a->ai_addrlen, refused, sizeof refused)))
+      snprintf(why, size, "%s: %s; a webhook may not reach the server's own networks", host, refused);
+  freeaddrinfo(res);
   return found;
 }
 
@@ -177,11 +166,11 @@ static void check_url(const struct jspec *spec, const char *url, struct field_er
 {
   if (!spec->present || spec->is_null || !url)
     return;
-  const char *why = webhook_url_problem(url);
-  char internal[512];
+  char host[256], internal[512];
+  const char *why = url_check(url, host, sizeof host);
   if (why)
     field_error(fe, "url", "%s", why);
-  else if (url_reaches_internal(url, internal, sizeof internal))
+  else if (host_reaches_internal(host, internal, sizeof internal))
     field_error(fe, "url", "%s", internal);
 }
 
