@@ -26,7 +26,9 @@ enum sweep_wait { SWEEP_SKIP_IF_BUSY, SWEEP_WAIT };
 /* Runs a sweep for AS_OF (RFC 3339; NULL = now) under the cluster-wide
  * sweep lock, in one transaction (db_tx).  When nothing the rules read
  * changed since the last sweep of the same business day, no rule runs
- * (the run's kind is "unchanged"; src/schedule/sweep_changes.sql).  TRIGGER is "scheduler" or "api".
+ * (the run's kind is "unchanged"; src/schedule/sweep_changes.sql); when
+ * something did, they revisit only the customers it touched ("incremental";
+ * src/schedule/sweep_scope.sql).  TRIGGER is "scheduler" or "api".
  * Returns DB_ONE with the run's row (id, version, doc) in *RUN, for the
  * caller to clear; DB_ROLLBACK, changing nothing, when another instance
  * holds the lock and WAIT is SWEEP_SKIP_IF_BUSY; < 0 when it failed

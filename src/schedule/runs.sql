@@ -11,6 +11,7 @@ BEGIN
     arc_ts(r.as_of) AS as_of,
     r.trigger,
     r.kind,
+    r.revisited,
     arc_ts(r.started_at) AS started_at,
     arc_ts(r.finished_at) AS finished_at,
     arc_json_compact(r.created) AS created,

@@ -22,6 +22,8 @@ const struct db_stmt runs_stmts[] = {
      "SELECT a.as_of, $2, $3, arc_sweep_kind(a.as_of, $4::boolean), arc_sweep_basis(), "
      "pg_current_snapshot() FROM (SELECT coalesce($1::timestamptz, now()) AS as_of) a "
      "RETURNING id, arc_ts(as_of), kind"},
+    /* An incremental run's customers (sweep_scope.sql); $1 id. */
+    {"scheduler_runs_scope", "SELECT arc_sweep_scope($1::bigint)"},
     /* $1 id, $2 created, $3 closed (jsonb {reason: n}). */
     {"scheduler_runs_finish",
      "UPDATE scheduler_runs r SET finished_at = clock_timestamp(), created = $2::jsonb, closed = $3::jsonb "

@@ -6,7 +6,8 @@
  * same transaction rolled back, having read what it did: the rules are the
  * one definition of what a sweep does, so a preview cannot disagree with
  * the sweep.  When nothing the rules read changed since the last sweep of
- * the day (sweep_changes.sql), no rule runs. */
+ * the day (sweep_changes.sql), no rule runs; when something did, the rules
+ * revisit only the customers it happened to (sweep_scope.sql). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,15 @@ static int sweep_tx(struct db *db, void *vctx)
   /* Nothing the rules read changed since the last sweep of this day
    * (arc_sweep_kind): they would leave everything as it is. */
   int unchanged = strcmp(PQgetvalue(run, 0, 2), "unchanged") == 0;
+  /* Or only some customers' (arc_sweep_kind): the rules read which. */
+  if (strcmp(PQgetvalue(run, 0, 2), "incremental") == 0) {
+    const char *scope_params[] = {PQgetvalue(run, 0, 0)};
+    PQclear(db_exec(db, "scheduler_runs_scope", 1, scope_params));
+    if (db->failed) {
+      PQclear(run);
+      return DB_HARD;
+    }
+  }
   if (ctx->preview)
     PQclear(db_exec(db, "scheduler_runs_preview_begin", 0, NULL));
   /* Every rule reads the same instant and records the same run. */

@@ -76,12 +76,16 @@ $$;
 -- (arc_last_contacts) of every customer that has either.  Rules do not
 -- change invoices, disputes or call logs, so the table stays true for the
 -- whole sweep.  It is reused only within one transaction, for one as_of and
--- one run (P_RUN NULL: always rebuilt), so no later change is missed.
+-- one run (P_RUN NULL: always rebuilt), so no later change is missed.  An
+-- incremental sweep builds it for the customers it revisits only
+-- (arc_sweep_scope_ids): rules that join it to rows of other customers must
+-- leave those rows out.
 CREATE FUNCTION arc_sweep_accounts(p_as_of timestamptz, p_run bigint) RETURNS void
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_key text := concat_ws('/', pg_current_xact_id(), p_as_of, p_run);
+  v_scope bigint[] := arc_sweep_scope_ids();
 BEGIN
   IF p_run IS NOT NULL AND current_setting('arc.sweep_accounts', true) = v_key
      AND to_regclass('pg_temp.arc_sweep_accounts') IS NOT NULL THEN
@@ -90,11 +94,15 @@ BEGIN
   IF to_regclass('pg_temp.arc_sweep_accounts') IS NOT NULL THEN
     DROP TABLE pg_temp.arc_sweep_accounts;
   END IF;
-  CREATE TEMPORARY TABLE arc_sweep_accounts ON COMMIT DROP AS
-  SELECT coalesce(o.customer_id, l.customer_id) AS customer_id, o.first_due, o.amount, o.currency, o.invoice_ids,
-         l.call_log_id AS last_call_log_id, l.day AS last_day
-  FROM arc_overdue_accounts(p_as_of) o
-  FULL JOIN arc_last_contacts(p_as_of) l ON l.customer_id = o.customer_id;
+  CREATE TEMPORARY TABLE arc_sweep_accounts (customer_id bigint, first_due date, amount bigint, currency text,
+                                              invoice_ids bigint[], last_call_log_id bigint, last_day date)
+    ON COMMIT DROP;
+  INSERT INTO arc_sweep_accounts
+  SELECT coalesce(o.customer_id, l.customer_id), o.first_due, o.amount, o.currency, o.invoice_ids,
+         l.call_log_id, l.day
+  FROM (SELECT * FROM arc_overdue_accounts(p_as_of) x WHERE v_scope IS NULL OR x.customer_id = ANY (v_scope)) o
+  FULL JOIN (SELECT * FROM arc_last_contacts(p_as_of) x WHERE v_scope IS NULL OR x.customer_id = ANY (v_scope)) l
+    ON l.customer_id = o.customer_id;
   -- Row counts for the rules' plans (a temporary table has no statistics).
   ANALYZE pg_temp.arc_sweep_accounts;
   PERFORM set_config('arc.sweep_accounts', v_key, true);

@@ -86,15 +86,55 @@ $$
     (SELECT string_agg(c.path || ':' || c.sha256, ',' ORDER BY c.path) FROM schema_code c)))
 $$;
 
--- What a sweep for P_AS_OF has to do: 'unchanged' when the last finished
--- sweep was for the same business day, at or before P_AS_OF, with the same
--- basis, and since then no write marked a customer (a transaction not
--- visible in the snapshot its rules saw at least) and no call
--- log or receipt confirmation falls between the two instants (written
--- before, dated after the last sweep); then every rule would leave the book
--- as it is (a sweep repeated for the same as_of makes nothing new).
--- Otherwise, or when P_FULL, 'full'.  STABLE: it reads the snapshot of the
--- statement that records the run and, as its seen, that snapshot.
+-- The customers a write marked since a sweep whose rules saw at least
+-- snapshot P_SEEN: those of transactions not visible in it.
+CREATE FUNCTION arc_sweep_written_since(p_seen pg_snapshot) RETURNS TABLE (customer_id bigint)
+LANGUAGE sql STABLE AS
+$$
+  SELECT c.customer_id FROM sweep_changes c
+  WHERE c.txid >= pg_snapshot_xmin(p_seen) AND NOT pg_visible_in_snapshot(c.txid, p_seen)
+$$;
+
+-- The customers with a call log, a receipt confirmation, a promise broken
+-- or an installment missed at an instant in (P_FROM, P_TO]: written before
+-- a sweep for P_FROM, they count from a sweep for P_TO on (the rules
+-- compare these instants with as_of).
+CREATE FUNCTION arc_sweep_dated_between(p_from timestamptz, p_to timestamptz) RETURNS TABLE (customer_id bigint)
+LANGUAGE sql STABLE AS
+$$
+  SELECT l.customer_id FROM call_logs l WHERE l.occurred_at > p_from AND l.occurred_at <= p_to
+  UNION ALL
+  SELECT i.customer_id FROM invoices i WHERE i.receipt_confirmed_at > p_from AND i.receipt_confirmed_at <= p_to
+  UNION ALL
+  SELECT p.customer_id FROM promises p WHERE p.status = 'broken' AND p.broken_at > p_from AND p.broken_at <= p_to
+  UNION ALL
+  SELECT p.customer_id FROM payment_plan_installments i JOIN payment_plans p ON p.id = i.plan_id
+  WHERE i.status = 'missed' AND i.missed_at > p_from AND i.missed_at <= p_to
+$$;
+
+-- How many business days after the last sweep a sweep may still revisit
+-- only what changed (arc_sweep_scope); further, every rule runs over the
+-- whole book, which then costs no more.
+CREATE FUNCTION arc_sweep_incremental_days() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT 31 $$;
+
+-- What a sweep for P_AS_OF has to do, from the last finished sweep:
+--   'unchanged'    the same business day, at or after its instant, with the
+--                  same basis, and since then no write marked a customer (a
+--                  transaction not visible in the snapshot its rules saw at
+--                  least) and no call log or receipt confirmation is dated
+--                  between the two instants: every rule would leave the
+--                  book as it is (a sweep repeated for the same as_of makes
+--                  nothing new), so none runs;
+--   'incremental'  otherwise, at or after its instant with the same basis,
+--                  up to arc_sweep_incremental_days() later: the rules
+--                  revisit only the customers something happened to
+--                  (src/schedule/sweep_scope.sql);
+--   'full'         the first sweep, an earlier instant, another basis, a
+--                  longer gap, or P_FULL: every rule over the whole book.
+-- STABLE: it reads the snapshot of the statement that records the run and,
+-- as its seen, that snapshot.
 CREATE FUNCTION arc_sweep_kind(p_as_of timestamptz, p_full boolean) RETURNS text
 LANGUAGE plpgsql STABLE AS
 $$
@@ -106,16 +146,15 @@ BEGIN
   END IF;
   SELECT * INTO last FROM scheduler_runs r WHERE r.finished_at IS NOT NULL ORDER BY r.id DESC LIMIT 1;
   IF last.id IS NULL OR last.seen IS NULL OR last.basis IS DISTINCT FROM arc_sweep_basis()
-     OR p_as_of < last.as_of OR arc_business_date(p_as_of) <> arc_business_date(last.as_of) THEN
+     OR p_as_of < last.as_of
+     OR arc_business_date(p_as_of) - arc_business_date(last.as_of) > arc_sweep_incremental_days() THEN
     RETURN 'full';
   END IF;
-  IF EXISTS (SELECT 1 FROM sweep_changes c
-             WHERE c.txid >= pg_snapshot_xmin(last.seen) AND NOT pg_visible_in_snapshot(c.txid, last.seen))
-     OR EXISTS (SELECT 1 FROM call_logs l WHERE l.occurred_at > last.as_of AND l.occurred_at <= p_as_of)
-     OR EXISTS (SELECT 1 FROM invoices i
-                WHERE i.receipt_confirmed_at > last.as_of AND i.receipt_confirmed_at <= p_as_of) THEN
-    RETURN 'full';
+  IF arc_business_date(p_as_of) = arc_business_date(last.as_of)
+     AND NOT EXISTS (SELECT 1 FROM arc_sweep_written_since(last.seen))
+     AND NOT EXISTS (SELECT 1 FROM arc_sweep_dated_between(last.as_of, p_as_of)) THEN
+    RETURN 'unchanged';
   END IF;
-  RETURN 'unchanged';
+  RETURN 'incremental';
 END
 $$;

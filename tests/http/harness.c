@@ -1289,16 +1289,57 @@ void instant_at(char out[40], const char *date, int days, const char *hhmm)
   free(t);
 }
 
+const char *const swept_tables[] = {"follow_ups", "escalations", "promises", "payment_plans",
+                                    "payment_plan_installments", "invoices", "worklist_order", NULL};
+
+void sweep_full_changes_nothing(const char *when, const char *as_of)
+{
+  char *before[16], body[128];
+  size_t n = 0;
+  for (; swept_tables[n]; n++)
+    before[n] = tables_fingerprint((const char *const[]){swept_tables[n], NULL});
+  long long events = harness_sql_int("SELECT count(*) FROM events");
+  snprintf(body, sizeof body, "{\"full\": true, \"as_of\": \"%s\"}", as_of);
+  struct http_resp r = {0};
+  http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL);
+  assert_status(&r, 201);
+  char changed[256] = "";
+  for (size_t i = 0; i < n; i++) {
+    char *after = tables_fingerprint((const char *const[]){swept_tables[i], NULL});
+    if (strcmp(before[i], after) != 0)
+      snprintf(changed + strlen(changed), sizeof changed - strlen(changed), " %s", swept_tables[i]);
+    free(before[i]);
+    free(after);
+  }
+  long long new_events = harness_sql_int("SELECT count(*) FROM events") - events;
+  if (*changed || new_events != 0) {
+    char *created = json_dumps(json_object_get(r.json, "created"), JSON_COMPACT);
+    char *closed = json_dumps(json_object_get(r.json, "closed"), JSON_COMPACT);
+    char *rows = harness_sql("SELECT string_agg(format('customer %%s %%s %%s', f.customer_id, f.reason, f.cause_key), "
+                             "'; ') FROM follow_ups f WHERE f.run_id = %s", jstr(r.json, "id"));
+    fail_msg("%s: a full sweep for %s after it changed%s and wrote %lld events (created %s: %s; closed %s)", when,
+             as_of, *changed ? changed : " no row", new_events, created, rows ? rows : "none", closed);
+  }
+  http_resp_clear(&r);
+}
+
 json_t *sweep_at_doc(const char *date, int days)
 {
   char as_of[40], body[96];
   instant_at(as_of, date, days, "09:00");
-  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", as_of);
+  const char *mode = getenv("ARC_TEST_SWEEPS");
+  int full = mode && strcmp(mode, "full") == 0, checked = mode && strcmp(mode, "checked") == 0;
+  snprintf(body, sizeof body, "{\"as_of\": \"%s\"%s}", as_of, full ? ", \"full\": true" : "");
   struct http_resp r = {0};
   http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL);
   assert_status(&r, 201);
   json_t *doc = json_incref(r.json);
   http_resp_clear(&r);
+  if (checked) {
+    char when[96];
+    snprintf(when, sizeof when, "the %s sweep", jstr(doc, "kind"));
+    sweep_full_changes_nothing(when, as_of);
+  }
   return doc;
 }
 

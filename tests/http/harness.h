@@ -205,8 +205,17 @@ void day(char out[16], int days);
 void date_plus(char out[16], const char *date, int days);
 /* HH:MM on DATE + DAYS in the business's time zone, as an RFC 3339 instant. */
 void instant_at(char out[40], const char *date, int days, const char *hhmm);
+/* The tables a sweep writes (beside events and its run). */
+extern const char *const swept_tables[];
+/* A full sweep for AS_OF right after one for it: fails (naming WHEN) if it
+ * changes a row of swept_tables or writes an event. */
+void sweep_full_changes_nothing(const char *when, const char *as_of);
 /* POST /v1/scheduler/runs for 09:00 on DATE + DAYS: asserts 201 and
- * returns the run document (caller decrefs); sweep_at drops it. */
+ * returns the run document (caller decrefs); sweep_at drops it.
+ * ARC_TEST_SWEEPS (tests/meson.build) runs the same tests both ways:
+ * "full" asks every sweep for "full": true; "checked" follows every sweep
+ * with sweep_full_changes_nothing, so that each incremental sweep is shown
+ * to do what a full one would. */
 json_t *sweep_at_doc(const char *date, int days);
 void sweep_at(const char *date, int days);
 /* The sweeps for every day from DATE + FIRST to DATE + LAST. */

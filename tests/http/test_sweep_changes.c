@@ -2,17 +2,17 @@
  * rules read changed since the last sweep of the same business day, no
  * rule runs (the run's kind is "unchanged") — and a full sweep at that
  * point would change nothing either.  Every kind of write through the API
- * makes the next sweep a full one, as do a call log dated between two
- * sweeps, another business day, an earlier as_of, other SQL code, and
- * "full": true. */
+ * makes the next sweep revisit its customer ("incremental",
+ * src/schedule/sweep_scope.sql), as does a call log dated between two
+ * sweeps or another business day; after each, a full sweep changes
+ * nothing.  An earlier as_of, other SQL code and "full": true make it full. */
 #include "harness.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const swept_tables[] = {"follow_ups", "escalations", "promises", "payment_plans",
-                                           "payment_plan_installments", "invoices", "worklist_order", NULL};
+static long long revisited; /* of the last sweep_kind; -1 for null */
 
 /* POST /v1/scheduler/runs BODY; 201; the run's kind (static storage). */
 static const char *sweep_kind(const char *body)
@@ -26,6 +26,9 @@ static const char *sweep_kind(const char *body)
     assert_int_equal(json_object_size(json_object_get(r.json, "created")), 0);
     assert_int_equal(json_object_size(json_object_get(r.json, "closed")), 0);
   }
+  revisited = is_null(r.json, "revisited") ? -1 : jint(r.json, "revisited");
+  /* Only an incremental sweep says how many customers it revisited. */
+  assert_true((strcmp(kind, "incremental") == 0) == (revisited >= 0));
   http_resp_clear(&r);
   return kind;
 }
@@ -35,6 +38,14 @@ static void expect_kind(const char *when, const char *body, const char *want)
   const char *got = sweep_kind(body);
   if (strcmp(got, want) != 0)
     fail_msg("%s: the sweep %s was %s, expected %s", when, body, got, want);
+}
+
+/* A full sweep for the instant of the last sweep changes nothing. */
+static void expect_full_changes_nothing(const char *when)
+{
+  char *at = harness_sql("SELECT arc_ts(as_of) FROM scheduler_runs ORDER BY id DESC LIMIT 1");
+  sweep_full_changes_nothing(when, at);
+  free(at);
 }
 
 static char cus[32], inv[32], inv2[32], today[16];
@@ -67,8 +78,9 @@ static void unchanged_is_what_full_would_do(void **state)
   expect_kind("after the full one", "{}", "unchanged");
 }
 
-/* A write through the API as admin, then sweeps: the first full, the next
- * unchanged. */
+/* A write through the API as admin, then sweeps: the first revisits the
+ * customer, and a full one then changes nothing; the next finds nothing
+ * new. */
 static void write_then_sweep(const char *what, const char *method, const char *path, const char *body)
 {
   struct http_resp r = {0};
@@ -76,12 +88,14 @@ static void write_then_sweep(const char *what, const char *method, const char *p
   if (r.status >= 300)
     fail_msg("%s: %s %s answered %ld: %s", what, method, path, r.status, r.body ? r.body : "");
   http_resp_clear(&r);
-  expect_kind(what, "{}", "full");
+  expect_kind(what, "{}", "incremental");
+  assert_int_equal(revisited, 1);
+  expect_full_changes_nothing(what);
   expect_kind(what, "{}", "unchanged");
 }
 
-/* Each write through the API makes the next sweep full; the one after it
- * finds nothing new. */
+/* Each write through the API makes the next sweep revisit its customer;
+ * the one after it finds nothing new. */
 static void every_write_counts(void **state)
 {
   (void)state;
@@ -116,7 +130,7 @@ static void every_write_counts(void **state)
   httpf(&r, "PATCH", ROLE_ADMIN, body, "/v1/follow-ups/%s", fu);
   assert_status(&r, 200);
   http_resp_clear(&r);
-  expect_kind("snoozed", "{}", "full");
+  expect_kind("snoozed", "{}", "incremental");
   expect_kind("snoozed", "{}", "unchanged");
   long long events = harness_sql_int("SELECT count(*) FROM events");
   day(on, 6);
@@ -125,7 +139,7 @@ static void every_write_counts(void **state)
   assert_status(&r, 200);
   http_resp_clear(&r);
   assert_int_equal(harness_sql_int("SELECT count(*) FROM events"), events);
-  expect_kind("snoozed to another day", "{}", "full");
+  expect_kind("snoozed to another day", "{}", "incremental");
   expect_kind("snoozed to another day", "{}", "unchanged");
 }
 
@@ -143,18 +157,26 @@ static void when_the_rules_would_read_something_else(void **state)
   harness_sql("INSERT INTO call_logs (customer_id, channel, direction, outcome, occurred_at, logged_by) "
               "VALUES (%s, 'phone', 'outbound', 'no_answer', '%s', 'x')",
               cus, at);
-  expect_kind("10:00, after the write", AT("10:00"), "full");
+  expect_kind("10:00, after the write", AT("10:00"), "incremental");
+  expect_full_changes_nothing("10:00, after the write");
   expect_kind("10:30", AT("10:30"), "unchanged");
   /* 12:00: the call of 11:00 now counts. */
-  expect_kind("12:00", AT("12:00"), "full");
+  expect_kind("12:00", AT("12:00"), "incremental");
+  assert_int_equal(revisited, 1);
+  expect_full_changes_nothing("12:00");
   expect_kind("12:30", AT("12:30"), "unchanged");
   /* An earlier instant, another day. */
   expect_kind("back to 12:00", AT("12:00"), "full");
   expect_kind("12:00 again", AT("12:00"), "unchanged");
   instant_at(at, base, 1, "09:00");
   snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", at);
-  expect_kind("the next day", body, "full");
+  expect_kind("the next day", body, "incremental");
+  expect_full_changes_nothing("the next day");
   expect_kind("the next day again", body, "unchanged");
+  /* More than arc_sweep_incremental_days() later: every rule. */
+  instant_at(at, base, 40, "09:00");
+  snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", at);
+  expect_kind("40 days later", body, "full");
   /* Other SQL code (a migrate that reloaded it). */
   harness_sql("UPDATE schema_code SET sha256 = md5(sha256) WHERE path = (SELECT min(path) FROM schema_code)");
   expect_kind("new code", body, "full");

@@ -6,10 +6,11 @@
 -- the rule would otherwise take them for accounts owing nothing).
 CREATE FUNCTION arc_rule_check_in(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
+  v_scope bigint[] := arc_sweep_scope_ids();
 BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
@@ -19,6 +20,7 @@ BEGIN
     FROM customers c
     LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = c.id
     WHERE c.check_in_days IS NOT NULL AND NOT c.cease_communication
+      AND (v_scope IS NULL OR c.id = ANY (v_scope))
       AND s.first_due IS NULL
       AND c.id NOT IN (SELECT h.customer_id FROM arc_handed_off_customers() h)
       AND NOT EXISTS (SELECT 1 FROM arc_promise_quiet(p_as_of) q WHERE q.customer_id = c.id)),

@@ -12,9 +12,10 @@
 -- closes what it would make again.
 CREATE FUNCTION arc_rule_close(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
+  v_scope bigint[] := arc_sweep_scope_ids();
   v_gone bigint[];
 BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
@@ -23,7 +24,8 @@ BEGIN
     SELECT DISTINCT f.id
     FROM follow_ups f
     JOIN arc_receipts_to_confirm(p_as_of) r ON r.customer_id = f.customer_id AND r.invoice_id = ANY (f.invoice_ids)
-    WHERE f.reason = 'confirm_receipt' AND f.status IN ('open', 'snoozed')),
+    WHERE f.reason = 'confirm_receipt' AND f.status IN ('open', 'snoozed')
+      AND (v_scope IS NULL OR f.customer_id = ANY (v_scope))),
   handed AS (SELECT DISTINCT h.customer_id FROM arc_handed_off_customers() h)
   SELECT array_agg(f.id) INTO v_gone
   FROM follow_ups f
@@ -35,6 +37,7 @@ BEGIN
   LEFT JOIN payments p ON p.id = f.payment_id
   LEFT JOIN handed h ON h.customer_id = f.customer_id
   WHERE f.status IN ('open', 'snoozed')
+    AND (v_scope IS NULL OR f.customer_id = ANY (v_scope))
     AND ((c.cease_communication AND f.reason = ANY (arc_contact_reasons()))
          -- installment_missed: its own rule (installment_missed.sql) closes it for a hand-off,
          -- releasing the cause so that it comes back afterwards.

@@ -9,16 +9,23 @@
 -- when the planner underestimates how many customers that is.
 CREATE FUNCTION arc_rule_confirm_receipt(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET enable_nestloop = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET enable_nestloop = off
+  SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
+  v_scope bigint[] := arc_sweep_scope_ids();
 BEGIN
+  -- Revisiting a few customers, index probes are what is cheap.
+  IF v_scope IS NOT NULL THEN
+    PERFORM set_config('enable_nestloop', 'on', true);
+  END IF;
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
   WITH r AS (
     SELECT x.* FROM arc_receipts_to_confirm(p_as_of) x
-    WHERE NOT EXISTS (SELECT 1 FROM follow_ups f
+    WHERE (v_scope IS NULL OR x.customer_id = ANY (v_scope))
+      AND NOT EXISTS (SELECT 1 FROM follow_ups f
                       WHERE f.customer_id = x.customer_id AND f.reason = 'confirm_receipt'
                         AND f.status IN ('open', 'snoozed'))),
   -- Of the customers asked about: who paid anything by the day, and who

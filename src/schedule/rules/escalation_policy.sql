@@ -36,10 +36,11 @@
 -- Proposals are events, not follow-ups: no rows returned.
 CREATE FUNCTION arc_rule_escalation_policy(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
+  v_scope bigint[] := arc_sweep_scope_ids();
   v_sales integer := arc_setting_int('escalate_sales_attempts', 5);
   v_mgmt integer := arc_setting_int('escalate_management_days', 45);
   v_legal integer := arc_setting_int('escalate_legal_days', 90);
@@ -70,6 +71,7 @@ BEGIN
   CROSS JOIN LATERAL arc_escalation_owed(x, v_day) w
   WHERE e.id = x.id AND e.version = x.version AND x.status IN ('proposed', 'open')
     AND NOT (x.status = 'open' AND x.level IN ('legal', 'agency'))
+    AND (v_scope IS NULL OR x.customer_id = ANY (v_scope))
     AND NOT EXISTS (SELECT 1 FROM pg_temp.arc_sweep_accounts s
                     WHERE s.customer_id = x.customer_id AND s.first_due IS NOT NULL
                       AND (x.invoice_ids = '{}' OR x.invoice_ids && s.invoice_ids))

@@ -4,10 +4,11 @@
 -- due the day it broke.
 CREATE FUNCTION arc_rule_promise_broken(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
+  v_scope bigint[] := arc_sweep_scope_ids();
 BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
@@ -15,6 +16,7 @@ BEGIN
     SELECT DISTINCT ON (pr.customer_id) pr.customer_id, pr.id, pr.broken_at
     FROM promises pr
     WHERE pr.status = 'broken' AND pr.broken_at <= p_as_of
+      AND (v_scope IS NULL OR pr.customer_id = ANY (v_scope))
     ORDER BY pr.customer_id, pr.broken_at DESC, pr.id DESC),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,

@@ -14,13 +14,18 @@
 -- installment_missed.sql).
 -- The refresh also keeps the worklist order (src/schedule/follow_ups.sql):
 -- priority, and preferred for the business day of AS_OF, which it records
--- in worklist_order — so the first sweep of a day moves the order to it.
+-- in worklist_order — so the first sweep of a day moves the order to it,
+-- for every open follow-up; an incremental sweep of the same day reorders
+-- only those of the customers it revisits (arc_sweep_scope_ids), whose
+-- amounts it alone brings up to date.
 CREATE FUNCTION arc_rule_refresh(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
+  v_scope bigint[] := arc_sweep_scope_ids();
+  v_new_day boolean;
   v_ids bigint[];
   v_assignees text[];
   v_amounts bigint[];
@@ -35,17 +40,22 @@ BEGIN
   -- First, before customers are read: a change to a customer's contact
   -- days either committed before this (and is read below) or waits for
   -- the sweep's commit (arc_follow_ups_customer_days).
+  SELECT w.preferred_on IS DISTINCT FROM v_day INTO v_new_day FROM worklist_order w;
   UPDATE worklist_order SET preferred_on = v_day;
   -- The rules before this one may have just written many follow-ups; with
   -- statistics that still say the table is small, the planner picks nested
-  -- loops that take minutes.  Sampling is cheap next to that.
-  ANALYZE follow_ups;
+  -- loops that take minutes.  Sampling is cheap next to that (and not
+  -- needed after the few rows of an incremental sweep).
+  IF v_scope IS NULL THEN
+    ANALYZE follow_ups;
+  END IF;
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   WITH r AS (
     SELECT x.customer_id, array_agg(x.invoice_id ORDER BY x.invoice_id) AS invoice_ids
     FROM arc_receipts_to_confirm(p_as_of) x
     WHERE x.customer_id IN (SELECT f.customer_id FROM follow_ups f
-                            WHERE f.reason = 'confirm_receipt' AND f.status IN ('open', 'snoozed'))
+                            WHERE f.reason = 'confirm_receipt' AND f.status IN ('open', 'snoozed')
+                              AND (v_scope IS NULL OR f.customer_id = ANY (v_scope)))
     GROUP BY x.customer_id),
   n AS (
     SELECT f.id, f.assignee, f.amount_overdue, f.currency, f.invoice_ids, f.overdue_since, f.promise_id,
@@ -61,36 +71,35 @@ BEGIN
                 ELSE s.currency END AS new_currency,
            CASE WHEN f.reason IN ('overdue', 'retry', 'promise_broken') THEN coalesce(s.invoice_ids, '{}')
                 WHEN f.reason = 'confirm_receipt' THEN coalesce(r.invoice_ids, f.invoice_ids)
-                ELSE f.invoice_ids END AS new_invoice_ids,
-           f.preferred, f.priority,
-           coalesce(arc_preferred_on(c, v_day), false) AS new_preferred,
-           arc_follow_up_priority(f.reason)::smallint AS new_priority
+                ELSE f.invoice_ids END AS new_invoice_ids
     FROM follow_ups f
     JOIN customers c ON c.id = f.customer_id
     LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = f.customer_id
     LEFT JOIN r ON r.customer_id = f.customer_id
     LEFT JOIN arc_promise_pending(p_as_of) pp ON pp.customer_id = f.customer_id
-    WHERE f.status IN ('open', 'snoozed'))
-  SELECT array_agg(n.id) FILTER (WHERE n.moved), array_agg(n.new_assignee) FILTER (WHERE n.moved),
-         array_agg(n.new_amount) FILTER (WHERE n.moved), array_agg(n.new_currency) FILTER (WHERE n.moved),
-         array_agg(n.new_invoice_ids::text) FILTER (WHERE n.moved), array_agg(n.new_since) FILTER (WHERE n.moved),
-         array_agg(n.new_promise_id) FILTER (WHERE n.moved),
-         array_agg(n.id) FILTER (WHERE n.reordered), array_agg(n.new_preferred) FILTER (WHERE n.reordered),
-         array_agg(n.new_priority) FILTER (WHERE n.reordered)
-  INTO v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_since, v_promises, v_order_ids, v_preferred, v_priorities
-  FROM (SELECT n.*,
-               (n.assignee, n.amount_overdue, n.currency, n.invoice_ids, n.overdue_since, n.promise_id)
-               IS DISTINCT FROM (n.new_assignee, n.new_amount, n.new_currency, n.new_invoice_ids, n.new_since,
-                                 n.new_promise_id) AS moved,
-               (n.preferred, n.priority) IS DISTINCT FROM (n.new_preferred, n.new_priority) AS reordered
-        FROM n) n
-  WHERE n.moved OR n.reordered;
+    WHERE f.status IN ('open', 'snoozed') AND (v_scope IS NULL OR f.customer_id = ANY (v_scope)))
+  SELECT array_agg(n.id), array_agg(n.new_assignee), array_agg(n.new_amount), array_agg(n.new_currency),
+         array_agg(n.new_invoice_ids::text), array_agg(n.new_since), array_agg(n.new_promise_id)
+  INTO v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_since, v_promises
+  FROM n
+  WHERE (n.assignee, n.amount_overdue, n.currency, n.invoice_ids, n.overdue_since, n.promise_id)
+        IS DISTINCT FROM (n.new_assignee, n.new_amount, n.new_currency, n.new_invoice_ids, n.new_since,
+                          n.new_promise_id);
 
   UPDATE follow_ups f SET assignee = u.assignee, amount_overdue = u.amount, currency = u.currency,
                           invoice_ids = u.invoice_ids::bigint[], overdue_since = u.since, promise_id = u.promise_id
   FROM unnest(v_ids, v_assignees, v_amounts, v_currencies, v_invoices, v_since, v_promises)
        AS u (id, assignee, amount, currency, invoice_ids, since, promise_id)
   WHERE f.id = u.id;
+
+  SELECT array_agg(f.id), array_agg(o.preferred), array_agg(o.priority)
+  INTO v_order_ids, v_preferred, v_priorities
+  FROM follow_ups f
+  JOIN customers c ON c.id = f.customer_id
+  CROSS JOIN LATERAL (SELECT coalesce(arc_preferred_on(c, v_day), false) AS preferred,
+                             arc_follow_up_priority(f.reason)::smallint AS priority) o
+  WHERE f.status IN ('open', 'snoozed') AND (v_new_day OR v_scope IS NULL OR f.customer_id = ANY (v_scope))
+    AND (f.preferred, f.priority) IS DISTINCT FROM (o.preferred, o.priority);
   -- The order apart: a statement that sets only these makes no new version
   -- (follow_ups_touch).  On a day whose weekday changes what many
   -- customers prefer (Monday, Tuesday for commercial accounts' default),

@@ -3,17 +3,18 @@
 -- dispute, due the day that dispute was opened.
 CREATE FUNCTION arc_rule_resolve_dispute(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
+  v_scope bigint[] := arc_sweep_scope_ids();
 BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
   WITH d AS (
     SELECT DISTINCT ON (x.customer_id) x.customer_id, x.id, x.invoice_id, x.created_at
     FROM disputes x
-    WHERE x.status = 'open'
+    WHERE x.status = 'open' AND (v_scope IS NULL OR x.customer_id = ANY (v_scope))
     ORDER BY x.customer_id, x.created_at, x.id),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,

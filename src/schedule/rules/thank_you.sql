@@ -5,10 +5,11 @@
 -- Not for handed-off accounts.
 CREATE FUNCTION arc_rule_thank_you(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
+  v_scope bigint[] := arc_sweep_scope_ids();
 BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
@@ -16,6 +17,7 @@ BEGIN
     SELECT DISTINCT ON (x.customer_id) x.customer_id, x.id, x.received_on
     FROM payments x
     WHERE x.status = 'received' AND x.received_on BETWEEN v_day - 7 AND v_day
+      AND (v_scope IS NULL OR x.customer_id = ANY (v_scope))
       AND EXISTS (SELECT 1
                   FROM payment_allocations a
                   JOIN call_logs l ON l.customer_id = x.customer_id

@@ -1,0 +1,123 @@
+-- The customers an incremental sweep revisits (issue 13; the kind is
+-- arc_sweep_kind in sweep_changes.sql).  The last sweep left every account
+-- as the rules would leave it; since then an account can only have moved
+-- because something was written for it, something dated came within the
+-- new instant, or one of its dates fell due.  The rules that read or write
+-- per account run for these customers only (arc_sweep_scope_ids); the rules
+-- whose work is bounded by what is pending anyway (promises, plans, wake,
+-- installment_missed, escalation, consumer_limits) run as in a full sweep,
+-- and what they change in this sweep falls on dates that put the customer
+-- in scope here.  A forced full sweep after an incremental one must change
+-- nothing: the scenario and sweep tests check that after every sweep.
+
+-- The customers with something falling due in business days (D0, D1], the
+-- days since the last sweep's day D0 (none when D1 = D0), at instant
+-- P_AS_OF.  Each branch is the day a rule's condition flips, found through
+-- an index:
+--   an open invoice falls overdue (due_on < day: the accounts, promise
+--   quiet, the escalation's debt) and stops being one to confirm (due_on
+--   >= day); it reaches the management or legal days of the ladder;
+--   a receipt becomes one to confirm (issued_on + confirm_receipt_days);
+--   a pending promise's grace ends (it breaks, or stops keeping quiet);
+--   an installment's grace ends (plans, installment_missed);
+--   a snooze ends (wake);
+--   a retry's cadence ends (the day of a contact + cadence), or a check-in's
+--   days (from the last contact, or the day the customer was created);
+--   a payment dated in the future arrives (thank_you, confirm_receipt).
+-- The order of the worklist (preferred days) moves with the weekday for
+-- every follow-up: arc_rule_refresh reorders them all on a new day.
+CREATE FUNCTION arc_sweep_falling_due(p_d0 date, p_d1 date, p_as_of timestamptz)
+RETURNS TABLE (customer_id bigint)
+LANGUAGE plpgsql STABLE SET jit = off AS
+$$
+DECLARE
+  v_mgmt integer := arc_setting_int('escalate_management_days', 45);
+  v_legal integer := arc_setting_int('escalate_legal_days', 90);
+  v_confirm integer := arc_setting_int('confirm_receipt_days', 2);
+  v_grace integer := arc_setting_int('promise_grace_days', 1);
+  v_cadence integer := arc_setting_int('cadence_days', 3);
+BEGIN
+  IF p_d1 <= p_d0 THEN
+    RETURN;
+  END IF;
+  RETURN QUERY
+  SELECT i.customer_id FROM invoices i
+  WHERE i.status = 'open' AND i.due_on >= p_d0 AND i.due_on < p_d1
+  UNION ALL
+  SELECT i.customer_id FROM invoices i
+  WHERE i.status = 'open' AND ((i.due_on > p_d0 - v_mgmt AND i.due_on <= p_d1 - v_mgmt)
+                               OR (i.due_on > p_d0 - v_legal AND i.due_on <= p_d1 - v_legal))
+  UNION ALL
+  SELECT i.customer_id FROM invoices i
+  WHERE i.status = 'open' AND NOT i.factored AND i.due_on >= p_d0
+    AND i.issued_on > p_d0 - v_confirm AND i.issued_on <= p_d1 - v_confirm
+  UNION ALL
+  SELECT p.customer_id FROM promises p
+  WHERE p.status = 'pending' AND p.promised_on >= p_d0 - v_grace AND p.promised_on < p_d1 - v_grace
+  UNION ALL
+  SELECT p.customer_id FROM payment_plan_installments i JOIN payment_plans p ON p.id = i.plan_id
+  WHERE i.status = 'pending' AND p.status = 'active'
+    AND i.due_on + p.grace_days >= p_d0 AND i.due_on + p.grace_days < p_d1
+  UNION ALL
+  SELECT f.customer_id FROM follow_ups f
+  WHERE f.status = 'snoozed' AND f.snoozed_until > p_d0 AND f.snoozed_until <= p_d1
+  UNION ALL
+  -- Per cadence in use: the contacts of its customers whose day + cadence
+  -- falls in the days (an index range of call_logs_occurred_idx each).
+  SELECT l.customer_id
+  FROM (SELECT DISTINCT coalesce(c.cadence_days, v_cadence) AS days FROM customers c) k
+  JOIN call_logs l ON l.occurred_at >= (p_d0 - k.days + 1)::timestamptz
+                  AND l.occurred_at < (p_d1 - k.days + 1)::timestamptz AND l.occurred_at <= p_as_of
+  JOIN customers c ON c.id = l.customer_id AND coalesce(c.cadence_days, v_cadence) = k.days
+  UNION ALL
+  SELECT c.id FROM customers c
+  LEFT JOIN LATERAL (SELECT arc_business_date(l.occurred_at) AS day FROM call_logs l
+                     WHERE l.customer_id = c.id AND l.occurred_at <= p_as_of
+                     ORDER BY l.occurred_at DESC LIMIT 1) last ON true
+  WHERE c.check_in_days IS NOT NULL
+    AND coalesce(last.day, arc_business_date(c.created_at)) + c.check_in_days > p_d0
+    AND coalesce(last.day, arc_business_date(c.created_at)) + c.check_in_days <= p_d1
+  UNION ALL
+  SELECT p.customer_id FROM payments p
+  WHERE p.status = 'received' AND p.received_on > p_d0 AND p.received_on <= p_d1;
+END
+$$;
+
+-- Decides the scope of incremental run P_RUN from the last finished sweep:
+-- the customers written since its snapshot, those with a call log or
+-- receipt confirmation dated between the two instants, and those with
+-- something falling due since its day.  Kept for the transaction (the
+-- setting arc.sweep_scope, read by arc_sweep_scope_ids) and counted on the
+-- run (revisited).
+CREATE FUNCTION arc_sweep_scope(p_run bigint) RETURNS integer
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+$$
+DECLARE
+  r scheduler_runs;
+  last scheduler_runs;
+  v_ids bigint[];
+BEGIN
+  SELECT * INTO r FROM scheduler_runs x WHERE x.id = p_run;
+  SELECT * INTO last FROM scheduler_runs x WHERE x.finished_at IS NOT NULL AND x.id < p_run ORDER BY x.id DESC LIMIT 1;
+  SELECT coalesce(array_agg(DISTINCT s.customer_id), '{}') INTO v_ids
+  FROM (SELECT w.customer_id FROM arc_sweep_written_since(last.seen) w
+        UNION ALL
+        SELECT d.customer_id FROM arc_sweep_dated_between(last.as_of, r.as_of) d
+        UNION ALL
+        SELECT f.customer_id FROM arc_sweep_falling_due(arc_business_date(last.as_of), arc_business_date(r.as_of), r.as_of) f
+       ) s;
+  PERFORM set_config('arc.sweep_scope', v_ids::text, true);
+  UPDATE scheduler_runs x SET revisited = cardinality(v_ids) WHERE x.id = p_run;
+  RETURN cardinality(v_ids);
+END
+$$;
+
+-- The customers this transaction's sweep revisits, or NULL when it is a
+-- full sweep (every customer).  Rules read it once into a variable and
+-- filter with "v_scope IS NULL OR customer_id = ANY (v_scope)" under custom
+-- plans (plan_cache_mode force_custom_plan), so that a full sweep's plan has
+-- no filter at all and an incremental one's starts from the customers'
+-- index entries.
+CREATE FUNCTION arc_sweep_scope_ids() RETURNS bigint[]
+LANGUAGE sql STABLE AS
+$$ SELECT nullif(current_setting('arc.sweep_scope', true), '')::bigint[] $$;
