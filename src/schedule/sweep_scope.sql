@@ -4,10 +4,9 @@
 -- because something was written for it, something dated came within the
 -- new instant, or one of its dates fell due.  The rules that read or write
 -- per account run for these customers only (arc_sweep_scope_ids); the rules
--- whose work is bounded by what is pending anyway (promises, plans, wake,
--- installment_missed, escalation, consumer_limits) run as in a full sweep,
--- and what they change in this sweep falls on dates that put the customer
--- in scope here.  A forced full sweep after an incremental one must change
+-- whose work is bounded by what is pending anyway (plans, wake,
+-- consumer_limits) run as in a full sweep, and what they change in this
+-- sweep falls on dates that put the customer in scope here.  A forced full sweep after an incremental one must change
 -- nothing: the scenario and sweep tests check that after every sweep.
 
 -- The customers with something falling due in business days (D0, D1], the
@@ -28,7 +27,7 @@
 -- every follow-up: arc_rule_refresh reorders them all on a new day.
 CREATE FUNCTION arc_sweep_falling_due(p_d0 date, p_d1 date, p_as_of timestamptz)
 RETURNS TABLE (customer_id bigint)
-LANGUAGE plpgsql STABLE SET jit = off AS
+LANGUAGE plpgsql STABLE SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_mgmt integer := arc_setting_int('escalate_management_days', 45);
@@ -36,10 +35,20 @@ DECLARE
   v_confirm integer := arc_setting_int('confirm_receipt_days', 2);
   v_grace integer := arc_setting_int('promise_grace_days', 1);
   v_cadence integer := arc_setting_int('cadence_days', 3);
+  v_days integer;
 BEGIN
   IF p_d1 <= p_d0 THEN
     RETURN;
   END IF;
+  -- Per cadence in use: the contacts of its customers whose day + cadence
+  -- falls in the days, one index range of call_logs_occurred_idx each.
+  FOR v_days IN SELECT DISTINCT coalesce(c.cadence_days, v_cadence) FROM customers c LOOP
+    RETURN QUERY
+    SELECT l.customer_id
+    FROM call_logs l JOIN customers c ON c.id = l.customer_id
+    WHERE l.occurred_at >= (p_d0 - v_days + 1)::timestamptz AND l.occurred_at < (p_d1 - v_days + 1)::timestamptz
+      AND l.occurred_at <= p_as_of AND coalesce(c.cadence_days, v_cadence) = v_days;
+  END LOOP;
   RETURN QUERY
   SELECT i.customer_id FROM invoices i
   WHERE i.status = 'open' AND i.due_on >= p_d0 AND i.due_on < p_d1
@@ -61,14 +70,6 @@ BEGIN
   UNION ALL
   SELECT f.customer_id FROM follow_ups f
   WHERE f.status = 'snoozed' AND f.snoozed_until > p_d0 AND f.snoozed_until <= p_d1
-  UNION ALL
-  -- Per cadence in use: the contacts of its customers whose day + cadence
-  -- falls in the days (an index range of call_logs_occurred_idx each).
-  SELECT l.customer_id
-  FROM (SELECT DISTINCT coalesce(c.cadence_days, v_cadence) AS days FROM customers c) k
-  JOIN call_logs l ON l.occurred_at >= (p_d0 - k.days + 1)::timestamptz
-                  AND l.occurred_at < (p_d1 - k.days + 1)::timestamptz AND l.occurred_at <= p_as_of
-  JOIN customers c ON c.id = l.customer_id AND coalesce(c.cadence_days, v_cadence) = k.days
   UNION ALL
   SELECT c.id FROM customers c
   LEFT JOIN LATERAL (SELECT arc_business_date(l.occurred_at) AS day FROM call_logs l

@@ -47,7 +47,8 @@ $$;
 -- its payment or reversal): a reversal that takes one below its amount
 -- puts it back to pending, or broken when its day has passed.  The sweep
 -- of all customers looks at pending ones only; reversals already did the
--- rest.
+-- rest.  An incremental sweep evaluates the customers it revisits
+-- (P_CUSTOMERS; NULL: every customer).
 --
 -- Concurrency.  For one customer (inside a payment, reversal or new
 -- promise) the customer row (FOR NO KEY UPDATE, which does not block
@@ -59,7 +60,8 @@ $$;
 -- every payment); a row that a payment's evaluation changed meanwhile is
 -- left as that evaluation, which saw more, decided (the guards on status
 -- and paid_amount in the UPDATE).
-CREATE FUNCTION arc_promises_evaluate(p_as_of timestamptz, p_customer bigint DEFAULT NULL)
+CREATE FUNCTION arc_promises_evaluate(p_as_of timestamptz, p_customer bigint DEFAULT NULL,
+                                      p_customers bigint[] DEFAULT NULL)
 RETURNS TABLE (kept integer, broken integer)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS
 $$
@@ -96,6 +98,7 @@ BEGIN
       -- payment 0.7 ms of planning), and with "(p_customer IS NULL OR ...)"
       -- it read every promise for a payment.
       AND pr.customer_id BETWEEN coalesce(p_customer, 0) AND coalesce(p_customer, 9223372036854775807)
+      AND (p_customers IS NULL OR pr.customer_id = ANY (p_customers))
     GROUP BY pr.id, m.made_at
   ), decided AS (
     SELECT s.id, s.old_status, s.old_paid, s.total,

@@ -1317,8 +1317,14 @@ void sweep_full_changes_nothing(const char *when, const char *as_of)
     char *closed = json_dumps(json_object_get(r.json, "closed"), JSON_COMPACT);
     char *rows = harness_sql("SELECT string_agg(format('customer %%s %%s %%s', f.customer_id, f.reason, f.cause_key), "
                              "'; ') FROM follow_ups f WHERE f.run_id = %s", jstr(r.json, "id"));
-    fail_msg("%s: a full sweep for %s after it changed%s and wrote %lld events (created %s: %s; closed %s)", when,
-             as_of, *changed ? changed : " no row", new_events, created, rows ? rows : "none", closed);
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s: a full sweep for %s after it changed%s and wrote %lld events (created %s: %s; closed %s)",
+             when, as_of, *changed ? changed : " no row", new_events, created, rows ? rows : "none", closed);
+    free(created);
+    free(closed);
+    free(rows);
+    http_resp_clear(&r);
+    fail_msg("%s", msg);
   }
   http_resp_clear(&r);
 }

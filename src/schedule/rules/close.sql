@@ -25,7 +25,8 @@ BEGIN
     FROM follow_ups f
     JOIN arc_receipts_to_confirm(p_as_of) r ON r.customer_id = f.customer_id AND r.invoice_id = ANY (f.invoice_ids)
     WHERE f.reason = 'confirm_receipt' AND f.status IN ('open', 'snoozed')
-      AND (v_scope IS NULL OR f.customer_id = ANY (v_scope))),
+      AND (v_scope IS NULL OR f.customer_id = ANY (v_scope))
+      AND (v_scope IS NULL OR r.customer_id = ANY (v_scope))),
   handed AS (SELECT DISTINCT h.customer_id FROM arc_handed_off_customers() h)
   SELECT array_agg(f.id) INTO v_gone
   FROM follow_ups f
@@ -33,8 +34,6 @@ BEGIN
   LEFT JOIN pg_temp.arc_sweep_accounts s ON s.customer_id = f.customer_id
   LEFT JOIN quiet q ON q.customer_id = f.customer_id
   LEFT JOIN asking a ON a.id = f.id
-  LEFT JOIN disputes d ON d.id = f.dispute_id
-  LEFT JOIN payments p ON p.id = f.payment_id
   LEFT JOIN handed h ON h.customer_id = f.customer_id
   WHERE f.status IN ('open', 'snoozed')
     AND (v_scope IS NULL OR f.customer_id = ANY (v_scope))
@@ -48,9 +47,13 @@ BEGIN
               WHEN 'retry' THEN s.first_due IS NULL OR q.customer_id IS NOT NULL
               WHEN 'promise_broken' THEN s.first_due IS NULL
               WHEN 'confirm_receipt' THEN a.id IS NULL
-              WHEN 'resolve_dispute' THEN d.status IS DISTINCT FROM 'open'
+              -- Probes by primary key, for these reasons only (scalar
+              -- subqueries: never a hash of every payment).
+              WHEN 'resolve_dispute' THEN (SELECT d.status FROM disputes d WHERE d.id = f.dispute_id)
+                                          IS DISTINCT FROM 'open'
               WHEN 'check_in' THEN s.first_due IS NOT NULL OR c.check_in_days IS NULL
-              WHEN 'thank_you' THEN p.status IS DISTINCT FROM 'received'
+              WHEN 'thank_you' THEN (SELECT p.status FROM payments p WHERE p.id = f.payment_id)
+                                    IS DISTINCT FROM 'received'
               ELSE false
             END);
 

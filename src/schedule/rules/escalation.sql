@@ -11,10 +11,11 @@
 -- kept current here, not by the refresh rule.
 CREATE FUNCTION arc_rule_escalation(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
+  v_scope bigint[] := arc_sweep_scope_ids();
   v_closed integer;
   v_created integer;
 BEGIN
@@ -22,6 +23,7 @@ BEGIN
     UPDATE follow_ups f SET
       status = 'done', snoozed_until = NULL, closed_reason = 'cause_gone', closed_at = p_as_of, closed_by = NULL
     WHERE f.reason = 'escalation' AND f.status IN ('open', 'snoozed')
+      AND (v_scope IS NULL OR f.customer_id = ANY (v_scope))
       AND NOT EXISTS (SELECT 1 FROM escalations e
                       WHERE e.id = f.escalation_id AND e.status = 'open'
                         AND f.cause_key = 'escalation:' || e.id || ':' || e.level)
@@ -29,7 +31,8 @@ BEGIN
   SELECT count(*) INTO v_closed FROM gone;
 
   WITH esc AS (
-    SELECT e.* FROM escalations e WHERE e.status = 'open'),
+    SELECT e.* FROM escalations e
+    WHERE e.status = 'open' AND (v_scope IS NULL OR e.customer_id = ANY (v_scope))),
   owed AS (
     SELECT DISTINCT ON (g.customer_id) g.customer_id, g.amount, g.currency
     FROM (SELECT i.customer_id, i.currency, sum(i.balance)::bigint AS amount

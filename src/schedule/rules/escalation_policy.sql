@@ -30,6 +30,8 @@
 --    (proposed_level) unless it is proposed already.  A proposal waits at
 --    its rung for a manager's decision: it is not raised while the policy
 --    rises; once it is opened or cancelled, the next rung follows.
+-- An incremental sweep (arc_sweep_scope_ids) decides for the customers it
+-- revisits only: the accounts are built for them alone.
 -- Every update is guarded by the version the sweep read: a row a manager
 -- changed meanwhile (the sweep takes no row locks before deciding) is
 -- left as the manager left it, and looked at again by the next sweep.
@@ -56,7 +58,8 @@ BEGIN
   FROM escalations x
   CROSS JOIN LATERAL arc_escalation_owed(x, v_day) w
   WHERE e.id = x.id AND e.version = x.version
-    AND x.status = 'open' AND x.level IN ('legal', 'agency') AND NOT w.owes;
+    AND x.status = 'open' AND x.level IN ('legal', 'agency') AND NOT w.owes
+    AND (v_scope IS NULL OR x.customer_id = ANY (v_scope));
 
   PERFORM arc_sweep_accounts(p_as_of, p_run);
 

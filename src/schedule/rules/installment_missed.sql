@@ -11,10 +11,11 @@
 -- that stay get their amounts, currency and invoices brought up to date.
 CREATE FUNCTION arc_rule_installment_missed(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
-LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
+LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
 $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
+  v_scope bigint[] := arc_sweep_scope_ids();
   v_gone bigint[];
   v_closed integer;
   v_created integer;
@@ -24,6 +25,7 @@ BEGIN
   LEFT JOIN (payment_plan_installments i JOIN payment_plans p ON p.id = i.plan_id AND p.status = 'active')
     ON i.id = f.installment_id AND i.status = 'missed' AND i.missed_at <= p_as_of
   WHERE f.reason = 'installment_missed' AND f.status IN ('open', 'snoozed')
+    AND (v_scope IS NULL OR f.customer_id = ANY (v_scope))
     AND (i.id IS NULL OR f.customer_id IN (SELECT h.customer_id FROM arc_handed_off_customers() h));
   WITH done AS (
     UPDATE follow_ups f SET
@@ -42,7 +44,7 @@ BEGIN
            arc_follow_up_priority('installment_missed'), coalesce(arc_preferred_on(c, v_day), false)
     FROM arc_missed_installments(p_as_of) m
     JOIN customers c ON c.id = m.customer_id
-    WHERE NOT c.cease_communication
+    WHERE NOT c.cease_communication AND (v_scope IS NULL OR m.customer_id = ANY (v_scope))
       AND m.customer_id NOT IN (SELECT h.customer_id FROM arc_handed_off_customers() h)
     ORDER BY m.customer_id
     ON CONFLICT DO NOTHING
@@ -52,6 +54,7 @@ BEGIN
   UPDATE follow_ups f SET amount_overdue = m.unpaid, currency = m.currency, invoice_ids = m.invoice_ids
   FROM arc_missed_installments(p_as_of) m
   WHERE f.customer_id = m.customer_id AND f.reason = 'installment_missed' AND f.status IN ('open', 'snoozed')
+    AND (v_scope IS NULL OR m.customer_id = ANY (v_scope))
     AND (f.amount_overdue, f.currency, f.invoice_ids) IS DISTINCT FROM (m.unpaid, m.currency, m.invoice_ids);
 
   IF v_created > 0 OR v_closed > 0 THEN

@@ -5,6 +5,6 @@ RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off AS
 $$
 BEGIN
-  PERFORM arc_promises_evaluate(p_as_of);
+  PERFORM arc_promises_evaluate(p_as_of, NULL, arc_sweep_scope_ids());
 END
 $$;

@@ -14,10 +14,12 @@
 -- installment_missed.sql).
 -- The refresh also keeps the worklist order (src/schedule/follow_ups.sql):
 -- priority, and preferred for the business day of AS_OF, which it records
--- in worklist_order — so the first sweep of a day moves the order to it,
--- for every open follow-up; an incremental sweep of the same day reorders
--- only those of the customers it revisits (arc_sweep_scope_ids), whose
--- amounts it alone brings up to date.
+-- in worklist_order — so the first sweep of a day moves the order to it.
+-- A full sweep looks at every open follow-up; an incremental one at those
+-- of the customers it revisits (arc_sweep_scope_ids), and on a new day also
+-- at those of the customers whose contact days tell the two days apart
+-- (every other follow-up is in the order of the last sweep's day, which
+-- that sweep left right).
 CREATE FUNCTION arc_rule_refresh(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
@@ -25,7 +27,8 @@ $$
 DECLARE
   v_day date := arc_business_date(p_as_of);
   v_scope bigint[] := arc_sweep_scope_ids();
-  v_new_day boolean;
+  v_reorder bigint[] := v_scope;
+  v_was date;
   v_ids bigint[];
   v_assignees text[];
   v_amounts bigint[];
@@ -40,8 +43,13 @@ BEGIN
   -- First, before customers are read: a change to a customer's contact
   -- days either committed before this (and is read below) or waits for
   -- the sweep's commit (arc_follow_ups_customer_days).
-  SELECT w.preferred_on IS DISTINCT FROM v_day INTO v_new_day FROM worklist_order w;
+  SELECT w.preferred_on INTO v_was FROM worklist_order w;
   UPDATE worklist_order SET preferred_on = v_day;
+  IF v_scope IS NOT NULL AND v_was IS DISTINCT FROM v_day THEN
+    SELECT v_scope || coalesce(array_agg(c.id), '{}') INTO v_reorder
+    FROM customers c
+    WHERE arc_preferred_on(c, v_day) IS DISTINCT FROM arc_preferred_on(c, v_was);
+  END IF;
   -- The rules before this one may have just written many follow-ups; with
   -- statistics that still say the table is small, the planner picks nested
   -- loops that take minutes.  Sampling is cheap next to that (and not
@@ -53,7 +61,8 @@ BEGIN
   WITH r AS (
     SELECT x.customer_id, array_agg(x.invoice_id ORDER BY x.invoice_id) AS invoice_ids
     FROM arc_receipts_to_confirm(p_as_of) x
-    WHERE x.customer_id IN (SELECT f.customer_id FROM follow_ups f
+    WHERE (v_scope IS NULL OR x.customer_id = ANY (v_scope))
+      AND x.customer_id IN (SELECT f.customer_id FROM follow_ups f
                             WHERE f.reason = 'confirm_receipt' AND f.status IN ('open', 'snoozed')
                               AND (v_scope IS NULL OR f.customer_id = ANY (v_scope)))
     GROUP BY x.customer_id),
@@ -98,7 +107,7 @@ BEGIN
   JOIN customers c ON c.id = f.customer_id
   CROSS JOIN LATERAL (SELECT coalesce(arc_preferred_on(c, v_day), false) AS preferred,
                              arc_follow_up_priority(f.reason)::smallint AS priority) o
-  WHERE f.status IN ('open', 'snoozed') AND (v_new_day OR v_scope IS NULL OR f.customer_id = ANY (v_scope))
+  WHERE f.status IN ('open', 'snoozed') AND (v_reorder IS NULL OR f.customer_id = ANY (v_reorder))
     AND (f.preferred, f.priority) IS DISTINCT FROM (o.preferred, o.priority);
   -- The order apart: a statement that sets only these makes no new version
   -- (follow_ups_touch).  On a day whose weekday changes what many
