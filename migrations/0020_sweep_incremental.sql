@@ -6,9 +6,6 @@ ALTER TABLE scheduler_runs
   ADD CONSTRAINT scheduler_runs_kind_check CHECK (kind IN ('full', 'incremental', 'unchanged')),
   ADD COLUMN revisited integer;
 
--- A sweep's check for promises broken and installments missed at an
--- instant between two sweeps' (arc_sweep_dated_between): a payment's
--- evaluation records the instant it ran, which a sweep for an earlier
--- instant does not see yet.
-CREATE INDEX promises_broken_idx ON promises (broken_at) WHERE status = 'broken';
-CREATE INDEX payment_plan_installments_missed_at_idx ON payment_plan_installments (missed_at) WHERE status = 'missed';
+-- Broken promises by the day they broke (arc_promise_broken_on: the rules
+-- and the incremental sweep's scope look them up by promised_on).
+CREATE INDEX promises_broken_idx ON promises (promised_on) WHERE status = 'broken';

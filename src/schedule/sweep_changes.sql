@@ -95,21 +95,15 @@ $$
   WHERE c.txid >= pg_snapshot_xmin(p_seen) AND NOT pg_visible_in_snapshot(c.txid, p_seen)
 $$;
 
--- The customers with a call log, a receipt confirmation, a promise broken
--- or an installment missed at an instant in (P_FROM, P_TO]: written before
--- a sweep for P_FROM, they count from a sweep for P_TO on (the rules
--- compare these instants with as_of).
+-- The customers with a call log or a receipt confirmation dated in
+-- (P_FROM, P_TO]: written before a sweep for P_FROM, they count from a
+-- sweep for P_TO on (the only instants the rules compare with as_of).
 CREATE FUNCTION arc_sweep_dated_between(p_from timestamptz, p_to timestamptz) RETURNS TABLE (customer_id bigint)
 LANGUAGE sql STABLE AS
 $$
   SELECT l.customer_id FROM call_logs l WHERE l.occurred_at > p_from AND l.occurred_at <= p_to
   UNION ALL
   SELECT i.customer_id FROM invoices i WHERE i.receipt_confirmed_at > p_from AND i.receipt_confirmed_at <= p_to
-  UNION ALL
-  SELECT p.customer_id FROM promises p WHERE p.status = 'broken' AND p.broken_at > p_from AND p.broken_at <= p_to
-  UNION ALL
-  SELECT p.customer_id FROM payment_plan_installments i JOIN payment_plans p ON p.id = i.plan_id
-  WHERE i.status = 'missed' AND i.missed_at > p_from AND i.missed_at <= p_to
 $$;
 
 -- How many business days after the last sweep a sweep may still revisit

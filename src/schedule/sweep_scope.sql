@@ -17,8 +17,10 @@
 --   quiet, the escalation's debt) and stops being one to confirm (due_on
 --   >= day); it reaches the management or legal days of the ladder;
 --   a receipt becomes one to confirm (issued_on + confirm_receipt_days);
---   a pending promise's grace ends (it breaks, or stops keeping quiet);
---   an installment's grace ends (plans, installment_missed);
+--   a promise's grace ends (a pending one breaks, or stops keeping quiet;
+--   one a payment's evaluation found broken already counts from then);
+--   an installment's grace ends (plans; installment_missed, also for one
+--   missed already);
 --   a snooze ends (wake);
 --   a retry's cadence ends (the day of a contact + cadence), or a check-in's
 --   days (from the last contact, or the day the customer was created);
@@ -62,10 +64,10 @@ BEGIN
     AND i.issued_on > p_d0 - v_confirm AND i.issued_on <= p_d1 - v_confirm
   UNION ALL
   SELECT p.customer_id FROM promises p
-  WHERE p.status = 'pending' AND p.promised_on >= p_d0 - v_grace AND p.promised_on < p_d1 - v_grace
+  WHERE p.status IN ('pending', 'broken') AND p.promised_on >= p_d0 - v_grace AND p.promised_on < p_d1 - v_grace
   UNION ALL
   SELECT p.customer_id FROM payment_plan_installments i JOIN payment_plans p ON p.id = i.plan_id
-  WHERE i.status = 'pending' AND p.status = 'active'
+  WHERE i.status IN ('pending', 'missed') AND p.status = 'active'
     AND i.due_on + p.grace_days >= p_d0 AND i.due_on + p.grace_days < p_d1
   UNION ALL
   SELECT f.customer_id FROM follow_ups f

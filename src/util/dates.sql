@@ -3,6 +3,16 @@ CREATE FUNCTION arc_ts(t timestamptz) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS
 $$ SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
 
+-- When something is recorded as having happened (closed_at, broken_at,
+-- proposed_at, ...): real time, the transaction's, also in a sweep replayed
+-- for another instant (ARC_TIME_TRAVEL), whose as_of decides only the
+-- business dates a row is about (due_on, held_until).  The one place the
+-- sweep's rules read the clock, and only to stamp what they write: what
+-- they decide follows as_of and the data (test_scenarios no_wall_clock).
+CREATE FUNCTION arc_recorded_at() RETURNS timestamptz
+LANGUAGE sql STABLE AS
+$$ SELECT now() $$;
+
 -- The business day of an instant: the date in ARC_TIMEZONE.
 CREATE FUNCTION arc_business_date(t timestamptz) RETURNS date
 LANGUAGE sql STABLE AS

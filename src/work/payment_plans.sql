@@ -460,10 +460,11 @@ BEGIN
 END
 $$;
 
--- Customers whose active plan has installments missed (by AS_OF) and still
--- unpaid: the first of them (its id, and the day it counted as missed:
--- due_on + grace_days + 1), what they lack in all, and the plan.  One row
--- per customer (one active plan each).
+-- Customers whose active plan has installments missed by the business day
+-- of AS_OF (from due_on + grace_days + 1, the day it counted as missed, on:
+-- missed_at is when that was recorded, in real time) and still unpaid: the
+-- first of them (its id, and that day), what they lack in all, and the
+-- plan.  One row per customer (one active plan each).
 CREATE FUNCTION arc_missed_installments(p_as_of timestamptz)
 RETURNS TABLE (customer_id bigint, plan_id bigint, invoice_ids bigint[], currency text, first_id bigint,
                follow_up_due date, unpaid bigint)
@@ -474,7 +475,7 @@ $$
          sum(i.amount - i.paid_amount)::bigint
   FROM payment_plan_installments i
   JOIN payment_plans p ON p.id = i.plan_id AND p.status = 'active'
-  WHERE i.status = 'missed' AND i.missed_at <= p_as_of
+  WHERE i.status = 'missed' AND i.due_on + p.grace_days < arc_business_date(p_as_of)
   GROUP BY p.id
 $$;
 

@@ -1289,6 +1289,14 @@ void instant_at(char out[40], const char *date, int days, const char *hhmm)
   free(t);
 }
 
+int recorded_now(const char *ts)
+{
+  if (!ts || !ts_shape_ok(ts))
+    return 0;
+  return harness_sql_int("SELECT count(*) FROM (SELECT '%s'::timestamptz AS t) x "
+                         "WHERE x.t BETWEEN now() - interval '10 minutes' AND now()", ts) == 1;
+}
+
 const char *const swept_tables[] = {"follow_ups", "escalations", "promises", "payment_plans",
                                     "payment_plan_installments", "invoices", "worklist_order", NULL};
 

@@ -205,6 +205,10 @@ void day(char out[16], int days);
 void date_plus(char out[16], const char *date, int days);
 /* HH:MM on DATE + DAYS in the business's time zone, as an RFC 3339 instant. */
 void instant_at(char out[40], const char *date, int days, const char *hhmm);
+/* Whether instant TS (RFC 3339) is the database's real time of the last
+ * minutes: when something is recorded as having happened, also by a sweep
+ * replayed for another as_of (arc_recorded_at). */
+int recorded_now(const char *ts);
 /* The tables a sweep writes (beside events and its run). */
 extern const char *const swept_tables[];
 /* A full sweep for AS_OF right after one for it: fails (naming WHEN) if it

@@ -1,5 +1,5 @@
 -- Rule 3: open and snoozed follow-ups whose cause is gone close
--- (closed_reason cause_gone, closed_at = AS_OF):
+-- (closed_reason cause_gone, closed_at the real time: arc_recorded_at):
 --   overdue, retry      nothing dunnable overdue, or a promise keeps quiet;
 --   promise_broken      nothing dunnable overdue;
 --   confirm_receipt     none of its invoices still to be confirmed;
@@ -61,7 +61,7 @@ BEGIN
   WITH done AS (
     UPDATE follow_ups f SET
       status = 'done', snoozed_until = NULL,
-      closed_reason = 'cause_gone', closed_at = p_as_of, closed_by = NULL,
+      closed_reason = 'cause_gone', closed_at = arc_recorded_at(), closed_by = NULL,
       cause_key = CASE WHEN f.reason IN ('overdue', 'retry', 'promise_broken', 'check_in')
                        THEN f.cause_key || ' (closed as ' || f.id || ')' ELSE f.cause_key END
     WHERE f.id = ANY (v_gone)

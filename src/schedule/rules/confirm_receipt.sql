@@ -41,7 +41,8 @@ BEGIN
     GROUP BY a.customer_id),
   broke AS (
     SELECT DISTINCT pr.customer_id FROM promises pr
-    WHERE pr.status = 'broken' AND pr.broken_at <= p_as_of AND pr.customer_id IN (SELECT r.customer_id FROM r)),
+    WHERE pr.status = 'broken' AND arc_promise_broken_on(pr.promised_on) <= v_day
+      AND pr.customer_id IN (SELECT r.customer_id FROM r)),
   ask AS (
     SELECT r.customer_id, min(r.invoice_id) AS first_id, min(r.due) AS due,
            array_agg(r.invoice_id ORDER BY r.invoice_id) AS invoice_ids

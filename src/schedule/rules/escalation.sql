@@ -2,7 +2,7 @@
 -- `escalation` follow-up, due the business day it was opened at its level;
 -- the cause is the escalation at that level, so a climb makes a new one
 -- for the new level's assignee in the same sweep, and the old one closes
--- (cause_gone at AS_OF) like one whose escalation was resolved or
+-- (cause_gone) like one whose escalation was resolved or
 -- cancelled.  Internal work: a call log does not close it and a
 -- cease-communication request does not stop it, and it continues while the
 -- account is handed off.  amount_overdue/currency are the customer's
@@ -21,7 +21,7 @@ DECLARE
 BEGIN
   WITH gone AS (
     UPDATE follow_ups f SET
-      status = 'done', snoozed_until = NULL, closed_reason = 'cause_gone', closed_at = p_as_of, closed_by = NULL
+      status = 'done', snoozed_until = NULL, closed_reason = 'cause_gone', closed_at = arc_recorded_at(), closed_by = NULL
     WHERE f.reason = 'escalation' AND f.status IN ('open', 'snoozed')
       AND (v_scope IS NULL OR f.customer_id = ANY (v_scope))
       AND NOT EXISTS (SELECT 1 FROM escalations e

@@ -54,7 +54,7 @@ BEGIN
     outcome = CASE WHEN e.status <> 'open' THEN NULL
                    WHEN NOT w.any_paid AND w.any_written_off THEN 'written_off' ELSE 'paid' END,
     outcome_notes = 'closed by the scheduler: nothing is owed on its invoices any more',
-    proposed_level = NULL, closed_at = p_as_of, closed_by = 'system'
+    proposed_level = NULL, closed_at = arc_recorded_at(), closed_by = 'system'
   FROM escalations x
   CROSS JOIN LATERAL arc_escalation_owed(x, v_day) w
   WHERE e.id = x.id AND e.version = x.version
@@ -69,7 +69,7 @@ BEGIN
     outcome = CASE WHEN e.status <> 'open' THEN NULL
                    WHEN NOT w.any_paid AND w.any_written_off THEN 'written_off' ELSE 'paid' END,
     outcome_notes = 'closed by the scheduler: nothing is owed on its invoices any more',
-    proposed_level = NULL, closed_at = p_as_of, closed_by = 'system'
+    proposed_level = NULL, closed_at = arc_recorded_at(), closed_by = 'system'
   FROM escalations x
   CROSS JOIN LATERAL arc_escalation_owed(x, v_day) w
   WHERE e.id = x.id AND e.version = x.version AND x.status IN ('proposed', 'open')
@@ -147,7 +147,7 @@ BEGIN
     INSERT INTO escalations (customer_id, invoice_ids, level, reason, assignee, status, proposed_by, proposed_at,
                              run_id)
     SELECT p.customer_id, p.invoice_ids, p.level, p.reason, arc_escalation_assignee(c, p.level), 'proposed',
-           'policy', p_as_of, p_run
+           'policy', arc_recorded_at(), p_run
     FROM pc p
     JOIN customers c ON c.id = p.customer_id
     WHERE p.id IS NULL

@@ -6,7 +6,7 @@
 -- currency and the plan's invoices; not for customers who asked us to stop
 -- (a contact reason) or who are handed off.  Its own open or snoozed ones
 -- whose cause is gone (the installment paid, the plan no longer active, the
--- customer handed off) close first, at AS_OF, releasing the cause (a
+-- customer handed off) close first, releasing the cause (a
 -- bounced payment that un-pays the installment makes a new one); the ones
 -- that stay get their amounts, currency and invoices brought up to date.
 CREATE FUNCTION arc_rule_installment_missed(p_as_of timestamptz, p_run bigint)
@@ -23,14 +23,14 @@ BEGIN
   SELECT array_agg(f.id) INTO v_gone
   FROM follow_ups f
   LEFT JOIN (payment_plan_installments i JOIN payment_plans p ON p.id = i.plan_id AND p.status = 'active')
-    ON i.id = f.installment_id AND i.status = 'missed' AND i.missed_at <= p_as_of
+    ON i.id = f.installment_id AND i.status = 'missed' AND i.due_on + p.grace_days < v_day
   WHERE f.reason = 'installment_missed' AND f.status IN ('open', 'snoozed')
     AND (v_scope IS NULL OR f.customer_id = ANY (v_scope))
     AND (i.id IS NULL OR f.customer_id IN (SELECT h.customer_id FROM arc_handed_off_customers() h));
   WITH done AS (
     UPDATE follow_ups f SET
       status = 'done', snoozed_until = NULL,
-      closed_reason = 'cause_gone', closed_at = p_as_of, closed_by = NULL,
+      closed_reason = 'cause_gone', closed_at = arc_recorded_at(), closed_by = NULL,
       cause_key = f.cause_key || ' (closed as ' || f.id || ')'
     WHERE f.id = ANY (v_gone)
     RETURNING 1)

@@ -1,9 +1,10 @@
 -- Sweep rule (P7), before the accounts are summed up (it changes what is
 -- dunnable): at the business day D of AS_OF, installments of active plans
 -- not paid in full by due_on + grace_days (due_on + grace_days < D) are
--- missed (missed_at = AS_OF); missed_count = installments missed and still
+-- missed (missed_at, like completed_at and defaulted_at, the real time:
+-- arc_recorded_at); missed_count = installments missed and still
 -- unpaid; a plan owing nothing (or paid to schedule) is completed, else one
--- at max_missed is defaulted (at AS_OF); either way its invoices leave it,
+-- at max_missed is defaulted; either way its invoices leave it,
 -- so a defaulted plan's invoices are dunned in this same sweep.  Makes no
 -- follow-ups.
 --
@@ -45,7 +46,7 @@ BEGIN
   PERFORM 1 FROM invoices v WHERE v.id = ANY (v_invoices) ORDER BY v.id FOR UPDATE;
   PERFORM 1 FROM payment_plans p WHERE p.id = ANY (v_plans) ORDER BY p.id FOR UPDATE;
 
-  UPDATE payment_plan_installments i SET status = 'missed', missed_at = p_as_of
+  UPDATE payment_plan_installments i SET status = 'missed', missed_at = arc_recorded_at()
   FROM payment_plans p
   WHERE p.id = ANY (v_plans) AND p.status = 'active' AND i.plan_id = p.id
     AND i.status = 'pending' AND i.due_on + p.grace_days < v_day;
@@ -62,8 +63,8 @@ BEGIN
     UPDATE payment_plans p SET
       missed_count = s.missed,
       status = CASE WHEN s.settled THEN 'completed' WHEN s.missed >= p.max_missed THEN 'defaulted' ELSE 'active' END,
-      completed_at = CASE WHEN s.settled THEN p_as_of ELSE p.completed_at END,
-      defaulted_at = CASE WHEN NOT s.settled AND s.missed >= p.max_missed THEN p_as_of ELSE p.defaulted_at END
+      completed_at = CASE WHEN s.settled THEN arc_recorded_at() ELSE p.completed_at END,
+      defaulted_at = CASE WHEN NOT s.settled AND s.missed >= p.max_missed THEN arc_recorded_at() ELSE p.defaulted_at END
     FROM s
     WHERE p.id = s.id AND (p.missed_count <> s.missed OR s.settled OR s.missed >= p.max_missed)
     RETURNING p.id, p.status, p.invoice_ids),

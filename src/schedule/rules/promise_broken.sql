@@ -1,7 +1,8 @@
 -- Rule 4d (P5): a broken promise is followed up at once: promises broken by
--- AS_OF with no contact since, of customers still overdue (what the close
--- rule asks) who have not asked us to stop.  The latest one per customer;
--- due the day it broke.
+-- the business day of AS_OF (the day after due_by: arc_promise_broken_on)
+-- with no contact since that day, of customers still overdue (what the
+-- close rule asks) who have not asked us to stop.  The latest one per
+-- customer; due the day it broke.
 CREATE FUNCTION arc_rule_promise_broken(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
@@ -13,16 +14,16 @@ BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
   WITH b AS (
-    SELECT DISTINCT ON (pr.customer_id) pr.customer_id, pr.id, pr.broken_at
+    SELECT DISTINCT ON (pr.customer_id) pr.customer_id, pr.id, arc_promise_broken_on(pr.promised_on) AS broken_on
     FROM promises pr
-    WHERE pr.status = 'broken' AND pr.broken_at <= p_as_of
+    WHERE pr.status = 'broken' AND pr.promised_on < v_day - arc_setting_int('promise_grace_days', 1)
       AND (v_scope IS NULL OR pr.customer_id = ANY (v_scope))
-    ORDER BY pr.customer_id, pr.broken_at DESC, pr.id DESC),
+    ORDER BY pr.customer_id, pr.promised_on DESC, pr.id DESC),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
                             invoice_ids, promise_id, run_id, priority, preferred,
                             overdue_since)
-    SELECT b.customer_id, 'promise_broken', 'promise:' || b.id, arc_business_date(b.broken_at),
+    SELECT b.customer_id, 'promise_broken', 'promise:' || b.id, b.broken_on,
            c.collector, s.amount, s.currency, s.invoice_ids, b.id, p_run,
            arc_follow_up_priority('promise_broken'), coalesce(arc_preferred_on(c, v_day), false), s.first_due
     FROM b
@@ -30,9 +31,8 @@ BEGIN
     JOIN customers c ON c.id = b.customer_id
     WHERE s.first_due IS NOT NULL
       AND NOT c.cease_communication
-      -- No contact since it broke: the last contact is older (or none).
-      AND NOT EXISTS (SELECT 1 FROM call_logs l
-                      WHERE l.id = s.last_call_log_id AND l.occurred_at > b.broken_at)
+      -- No contact since it broke: the last contact is from before that day (or none).
+      AND (s.last_day IS NULL OR s.last_day < b.broken_on)
     ORDER BY b.customer_id
     ON CONFLICT DO NOTHING
     RETURNING 1)
