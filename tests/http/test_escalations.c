@@ -1397,6 +1397,29 @@ static void handed_off_stops_routine(void **state)
   expect_ladder("resolved by hand", cus, "resolved:legal:-:-");
 }
 
+/* A manager's refusal counts for its overdue episode only, also when the
+ * days are replayed (proposed_at is real time; the proposal's day is its
+ * run's): paid, and overdue again later, the account starts at sales. */
+static void new_episode_starts_at_sales(void **state)
+{
+  (void)state;
+  char cus[32], inv[32], inv2[32], id[32];
+  customer(cus, "Episodes Ltd", "");
+  new_invoice(inv, .customer = cus, .from = BASE, .issued_in = -30, .due_in = 0, .amount = 4000);
+  for (int d = 1; d <= 5; d++)
+    no_answer(cus, BASE, d);
+  sweep_at(BASE, 6);
+  current(id, cus);
+  patch_ok(id, "{\"status\": \"cancelled\"}");
+  pay(cus, 4000, BASE, 7);
+  sweep_at(BASE, 8);
+  new_invoice(inv2, .customer = cus, .from = BASE, .issued_in = 0, .due_in = 10, .amount = 6000);
+  for (int d = 12; d <= 16; d++)
+    no_answer(cus, BASE, d);
+  sweep_at(BASE, 17);
+  expect_ladder("overdue again", cus, "cancelled:sales:-:- proposed:sales:-:-");
+}
+
 /* Settled without anyone: all written off → written_off; a proposal whose
  * invoices are paid → cancelled by the system. */
 static void settled_by_the_sweep(void **state)
@@ -1563,6 +1586,7 @@ int main(void)
       cmocka_unit_test(ladder_climbs),
       cmocka_unit_test(attempts_since_success),
       cmocka_unit_test(cancelled_not_again),
+      cmocka_unit_test(new_episode_starts_at_sales),
       cmocka_unit_test(ladder_one_rung_at_a_time),
       cmocka_unit_test(declined_climb),
       cmocka_unit_test(handed_off_stops_routine),

@@ -90,12 +90,15 @@ BEGIN
     FROM escalations e WHERE e.status IN ('proposed', 'open')),
   -- The highest level a manager closed (cancelled, or resolved while the
   -- account stayed overdue) in this overdue episode.
+  -- proposed_at is real time; the business day of a policy's proposal is
+  -- its run's as_of (the same day but in a replay).
   refused AS (
     SELECT e.customer_id, max(arc_escalation_rank(e.level)) AS rank
     FROM escalations e
     JOIN acc a ON a.customer_id = e.customer_id
+    LEFT JOIN scheduler_runs r ON r.id = e.run_id
     WHERE e.status IN ('cancelled', 'resolved') AND e.closed_by IS DISTINCT FROM 'system'
-      AND arc_business_date(e.proposed_at) > a.first_due
+      AND arc_business_date(coalesce(r.as_of, e.proposed_at)) > a.first_due
     GROUP BY e.customer_id),
   -- Accounts where only the attempts can decide.
   cand AS (
