@@ -312,7 +312,11 @@ static long long timed_sweep(struct db *db, const char *label, const char *as_of
   char sql[160];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM escalations WHERE run_id = %lld",
            strtoll(json_string_value(json_object_get(doc, "id")), NULL, 10));
-  printf("%-22s escalations proposed, raised or climbing: %lld\n", "", value(db->conn, sql));
+  printf("%-22s escalations proposed, raised or climbing: %lld", "", value(db->conn, sql));
+  json_t *revisited = json_object_get(doc, "revisited");
+  if (json_is_integer(revisited))
+    printf("   customers revisited: %lld", (long long)json_integer_value(revisited));
+  printf("\n");
   snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE id > %lld", last_event);
   long long events = value(db->conn, sql);
   snprintf(sql, sizeof sql, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '%s') / 1048576", lsn);
