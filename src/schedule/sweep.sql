@@ -176,9 +176,14 @@ $$
   WHERE i.status = 'open' AND NOT i.factored
     AND (i.receipt_confirmed_at IS NULL OR i.receipt_confirmed_at > p_as_of)
     AND i.customer_id NOT IN (SELECT h.customer_id FROM arc_handed_off_customers() h)
+    -- A probe of follow_ups_receipts_asked_idx per invoice (OFFSET 0 keeps
+    -- it a subplan): as an anti-join, statistics that lag behind the
+    -- confirmations closed since the last ANALYZE made it a loop over all
+    -- of them for every invoice.
     AND NOT EXISTS (SELECT 1 FROM follow_ups f
                     WHERE f.customer_id = i.customer_id AND f.reason = 'confirm_receipt'
-                      AND f.status IN ('done', 'dismissed') AND i.id = ANY (f.invoice_ids))
+                      AND f.status IN ('done', 'dismissed') AND i.id = ANY (f.invoice_ids)
+                    OFFSET 0)
 $$;
 
 -- Follow-ups that are about calling the customer: a call log for the
