@@ -6,8 +6,9 @@
 -- per account run for these customers only (arc_sweep_scope_ids); the rules
 -- whose work is bounded by what is pending anyway (plans, wake,
 -- consumer_limits) run as in a full sweep, and what they change in this
--- sweep falls on dates that put the customer in scope here.  A forced full sweep after an incremental one must change
--- nothing: the scenario and sweep tests check that after every sweep.
+-- sweep falls on dates that put the customer in scope here.  A forced full
+-- sweep after an incremental one must change nothing: the tests check that
+-- after every sweep they make (ARC_TEST_SWEEPS, tests/http/harness.h).
 
 -- The customers with something falling due in business days (D0, D1], the
 -- days since the last sweep's day D0 (none when D1 = D0), at instant
@@ -25,8 +26,9 @@
 --   a retry's cadence ends (the day of a contact + cadence), or a check-in's
 --   days (from the last contact, or the day the customer was created);
 --   a payment dated in the future arrives (thank_you, confirm_receipt).
--- The order of the worklist (preferred days) moves with the weekday for
--- every follow-up: arc_rule_refresh reorders them all on a new day.
+-- The worklist's order (preferred days) moves with the weekday: on a new
+-- day arc_rule_refresh also reorders the follow-ups of the customers whose
+-- contact days tell the two days apart.
 CREATE FUNCTION arc_sweep_falling_due(p_d0 date, p_d1 date, p_as_of timestamptz)
 RETURNS TABLE (customer_id bigint)
 LANGUAGE plpgsql STABLE SET jit = off SET plan_cache_mode = force_custom_plan AS

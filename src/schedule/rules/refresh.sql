@@ -45,7 +45,9 @@ BEGIN
   -- the sweep's commit (arc_follow_ups_customer_days).
   SELECT w.preferred_on INTO v_was FROM worklist_order w;
   UPDATE worklist_order SET preferred_on = v_day;
-  IF v_scope IS NOT NULL AND v_was IS DISTINCT FROM v_day THEN
+  IF v_was IS NULL THEN
+    v_reorder := NULL; -- the order is not kept (new code): every follow-up
+  ELSIF v_scope IS NOT NULL AND v_was <> v_day THEN
     SELECT v_scope || coalesce(array_agg(c.id), '{}') INTO v_reorder
     FROM customers c
     WHERE arc_preferred_on(c, v_day) IS DISTINCT FROM arc_preferred_on(c, v_was);
