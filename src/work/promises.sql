@@ -107,7 +107,9 @@ BEGIN
       -- payment 0.7 ms of planning), and with "(p_customer IS NULL OR ...)"
       -- it read every promise for a payment.
       AND pr.customer_id BETWEEN coalesce(p_customer, 0) AND coalesce(p_customer, 9223372036854775807)
-      AND (p_customers IS NULL OR pr.customer_id = ANY (p_customers))
+      -- A hashed subplan: in this generic plan "= ANY (p_customers)" would
+      -- search the array for every promise.
+      AND (p_customers IS NULL OR pr.customer_id IN (SELECT unnest(p_customers)))
     GROUP BY pr.id, m.made_at
   ), decided AS (
     SELECT s.id, s.old_status, s.old_paid, s.total,
