@@ -16,15 +16,17 @@
 -- an index:
 --   an open invoice falls overdue (due_on < day: the accounts, promise
 --   quiet, the escalation's debt) and stops being one to confirm (due_on
---   >= day); it reaches the management or legal days of the ladder;
+--   >= day); the oldest dunnable one of an account reaches the management
+--   or legal days of the ladder;
 --   a receipt becomes one to confirm (issued_on + confirm_receipt_days);
 --   a promise's grace ends (a pending one breaks, or stops keeping quiet;
 --   one a payment's evaluation found broken already counts from then);
 --   an installment's grace ends (plans; installment_missed, also for one
 --   missed already);
 --   a snooze ends (wake);
---   a retry's cadence ends (the day of a contact + cadence), or a check-in's
---   days (from the last contact, or the day the customer was created);
+--   a retry's cadence ends (the day of the last contact + cadence), or a
+--   check-in's days (from the last contact, or the day the customer was
+--   created);
 --   a payment dated in the future arrives (thank_you, confirm_receipt).
 -- The worklist's order (preferred days) moves with the weekday: on a new
 -- day arc_rule_refresh also reorders the follow-ups of the customers whose
@@ -44,22 +46,29 @@ BEGIN
   IF p_d1 <= p_d0 THEN
     RETURN;
   END IF;
-  -- Per cadence in use: the contacts of its customers whose day + cadence
-  -- falls in the days, one index range of call_logs_occurred_idx each.
+  -- Per cadence in use: the last contacts of its customers (a retry counts
+  -- from the last one) whose day + cadence falls in the days, one index
+  -- range of call_logs_occurred_idx each.
   FOR v_days IN SELECT DISTINCT coalesce(c.cadence_days, v_cadence) FROM customers c LOOP
     RETURN QUERY
     SELECT l.customer_id
     FROM call_logs l JOIN customers c ON c.id = l.customer_id
     WHERE l.occurred_at >= (p_d0 - v_days + 1)::timestamptz AND l.occurred_at < (p_d1 - v_days + 1)::timestamptz
-      AND l.occurred_at <= p_as_of AND coalesce(c.cadence_days, v_cadence) = v_days;
+      AND l.occurred_at <= p_as_of AND coalesce(c.cadence_days, v_cadence) = v_days
+      AND NOT EXISTS (SELECT 1 FROM call_logs n
+                      WHERE n.customer_id = l.customer_id AND n.occurred_at > l.occurred_at
+                        AND n.occurred_at <= p_as_of);
   END LOOP;
   RETURN QUERY
   SELECT i.customer_id FROM invoices i
   WHERE i.status = 'open' AND i.due_on >= p_d0 AND i.due_on < p_d1
   UNION ALL
-  SELECT i.customer_id FROM invoices i
-  WHERE i.status = 'open' AND ((i.due_on > p_d0 - v_mgmt AND i.due_on <= p_d1 - v_mgmt)
-                               OR (i.due_on > p_d0 - v_legal AND i.due_on <= p_d1 - v_legal))
+  -- The ladder counts days from the account's oldest dunnable invoice.
+  SELECT i.customer_id FROM arc_dunnable_invoices(p_as_of) i
+  WHERE ((i.due_on > p_d0 - v_mgmt AND i.due_on <= p_d1 - v_mgmt)
+         OR (i.due_on > p_d0 - v_legal AND i.due_on <= p_d1 - v_legal))
+    AND NOT EXISTS (SELECT 1 FROM arc_dunnable_invoices(p_as_of) o
+                    WHERE o.customer_id = i.customer_id AND o.due_on < i.due_on)
   UNION ALL
   SELECT i.customer_id FROM invoices i
   WHERE i.status = 'open' AND NOT i.factored AND i.due_on >= p_d0
