@@ -79,7 +79,8 @@ static int sweep_tx(struct db *db, void *vctx)
   /* Nothing the rules read changed since the last sweep of this day
    * (arc_sweep_kind): they would leave everything as it is. */
   int unchanged = strcmp(PQgetvalue(run, 0, 2), "unchanged") == 0;
-  /* Or only some customers' (arc_sweep_kind): the rules read which. */
+  /* Something changed for some customers only: which ones, for the rules
+   * to read back (arc_sweep_scope, sweep_scope.sql). */
   if (strcmp(PQgetvalue(run, 0, 2), "incremental") == 0) {
     const char *scope_params[] = {PQgetvalue(run, 0, 0)};
     PQclear(db_exec(db, "scheduler_runs_scope", 1, scope_params));
