@@ -2,8 +2,9 @@
  * customers of both kinds with their own cadences, check-ins, contact days
  * and cease requests; invoices falling due over the weeks; and every day
  * random writes through the API — calls (some with promises), payments
- * (some dated ahead), disputes, snoozes and follow-ups done, customer
- * changes, new invoices, payment plans, escalations opened — then the
+ * (some dated ahead, some bouncing), disputes opened and decided, snoozes
+ * and follow-ups done, customer changes, new invoices, payment plans,
+ * escalations opened or cancelled — then the
  * day's sweep, sometimes a second one later that day, sometimes after days
  * without one.  Every sweep is followed by a full one for the same instant,
  * which must change no follow-up, escalation, promise, plan, installment or
@@ -90,7 +91,7 @@ static void random_write(int d)
     snprintf(at, sizeof at, "%s", now);
     free(now);
   }
-  switch (rnd(9)) {
+  switch (rnd(11)) {
   case 0:
   case 1: {
     int email = rnd(4) == 0;
@@ -185,6 +186,33 @@ static void random_write(int d)
     }
     break;
   }
+  case 9: { /* a payment bounces */
+    char *pay = pick("payments WHERE status = 'received'");
+    if (pay) {
+      char etag[48];
+      snprintf(etag, sizeof etag, "If-Match: \"%lld\"", harness_sql_int("SELECT version FROM payments WHERE id = %s", pay));
+      const char *const headers[] = {etag, NULL};
+      snprintf(path, sizeof path, "/v1/payments/%s/reversal", pay);
+      struct http_resp r = {0};
+      http(&r, "POST", path, ROLE_MANAGER, "{\"reason\": \"check bounced\"}", headers);
+      if (r.status >= 500)
+        fail_msg("POST %s: %ld %s", path, r.status, r.body ? r.body : "");
+      http_resp_clear(&r);
+      free(pay);
+    }
+    break;
+  }
+  case 10: { /* a dispute is decided */
+    char *dispute = pick("disputes WHERE status = 'open'");
+    if (dispute) {
+      snprintf(path, sizeof path, "/v1/disputes/%s", dispute);
+      write_as(ROLE_MANAGER, "PATCH", path,
+               rnd(2) ? "{\"status\": \"rejected\", \"resolution_notes\": \"price as agreed\"}"
+                      : "{\"status\": \"resolved\", \"resolution\": \"customer_accepted\"}");
+      free(dispute);
+    }
+    break;
+  }
   }
 }
 
@@ -233,12 +261,15 @@ static void incremental_is_full(void **state)
   fprintf(stderr, "test_sweep_incremental: seed %u: %d full, %d incremental, %d unchanged; at most %lld of %d "
           "customers revisited\n", first, kinds[0], kinds[1], kinds[2], revisited_most, CUSTOMERS);
   char *made = harness_sql("SELECT format('%%s follow-ups (%%s closed by the sweep), %%s escalations, %%s promises "
-                           "(%%s broken), %%s plans (%%s defaulted or completed), %%s events', "
+                           "(%%s broken), %%s plans (%%s defaulted or completed), %%s payments reversed, "
+                           "%%s disputes decided, %%s events', "
                            "(SELECT count(*) FROM follow_ups), "
                            "(SELECT count(*) FROM follow_ups WHERE closed_reason = 'cause_gone'), "
                            "(SELECT count(*) FROM escalations), (SELECT count(*) FROM promises), "
                            "(SELECT count(*) FROM promises WHERE status = 'broken'), (SELECT count(*) FROM payment_plans), "
-                           "(SELECT count(*) FROM payment_plans WHERE status <> 'active'), (SELECT count(*) FROM events))");
+                           "(SELECT count(*) FROM payment_plans WHERE status <> 'active'), "
+                           "(SELECT count(*) FROM payments WHERE status = 'reversed'), "
+                           "(SELECT count(*) FROM disputes WHERE status <> 'open'), (SELECT count(*) FROM events))");
   fprintf(stderr, "test_sweep_incremental: seed %u: %s\n", first, made);
   free(made);
   /* Not vacuous: most sweeps revisited only some customers. */
