@@ -19,8 +19,9 @@
 --   >= day); the oldest dunnable one of an account reaches the management
 --   or legal days of the ladder;
 --   a receipt becomes one to confirm (issued_on + confirm_receipt_days);
---   a promise's grace ends (a pending one breaks, or stops keeping quiet;
---   one a payment's evaluation found broken already counts from then);
+--   a pending promise's grace ends (it breaks, or stops keeping quiet); a
+--   promise broken on a later day than the last sweep's (by a payment's
+--   evaluation, before a sweep replayed for an earlier day) counts;
 --   an installment's grace ends (plans; installment_missed, also for one
 --   missed already);
 --   a snooze ends (wake);
@@ -75,7 +76,10 @@ BEGIN
     AND i.issued_on > p_d0 - v_confirm AND i.issued_on <= p_d1 - v_confirm
   UNION ALL
   SELECT p.customer_id FROM promises p
-  WHERE p.status IN ('pending', 'broken') AND p.promised_on >= p_d0 - v_grace AND p.promised_on < p_d1 - v_grace
+  WHERE p.status = 'pending' AND p.promised_on >= p_d0 - v_grace AND p.promised_on < p_d1 - v_grace
+  UNION ALL
+  SELECT p.customer_id FROM promises p
+  WHERE p.status = 'broken' AND p.broken_on > p_d0 AND p.broken_on <= p_d1
   UNION ALL
   SELECT p.customer_id FROM payment_plan_installments i JOIN payment_plans p ON p.id = i.plan_id
   WHERE i.status IN ('pending', 'missed') AND p.status = 'active'

@@ -8,12 +8,6 @@ CREATE FUNCTION arc_promise_due_by(promised_on date) RETURNS date
 LANGUAGE sql STABLE AS
 $$ SELECT promised_on + arc_setting_int('promise_grace_days', 1) $$;
 
--- The business day a broken promise broke: the day after its due_by,
--- whenever the break was recorded (broken_at, real time).  What the sweep's
--- rules go by, so that a replay for another day sees the same.
-CREATE FUNCTION arc_promise_broken_on(promised_on date) RETURNS date
-LANGUAGE sql STABLE AS
-$$ SELECT arc_promise_due_by(promised_on) + 1 $$;
 
 CREATE FUNCTION arc_promise_json(p promises) RETURNS json
 LANGUAGE plpgsql STABLE AS
@@ -46,9 +40,9 @@ $$;
 -- customer paid toward each = its received, not reversed payments in the
 -- promise's currency received from the promise's creation day through
 -- due_by.  Paid in full → kept; else once the business day of P_AS_OF is
--- past due_by → broken (it broke on due_by + 1: arc_promise_broken_on);
--- paid_amount follows.  kept_at and broken_at record when that was decided,
--- in real time (arc_recorded_at).  What it decides reads only its arguments
+-- past due_by → broken, on that day (broken_on, what the sweep's rules go
+-- by); paid_amount follows.  kept_at and broken_at record when that was
+-- decided, in real time (arc_recorded_at).  What it decides reads only its arguments
 -- and the data, never the clock, so a sweep can be replayed for any day; a
 -- repeated call changes nothing.
 --
@@ -124,7 +118,8 @@ BEGIN
       kept_at = CASE WHEN d.new_status <> 'kept' THEN NULL
                      WHEN d.old_status = 'kept' THEN pr.kept_at
                      ELSE arc_recorded_at() END,
-      broken_at = CASE WHEN d.new_status = 'broken' THEN arc_recorded_at() END
+      broken_at = CASE WHEN d.new_status = 'broken' THEN arc_recorded_at() END,
+      broken_on = CASE WHEN d.new_status = 'broken' THEN v_day END
     FROM decided d
     WHERE pr.id = d.id AND pr.status = d.old_status AND pr.paid_amount = d.old_paid
       AND (d.new_status <> d.old_status OR d.total <> d.old_paid)

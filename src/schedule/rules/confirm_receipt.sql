@@ -41,7 +41,7 @@ BEGIN
     GROUP BY a.customer_id),
   broke AS (
     SELECT DISTINCT pr.customer_id FROM promises pr
-    WHERE pr.status = 'broken' AND arc_promise_broken_on(pr.promised_on) <= v_day
+    WHERE pr.status = 'broken' AND pr.broken_on <= v_day
       AND pr.customer_id IN (SELECT r.customer_id FROM r)),
   ask AS (
     SELECT r.customer_id, min(r.invoice_id) AS first_id, min(r.due) AS due,

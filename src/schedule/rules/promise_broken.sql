@@ -1,8 +1,8 @@
 -- Rule 4d (P5): a broken promise is followed up at once: promises broken by
--- the business day of AS_OF (the day after due_by: arc_promise_broken_on)
--- with no contact since that day, of customers still overdue (what the
--- close rule asks) who have not asked us to stop.  The latest one per
--- customer; due the day it broke.
+-- the business day of AS_OF (broken_on: the day of the evaluation that found
+-- it broken, a sweep's or a payment's) with no contact since that day, of
+-- customers still overdue (what the close rule asks) who have not asked us
+-- to stop.  The latest one per customer; due the day it broke.
 CREATE FUNCTION arc_rule_promise_broken(p_as_of timestamptz, p_run bigint)
 RETURNS TABLE (reason text, created integer, closed integer)
 LANGUAGE plpgsql SET work_mem = '64MB' SET jit = off SET plan_cache_mode = force_custom_plan AS
@@ -14,11 +14,11 @@ BEGIN
   PERFORM arc_sweep_accounts(p_as_of, p_run);
   RETURN QUERY
   WITH b AS (
-    SELECT DISTINCT ON (pr.customer_id) pr.customer_id, pr.id, arc_promise_broken_on(pr.promised_on) AS broken_on
+    SELECT DISTINCT ON (pr.customer_id) pr.customer_id, pr.id, pr.broken_on
     FROM promises pr
-    WHERE pr.status = 'broken' AND pr.promised_on < v_day - arc_setting_int('promise_grace_days', 1)
+    WHERE pr.status = 'broken' AND pr.broken_on <= v_day
       AND (v_scope IS NULL OR pr.customer_id = ANY (v_scope))
-    ORDER BY pr.customer_id, pr.promised_on DESC, pr.id DESC),
+    ORDER BY pr.customer_id, pr.broken_on DESC, pr.id DESC),
   ins AS (
     INSERT INTO follow_ups (customer_id, reason, cause_key, due_on, assignee, amount_overdue, currency,
                             invoice_ids, promise_id, run_id, priority, preferred,
