@@ -105,6 +105,20 @@ static void call_at(const char *cus, const char *date, int days, const char *hhm
   json_decref(call(cus, when, outcome, ""));
 }
 
+/* A reached call to CUS at instant WHEN with a USD promise of AMOUNT for
+ * PROMISED_ON; the promise's id goes to PROMISE. */
+static void call_with_promise(char promise[32], const char *cus, const char *when, long long amount,
+                              const char *promised_on)
+{
+  char extra[256];
+  snprintf(extra, sizeof extra,
+           "\"promise\": {\"amount\": %lld, \"currency\": \"USD\", \"promised_on\": \"%s\", \"method\": \"ach\"}",
+           amount, promised_on);
+  json_t *log = call(cus, when, "reached", extra);
+  snprintf(promise, 32, "%s", jstr(log, "promise_id"));
+  json_decref(log);
+}
+
 /* A USD payment of AMOUNT received on DATE + DAYS, allocated oldest first. */
 static void pay(const char *cus, long long amount, const char *date, int days)
 {
@@ -266,7 +280,7 @@ static void overdue_and_retry(void **state)
 static void promise_kept_quiet_then_broken(void **state)
 {
   (void)state;
-  char cus[32], inv[32], now_at[40], today[16], promised_on[16], extra[256];
+  char cus[32], inv[32], now_at[40], today[16], promised_on[16];
   just_now(now_at, today);
   customer(cus, "Promise Ltd", "");
   new_invoice(inv, .customer = cus, .from = today, .issued_in = -40, .due_in = -10, .amount = 30000);
@@ -275,13 +289,8 @@ static void promise_kept_quiet_then_broken(void **state)
 
   /* A call today: reached, promise to pay everything in two days. */
   date_plus(promised_on, today, 2);
-  snprintf(extra, sizeof extra,
-           "\"promise\": {\"amount\": 30000, \"currency\": \"USD\", \"promised_on\": \"%s\", \"method\": \"ach\"}",
-           promised_on);
-  json_t *log = call(cus, now_at, "reached", extra);
   char promise[32];
-  snprintf(promise, sizeof promise, "%s", jstr(log, "promise_id"));
-  json_decref(log);
+  call_with_promise(promise, cus, now_at, 30000, promised_on);
   expect_story("the call", cus, "overdue", today, "done:-9:contact_logged");
 
   /* Quiet through promised_on + 1, although a retry would be due on day 3. */
@@ -330,7 +339,7 @@ static void promise_kept_quiet_then_broken(void **state)
 static void bounced_payment_breaks_promise(void **state)
 {
   (void)state;
-  char cus[32], a[32], b[32], today[16], when[40], promised_on[16], extra[256];
+  char cus[32], a[32], b[32], today[16], when[40], promised_on[16];
   day(today, 0);
   customer(cus, "Bounce Ltd", "");
   new_invoice(a, .customer = cus, .from = today, .issued_in = -40, .due_in = -10, .amount = 30000);
@@ -340,13 +349,8 @@ static void bounced_payment_breaks_promise(void **state)
   pay(cus, 30000, today, -3);
   instant_at(when, today, -5, "10:00");
   date_plus(promised_on, today, -3);
-  snprintf(extra, sizeof extra,
-           "\"promise\": {\"amount\": 30000, \"currency\": \"USD\", \"promised_on\": \"%s\", \"method\": \"ach\"}",
-           promised_on);
-  json_t *log = call(cus, when, "reached", extra);
   char promise[32];
-  snprintf(promise, sizeof promise, "%s", jstr(log, "promise_id"));
-  json_decref(log);
+  call_with_promise(promise, cus, when, 30000, promised_on);
   char *status = harness_sql("SELECT status FROM promises WHERE id = %s", promise);
   assert_string_equal(status, "kept");
   free(status);
