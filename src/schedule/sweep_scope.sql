@@ -5,15 +5,17 @@
 -- new instant, or one of its dates fell due.  The rules that read or write
 -- per account run for these customers only (arc_sweep_scope_ids); the rules
 -- whose work is bounded by what is pending anyway (plans, wake,
--- consumer_limits) run as in a full sweep, and what they change in this
--- sweep falls on dates that put the customer in scope here.  A forced full
+-- consumer_limits) run as in a full sweep: what plans and wake change in
+-- this sweep falls on dates that put the customer in scope here, and
+-- consumer_limits runs last, so no scoped rule reads what it changes.  A forced full
 -- sweep after an incremental one must change nothing: the tests check that
 -- after every sweep they make (ARC_TEST_SWEEPS, tests/http/harness.h).
 
 -- The customers with something falling due in business days (D0, D1], the
 -- days since the last sweep's day D0 (none when D1 = D0), at instant
--- P_AS_OF.  Each branch is the day a rule's condition flips, found through
--- an index:
+-- P_AS_OF.  Each branch is the day a rule's condition flips, most of them
+-- found through an index (the installments, the check-in customers and the
+-- cadences in use are read whole: small tables, or one pass):
 --   an open invoice falls overdue (due_on < day: the accounts, promise
 --   quiet, the escalation's debt) and stops being one to confirm (due_on
 --   >= day); the oldest dunnable one of an account reaches the management

@@ -6,9 +6,12 @@
  * and follow-ups done, customer changes, new invoices, payment plans,
  * escalations opened or cancelled — then the
  * day's sweep, sometimes a second one later that day, sometimes after days
- * without one.  Every sweep is followed by a full one for the same instant,
- * which must change no follow-up, escalation, promise, plan, installment or
- * invoice and write no event (sweep_full_changes_nothing).
+ * without one.  Every sweep must do what a full sweep from the same state
+ * would (a preview of it: the counts made, closed and proposed, and the
+ * follow-ups made); every other one is also followed by a full sweep for
+ * the same instant, which must change no follow-up, escalation, promise,
+ * plan, installment or invoice and write no event
+ * (sweep_full_changes_nothing).
  *
  * The seed is printed; ARC_TEST_SEED=<n> replays one. */
 #include "harness.h"
@@ -216,11 +219,98 @@ static void random_write(int d)
   }
 }
 
-/* The sweep at HHMM on BASE + D, then the full one that must change nothing. */
+/* A follow-up as one line: customer, reason, due date, amount, currency,
+ * invoices, the rows it is about, priority ('' for none); in SQL, of a
+ * follow_ups row f. */
+#define FOLLOW_UP_LINE                                                                                         \
+  "concat_ws('|', f.customer_id, f.reason, f.due_on, f.amount_overdue, coalesce(f.currency, ''), "             \
+  "array_to_json(f.invoice_ids::text[]), coalesce(f.promise_id::text, ''), coalesce(f.dispute_id::text, ''), "  \
+  "coalesce(f.payment_id::text, ''), coalesce(f.plan_id::text, ''), coalesce(f.installment_id::text, ''), "    \
+  "coalesce(f.escalation_id::text, ''), f.priority)"
+
+static int by_text(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static const char *or_empty(const json_t *o, const char *key)
+{
+  const char *v = json_string_value(json_object_get(o, key));
+  return v ? v : "";
+}
+
+/* The same lines from follow-up documents (a preview's). */
+static char *follow_up_lines(const json_t *docs)
+{
+  size_t n = json_array_size(docs), used = 0, size = 64;
+  char **lines = calloc(n ? n : 1, sizeof *lines);
+  for (size_t i = 0; i < n; i++) {
+    const json_t *e = json_array_get(docs, i);
+    char *invoices = json_dumps(json_object_get(e, "invoice_ids"), JSON_COMPACT);
+    if (asprintf(&lines[i], "%s|%s|%s|%lld|%s|%s|%s|%s|%s|%s|%s|%s|%lld", or_empty(e, "customer_id"),
+                 or_empty(e, "reason"), or_empty(e, "due_on"), jint(e, "amount_overdue"), or_empty(e, "currency"),
+                 invoices, or_empty(e, "promise_id"), or_empty(e, "dispute_id"), or_empty(e, "payment_id"),
+                 or_empty(e, "plan_id"), or_empty(e, "installment_id"), or_empty(e, "escalation_id"),
+                 jint(e, "priority")) < 0)
+      fail_msg("asprintf");
+    free(invoices);
+    size += strlen(lines[i]) + 1;
+  }
+  qsort(lines, n, sizeof *lines, by_text);
+  char *out = calloc(1, size);
+  for (size_t i = 0; i < n; i++) {
+    used += (size_t)snprintf(out + used, size - used, "%s%s", i ? ";" : "", lines[i]);
+    free(lines[i]);
+  }
+  free(lines);
+  return out;
+}
+
+/* What a full sweep for AS_OF would do from the book as it is: a preview
+ * (the full sweep, rolled back).  Its created, closed and proposed counts
+ * as JSON text, and the follow-ups it would make as lines. */
+static void full_preview(const char *as_of, char **counts, char **made)
+{
+  char body[128];
+  snprintf(body, sizeof body, "{\"as_of\": \"%s\", \"preview\": true, \"limit\": 1000}", as_of);
+  struct http_resp r = {0};
+  http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL);
+  assert_status(&r, 200);
+  json_t *c = json_pack("{s:O, s:O, s:O}", "created", json_object_get(r.json, "created"), "closed",
+                        json_object_get(r.json, "closed"), "proposed", json_object_get(r.json, "proposed"));
+  *counts = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(c);
+  *made = follow_up_lines(json_object_get(r.json, "follow_ups"));
+  http_resp_clear(&r);
+}
+
+/* The same of run RUN, as the sweep wrote it. */
+static void run_result(const json_t *run, char **counts, char **made)
+{
+  const char *id = jstr(run, "id");
+  char *proposed = harness_sql(
+      "SELECT coalesce(json_object_agg(p.level, p.n ORDER BY arc_escalation_rank(p.level)), '{}') "
+      "FROM (SELECT CASE e.status WHEN 'open' THEN e.proposed_level ELSE e.level END AS level, count(*) AS n "
+      "      FROM escalations e WHERE e.run_id = %s AND e.status IN ('proposed', 'open') GROUP BY 1) p "
+      "WHERE p.level IS NOT NULL", id);
+  json_t *c = json_pack("{s:O, s:O, s:o}", "created", json_object_get(run, "created"), "closed",
+                        json_object_get(run, "closed"), "proposed", json_loads(proposed, 0, NULL));
+  free(proposed);
+  *counts = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(c);
+  *made = harness_sql("SELECT coalesce(string_agg(x.line, ';' ORDER BY x.line COLLATE \"C\"), '') "
+                      "FROM (SELECT " FOLLOW_UP_LINE " AS line FROM follow_ups f WHERE f.run_id = %s) x", id);
+}
+
+/* The sweep at HHMM on BASE + D.  It must do what a full sweep would: the
+ * same counts made, closed and proposed, and the same follow-ups made, as
+ * a preview of the full sweep from the same state says.  Every other sweep
+ * is also followed by a full one that must change nothing; the others are
+ * left as they are, so that incremental sweeps also follow incremental
+ * ones. */
 static void sweep(int d, const char *hhmm)
 {
   char at[40], body[96];
   instant_at(at, BASE, d, hhmm);
+  char *want_counts, *want_made;
+  full_preview(at, &want_counts, &want_made);
   snprintf(body, sizeof body, "{\"as_of\": \"%s\"}", at);
   struct http_resp r = {0};
   http(&r, "POST", "/v1/scheduler/runs", ROLE_ADMIN, body, NULL);
@@ -231,8 +321,20 @@ static void sweep(int d, const char *hhmm)
     revisited_most = jint(r.json, "revisited");
   char when[96];
   snprintf(when, sizeof when, "day %d %s, seed %u, the %s sweep", d, hhmm, first_seed, kind);
+  char *got_counts, *got_made;
+  run_result(r.json, &got_counts, &got_made);
   http_resp_clear(&r);
-  sweep_full_changes_nothing(when, at);
+  if (strcmp(want_counts, got_counts) != 0 || strcmp(want_made, got_made) != 0) {
+    fprintf(stderr, "%s:\n  a full sweep would do %s, making\n    %s\n  it did %s, making\n    %s\n", when, want_counts,
+            want_made, got_counts, got_made);
+    fail_msg("%s: not what a full sweep would do (above)", when);
+  }
+  free(want_counts);
+  free(want_made);
+  free(got_counts);
+  free(got_made);
+  if (rnd(2))
+    sweep_full_changes_nothing(when, at);
 }
 
 static void incremental_is_full(void **state)

@@ -5,7 +5,7 @@
 --    which handed-off accounts owe nothing): an open one is resolved
 --    `paid` (`written_off` when none of its invoices was paid and one was
 --    written off), a proposed one cancelled; closed_by 'system', closed_at
---    AS_OF.  Handed-off ones first, so that the accounts built next see
+--    the real time.  Handed-off ones first, so that the accounts built next see
 --    their invoices as dunnable again (routine dunning resumes in this
 --    sweep); for the others the accounts already say that most of them
 --    still owe (an overdue invoice of theirs), and only the rest is looked
@@ -91,7 +91,8 @@ BEGIN
   -- The highest level a manager closed (cancelled, or resolved while the
   -- account stayed overdue) in this overdue episode.
   -- proposed_at is real time; the business day of a policy's proposal is
-  -- its run's as_of (the same day but in a replay).
+  -- that of its run's as_of (the same day but in a replay; a climb's run,
+  -- once one was proposed to it, which is later in the same episode).
   refused AS (
     SELECT e.customer_id, max(arc_escalation_rank(e.level)) AS rank
     FROM escalations e
