@@ -5,8 +5,9 @@
  * logs, 20k promises and 5k open disputes with set-based SQL, then times
  * sweep_run as the scheduler runs it: the first sweep, the same as_of
  * again (nothing changed: no rule runs), the same forced to run every rule
- * (it must create nothing), a preview of the next day, a sweep after 1,000
- * scattered writes (payments, call logs, promises), and the next day;
+ * (it must do nothing), a preview of the next day, a sweep after 1,000
+ * scattered writes (payments, call logs, promises), the next day, and the
+ * next day again with every rule (it must do nothing either);
  * beside them, the bare SQL that reads what the rules read.  See
  * bench/README.md.
  *
@@ -158,11 +159,11 @@ static void load(PGconn *c)
    * broken, one in ten still pending (the sweep decides them). */
   run(c, "promises",
       "INSERT INTO promises (customer_id, amount, currency, promised_on, method, status, paid_amount, kept_at, "
-      "broken_at, created_by, created_at, updated_at) "
+      "broken_at, broken_on, created_by, created_at, updated_at) "
       "SELECT b.id, 10000 + b.n % 50000, b.currency, v.day, 'ach', v.st, "
       "CASE WHEN v.st = 'kept' THEN 10000 + b.n % 50000 ELSE 0 END, "
       "CASE WHEN v.st = 'kept' THEN v.day::timestamptz END, "
-      "CASE WHEN v.st = 'broken' THEN (v.day + 2)::timestamptz END, 'bench', "
+      "CASE WHEN v.st = 'broken' THEN (v.day + 2)::timestamptz END, CASE WHEN v.st = 'broken' THEN v.day + 2 END, 'bench', "
       "(v.day - 7)::timestamptz, (v.day - 7)::timestamptz "
       "FROM bench_cus b "
       "CROSS JOIN LATERAL (SELECT current_date - 40 + b.n % 50 AS day) d "
@@ -280,7 +281,8 @@ static double server_cpu_s(PGconn *conn)
 
 /* One timed sweep (FULL: every rule, whatever changed); prints its kind,
  * the run's counts, the events it wrote, the WAL it made and the server's
- * CPU time.  Returns what it created. */
+ * CPU time.  Returns what it did: follow-ups created and closed, and events
+ * written. */
 static long long timed_sweep(struct db *db, const char *label, const char *as_of, int full)
 {
   struct reply rp = {0};
@@ -297,7 +299,7 @@ static long long timed_sweep(struct db *db, const char *label, const char *as_of
     fprintf(stderr, "sweep_bench: %s: sweep answered %u: %s\n", label, status, text ? text : "");
     exit(1);
   }
-  long long created_total = 0, closed_total = 0;
+  long long created_total = 0, closed_total = 0, events;
   const char *k;
   json_t *v;
   json_object_foreach(json_object_get(doc, "created"), k, v) created_total += json_integer_value(v);
@@ -318,7 +320,7 @@ static long long timed_sweep(struct db *db, const char *label, const char *as_of
     printf("   customers revisited: %lld", (long long)json_integer_value(revisited));
   printf("\n");
   snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE id > %lld", last_event);
-  long long events = value(db->conn, sql);
+  events = value(db->conn, sql);
   snprintf(sql, sizeof sql, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '%s') / 1048576", lsn);
   printf("%-22s events written: %lld   WAL: %lld MB   server CPU: %.2f s\n", "", events, value(db->conn, sql), cpu);
   free(lsn);
@@ -326,7 +328,7 @@ static long long timed_sweep(struct db *db, const char *label, const char *as_of
   free(closed);
   json_decref(doc);
   reply_clear(&rp);
-  return created_total;
+  return created_total + closed_total + events;
 }
 
 /* A preview of AS_OF (nothing written); prints its time and counts. */
@@ -469,14 +471,18 @@ int main(int argc, char **argv)
   if (want_profile)
     profile(db, next_day);
   timed_sweep(db, "next day", next_day, 0);
+  /* The incremental sweeps left the book as full ones would: every rule
+   * now finds nothing to do. */
+  long long after = timed_sweep(db, "next day, every rule", next_day, 1);
   bare_reads(db->conn);
   printf("follow-ups: %lld open\n", value(db->conn, "SELECT count(*) FROM follow_ups WHERE status = 'open'"));
   db_pool_shutdown();
   free(as_of);
   free(next_day);
   config_free(&cfg);
-  if (again != 0) {
-    fprintf(stderr, "sweep_bench: the repeated sweep created %lld follow-ups (should be 0)\n", again);
+  if (again != 0 || after != 0) {
+    fprintf(stderr, "sweep_bench: a sweep of every rule after the others made, closed or recorded %lld and %lld "
+            "(should be 0)\n", again, after);
     return 1;
   }
   return 0;
