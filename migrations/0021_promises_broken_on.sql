@@ -10,5 +10,4 @@ ALTER TABLE promises DISABLE TRIGGER USER;
 UPDATE promises SET broken_on = (broken_at AT TIME ZONE current_setting('TimeZone'))::date
 WHERE status = 'broken';
 ALTER TABLE promises ENABLE TRIGGER USER;
-DROP INDEX promises_broken_idx;
 CREATE INDEX promises_broken_idx ON promises (broken_on) WHERE status = 'broken';
