@@ -106,7 +106,13 @@ $$
   SELECT i.customer_id FROM invoices i WHERE i.receipt_confirmed_at > p_from AND i.receipt_confirmed_at <= p_to
 $$;
 
--- How many business days after the last sweep a sweep may still revisit
+-- The last finished sweep (a sweep in progress has no finished_at): what
+-- the next one is measured from.
+CREATE FUNCTION arc_sweep_last() RETURNS scheduler_runs
+LANGUAGE sql STABLE AS
+$$ SELECT r.* FROM scheduler_runs r WHERE r.finished_at IS NOT NULL ORDER BY r.id DESC LIMIT 1 $$;
+
+-- How many days after the last sweep a sweep may still revisit
 -- only what changed (arc_sweep_scope); further, every rule runs over the
 -- whole book, which then costs no more.
 CREATE FUNCTION arc_sweep_incremental_days() RETURNS integer
@@ -138,7 +144,7 @@ BEGIN
   IF p_full THEN
     RETURN 'full';
   END IF;
-  SELECT * INTO last FROM scheduler_runs r WHERE r.finished_at IS NOT NULL ORDER BY r.id DESC LIMIT 1;
+  last := arc_sweep_last();
   IF last.id IS NULL OR last.seen IS NULL OR last.basis IS DISTINCT FROM arc_sweep_basis()
      OR p_as_of < last.as_of
      OR arc_business_date(p_as_of) - arc_business_date(last.as_of) > arc_sweep_incremental_days() THEN

@@ -118,7 +118,7 @@ DECLARE
   v_ids bigint[];
 BEGIN
   SELECT * INTO r FROM scheduler_runs x WHERE x.id = p_run;
-  SELECT * INTO last FROM scheduler_runs x WHERE x.finished_at IS NOT NULL AND x.id < p_run ORDER BY x.id DESC LIMIT 1;
+  last := arc_sweep_last();
   SELECT coalesce(array_agg(DISTINCT s.customer_id), '{}') INTO v_ids
   FROM (SELECT w.customer_id FROM arc_sweep_written_since(last.seen) w
         UNION ALL
