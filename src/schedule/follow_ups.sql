@@ -81,7 +81,7 @@ $$
     f.assignee,
     f.amount_overdue,
     f.currency,
-    coalesce(p_day - f.overdue_since, 0),
+    greatest(coalesce(p_day - f.overdue_since, 0), 0), -- 0 before it went overdue
     array_to_json(f.invoice_ids::text[]),
     f.promise_id::text,
     f.dispute_id::text,

@@ -333,6 +333,23 @@ static void promise_kept_quiet_then_broken(void **state)
   expect_worklist("paid", cus, today, 5, "thank_you");
 }
 
+/* A sweep replayed for a later day (ARC_TIME_TRAVEL) makes an overdue
+ * follow-up of an invoice that is not yet due today: read today, it is 0
+ * days overdue, not a negative count. */
+static void not_yet_overdue_today(void **state)
+{
+  (void)state;
+  char cus[32], inv[32], today[16];
+  day(today, 0);
+  customer(cus, "Later Ltd", "");
+  new_invoice(inv, .customer = cus, .from = today, .issued_in = -20, .due_in = 3, .amount = 12000);
+  sweep_at(today, 6);
+  expect_story("in six days", cus, "overdue", today, "open:4");
+  json_t *doc = follow_up(cus, "overdue", "open");
+  assert_int_equal(jint(doc, "days_overdue"), 0);
+  json_decref(doc);
+}
+
 /* P5: a promise kept by a payment that bounces after its due date breaks
  * on the day of the bounce, and is followed up from that day: a call made
  * before the bounce (after the promise was kept) is no contact since. */
@@ -757,6 +774,7 @@ int main(void)
       cmocka_unit_test(promise_kept_quiet_then_broken),
       cmocka_unit_test(promise_over_one_invoice),
       cmocka_unit_test(bounced_payment_breaks_promise),
+      cmocka_unit_test(not_yet_overdue_today),
       cmocka_unit_test(payment_closes_overdue),
       cmocka_unit_test(disputed_invoice),
       cmocka_unit_test(factored_invoice),

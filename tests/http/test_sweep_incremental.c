@@ -13,7 +13,8 @@
  * plan, installment or invoice and write no event
  * (sweep_full_changes_nothing).
  *
- * The seed is printed; ARC_TEST_SEED=<n> replays one. */
+ * The seed is printed; ARC_TEST_SEED=<n> replays one, ARC_TEST_SEED=random
+ * draws one from the clock (the default is fixed, for CI). */
 #include "harness.h"
 
 #include <stdio.h>
@@ -341,7 +342,10 @@ static void incremental_is_full(void **state)
 {
   (void)state;
   const char *env = getenv("ARC_TEST_SEED");
-  seed = env ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL);
+  /* A fixed book by default, so that CI is repeatable (this seed once made
+   * a document the contract refuses: days_overdue below 0); "random" draws
+   * one from the clock, to look further. */
+  seed = !env ? 1796449930u : strcmp(env, "random") == 0 ? (unsigned)time(NULL) : (unsigned)strtoul(env, NULL, 10);
   unsigned first = first_seed = seed;
   day(BASE, -TODAY);
   fprintf(stderr, "test_sweep_incremental: seed %u (ARC_TEST_SEED replays it)\n", first);
