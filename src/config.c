@@ -63,8 +63,8 @@ static const struct cfg_entry {
     {"ARC_CORS_ORIGINS", CFG_STR, offsetof(struct config, cors_origins), "", 0, 0,
      "comma-separated origins (https://app.example.com) whose web pages may call the API (CORS); "
      "empty: none"},
-    {"ARC_POLL", CFG_STR, offsetof(struct config, poll_mode), "poll", 0, 0,
-     "libmicrohttpd event loop of each worker thread: poll, or epoll (0.9.75's stalls under many connections)"},
+    {"ARC_POLL", CFG_STR, offsetof(struct config, poll_mode), "epoll", 0, 0,
+     "each worker thread's event loop: epoll (run by our own thread), or poll (libmicrohttpd's own thread)"},
     {"ARC_CADENCE_DAYS", CFG_UINT, offsetof(struct config, cadence_days), "3", 1, 365,
      "days between follow-up attempts until contact succeeds (P3)"},
     {"ARC_PROMISE_GRACE_DAYS", CFG_UINT, offsetof(struct config, promise_grace_days), "1", 0, 60,

@@ -1,5 +1,6 @@
-/* The only file that includes microhttpd.h: the daemon, body accumulation,
- * the early checks of the first call, reply → MHD response, the access log. */
+/* The daemons, body accumulation, the early checks of the first call,
+ * reply → MHD response, the access log.  With event_loop.c, the only file
+ * that includes microhttpd.h. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 #include "arc/conn_watch.h"
 #include "arc/cors.h"
 #include "arc/db.h"
+#include "arc/event_loop.h"
 #include "arc/idempotency.h"
 #include "arc/internal_addr.h"
 #include "arc/ip_limit.h"
@@ -48,6 +50,7 @@
 struct worker {
   struct server *srv;
   struct MHD_Daemon *daemon;
+  struct event_loop *loop; /* its thread (ARC_POLL=epoll); NULL: the daemon's own (poll) */
   atomic_llong working_since; /* when its thread began the handler it is in, µs; 0: none */
 };
 
@@ -703,6 +706,19 @@ static struct worker *next_worker(struct server *srv)
   return &srv->workers[start % srv->n_workers];
 }
 
+/* A connection handed over that no worker took (its socket is closed):
+ * the counts hand_over made for it.  libmicrohttpd refuses one only out of
+ * memory (its limit is ours, checked first); it has then closed the socket
+ * already, so a connection accepted in that instant on the same descriptor
+ * could lose its header deadline. */
+static void refused(void *cls, int fd, const struct sockaddr *addr)
+{
+  struct server *srv = cls;
+  conn_watch_closed(srv->watch, fd);
+  atomic_fetch_sub(&srv->connections, 1);
+  ip_limit_give(srv->per_ip, addr);
+}
+
 /* The acceptor's callback: the connection goes to the next worker in turn.
  * At the per-address limit it is closed at once (as libmicrohttpd closes
  * it); when the server is full, the connection that has waited longest
@@ -723,10 +739,13 @@ static void hand_over(void *cls, int fd, const struct sockaddr *addr, socklen_t 
   }
   struct worker *w = next_worker(srv);
   atomic_fetch_add(&srv->connections, 1);
-  if (MHD_add_connection(w->daemon, fd, addr, len) != MHD_YES) { /* it closed the socket */
-    conn_watch_closed(srv->watch, fd);
-    atomic_fetch_sub(&srv->connections, 1);
-    ip_limit_give(srv->per_ip, addr);
+  if (w->loop) {
+    if (event_loop_hand_over(w->loop, fd, addr, len) != 0) {
+      close(fd);
+      refused(srv, fd, addr);
+    }
+  } else if (MHD_add_connection(w->daemon, fd, addr, len) != MHD_YES) { /* it closed the socket */
+    refused(srv, fd, addr);
   }
 }
 
@@ -777,9 +796,11 @@ static unsigned descriptors_for(unsigned limit)
 
 static void workers_stop(struct server *srv)
 {
-  for (unsigned i = 0; i < srv->n_workers; i++)
+  for (unsigned i = 0; i < srv->n_workers; i++) {
+    event_loop_stop(srv->workers[i].loop);
     if (srv->workers[i].daemon)
       MHD_stop_daemon(srv->workers[i].daemon);
+  }
   free(srv->workers);
   ip_limit_free(srv->per_ip);
   conn_watch_stop(srv->watch);
@@ -818,9 +839,11 @@ struct server *server_start(const struct config *cfg, const struct route *routes
     free(srv);
     return NULL;
   }
-  unsigned poll = strcmp(cfg->poll_mode, "poll") == 0 ? MHD_USE_POLL : MHD_USE_EPOLL;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | poll | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                   MHD_USE_NO_LISTEN_SOCKET | ipv6;
+  /* epoll: each daemon run by a thread of ours (event_loop.h says why);
+   * poll: by a thread of its own. */
+  int own_loop = strcmp(cfg->poll_mode, "epoll") == 0;
+  unsigned flags = (own_loop ? MHD_USE_EPOLL : MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC) |
+                   MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | ipv6;
   srv->n_workers = cfg->threads;
   srv->conn_limit = descriptors_for(cfg->conn_limit);
   srv->workers = calloc(srv->n_workers, sizeof *srv->workers);
@@ -843,6 +866,8 @@ struct server *server_start(const struct config *cfg, const struct route *routes
         NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_seen,
         NULL, MHD_OPTION_END);
     ok = w->daemon != NULL;
+    if (ok && own_loop)
+      ok = (w->loop = event_loop_start(w->daemon, refused, srv)) != NULL;
   }
   if (ok) {
     srv->acceptor = acceptor_start((struct sockaddr *)&ss,

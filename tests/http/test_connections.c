@@ -356,10 +356,11 @@ static int answer_complete(const char *buf, size_t len, int *status)
 
 /* 256 keep-alive clients reading from the database as fast as they are
  * answered (as wrk does), three times 3 s on two workers: every client is
- * answered again and again, and a client after them too.  libmicrohttpd 0.9.75's epoll loop (the
- * default before) left connections of such a crowd unprocessed: 200-600
- * answers a second instead of 20,000, then none for a new client
- * (ARC_POLL in docs/running.md). */
+ * answered again and again, and a client after them too.  libmicrohttpd 0.9.75's epoll loop in its
+ * own thread left connections of such a crowd unprocessed: 200-600 answers
+ * a second instead of 20,000, then none for a new client (128 connections
+ * a worker, all waiting: include/arc/event_loop.h); the server's own loop
+ * (ARC_POLL=epoll, the default) and poll() both serve them. */
 static void crowd_once(void)
 {
   enum { N = 256, MIN_EACH = 5 };

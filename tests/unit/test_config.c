@@ -52,7 +52,7 @@ static void defaults(void **state)
   assert_int_equal(c.per_ip_limit, 256);
   assert_int_equal(c.statement_timeout_ms, 10000);
   assert_int_equal(c.shutdown_grace_s, 10);
-  assert_string_equal(c.poll_mode, "poll");
+  assert_string_equal(c.poll_mode, "epoll");
   assert_int_equal(c.cadence_days, 3);
   assert_int_equal(c.promise_grace_days, 1);
   assert_int_equal(c.confirm_receipt_days, 2);
@@ -78,7 +78,7 @@ static void overrides(void **state)
   setenv("ARC_PER_IP_LIMIT", "0", 1);
   setenv("ARC_STATEMENT_TIMEOUT_MS", "100", 1);
   setenv("ARC_SHUTDOWN_GRACE_S", "600", 1);
-  setenv("ARC_POLL", "epoll", 1);
+  setenv("ARC_POLL", "poll", 1);
   setenv("ARC_CADENCE_DAYS", "365", 1);
   setenv("ARC_PROMISE_GRACE_DAYS", "0", 1);
   setenv("ARC_CONFIRM_RECEIPT_DAYS", "60", 1);
@@ -97,7 +97,7 @@ static void overrides(void **state)
   assert_int_equal(c.per_ip_limit, 0);
   assert_int_equal(c.statement_timeout_ms, 100);
   assert_int_equal(c.shutdown_grace_s, 600);
-  assert_string_equal(c.poll_mode, "epoll");
+  assert_string_equal(c.poll_mode, "poll");
   assert_int_equal(c.cadence_days, 365);
   assert_int_equal(c.promise_grace_days, 0);
   assert_int_equal(c.confirm_receipt_days, 60);
@@ -117,7 +117,7 @@ static void empty_means_default(void **state)
   struct config c;
   assert_int_equal(config_load(&c), 0);
   assert_int_equal(c.port, 8080);
-  assert_string_equal(c.poll_mode, "poll");
+  assert_string_equal(c.poll_mode, "epoll");
   config_free(&c);
 }
 

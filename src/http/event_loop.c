@@ -1,0 +1,114 @@
+/* A worker's event loop (include/arc/event_loop.h says why it is ours). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arc/event_loop.h"
+#include "arc/log.h"
+
+struct event_loop {
+  struct MHD_Daemon *daemon;
+  event_loop_refused refused;
+  void *cls;
+  int pipe[2]; /* hand-overs, written whole (smaller than PIPE_BUF); fd -1: stop */
+  pthread_t thread;
+};
+
+struct hand_over {
+  int fd;
+  socklen_t len;
+  struct sockaddr_storage addr;
+};
+_Static_assert(sizeof(struct hand_over) <= PIPE_BUF, "a hand-over is written whole");
+
+/* Adds the connections handed over; 1 when told to stop. */
+static int take_hand_overs(struct event_loop *l)
+{
+  struct hand_over h[16];
+  ssize_t n = read(l->pipe[0], h, sizeof h);
+  if (n < 0)
+    return errno != EINTR && errno != EAGAIN;
+  for (size_t i = 0; i < (size_t)n / sizeof *h; i++) {
+    if (h[i].fd < 0)
+      return 1;
+    if (MHD_add_connection(l->daemon, h[i].fd, (struct sockaddr *)&h[i].addr, h[i].len) != MHD_YES)
+      l->refused(l->cls, h[i].fd, (struct sockaddr *)&h[i].addr);
+  }
+  return 0;
+}
+
+static void *run(void *arg)
+{
+  struct event_loop *l = arg;
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+  struct pollfd fds[2] = {{.fd = info->epoll_fd, .events = POLLIN}, {.fd = l->pipe[0], .events = POLLIN}};
+  for (;;) {
+    /* Until a connection's idle timeout at the latest; 0 while one has
+     * data waiting to be processed. */
+    MHD_UNSIGNED_LONG_LONG ms;
+    int timeout = MHD_get_timeout(l->daemon, &ms) == MHD_YES ? (ms > INT_MAX ? INT_MAX : (int)ms) : -1;
+    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+      log_error("event loop: poll: %s", strerror(errno));
+      break;
+    }
+    if ((fds[1].revents & POLLIN) && take_hand_overs(l))
+      break;
+    MHD_run(l->daemon);
+  }
+  return NULL;
+}
+
+struct event_loop *event_loop_start(struct MHD_Daemon *daemon, event_loop_refused refused, void *cls)
+{
+  struct event_loop *l = calloc(1, sizeof *l);
+  if (!l)
+    return NULL;
+  l->daemon = daemon;
+  l->refused = refused;
+  l->cls = cls;
+  if (!MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD) || pipe2(l->pipe, O_CLOEXEC) != 0) {
+    free(l);
+    return NULL;
+  }
+  if (pthread_create(&l->thread, NULL, run, l) != 0) {
+    close(l->pipe[0]);
+    close(l->pipe[1]);
+    free(l);
+    return NULL;
+  }
+  return l;
+}
+
+int event_loop_hand_over(struct event_loop *l, int fd, const struct sockaddr *addr, socklen_t len)
+{
+  struct hand_over h = {.fd = fd, .len = len};
+  if (len > sizeof h.addr)
+    return -1;
+  memcpy(&h.addr, addr, len);
+  ssize_t n;
+  do
+    n = write(l->pipe[1], &h, sizeof h);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)sizeof h ? 0 : -1;
+}
+
+void event_loop_stop(struct event_loop *l)
+{
+  if (!l)
+    return;
+  struct hand_over stop = {.fd = -1};
+  ssize_t n;
+  do
+    n = write(l->pipe[1], &stop, sizeof stop);
+  while (n < 0 && errno == EINTR);
+  pthread_join(l->thread, NULL);
+  close(l->pipe[0]);
+  close(l->pipe[1]);
+  free(l);
+}
