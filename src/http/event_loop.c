@@ -46,6 +46,7 @@ static int take_hand_overs(struct event_loop *l)
 static void *run(void *arg)
 {
   struct event_loop *l = arg;
+  pthread_setname_np(pthread_self(), "arc-worker");
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_EPOLL_FD);
   struct pollfd fds[2] = {{.fd = info->epoll_fd, .events = POLLIN}, {.fd = l->pipe[0], .events = POLLIN}};
   for (;;) {
