@@ -57,6 +57,7 @@ DECLARE
   v_log call_logs;
   v_promise promises;
   v_dispute disputes;
+  v_json json;
   v_doc text;
   v_promise_doc text;
   v_dispute_doc text;
@@ -128,8 +129,15 @@ BEGIN
   IF v_dispute.id IS NOT NULL THEN
     v_dispute_doc := arc_dispute_json(v_dispute)::text;
   END IF;
-  v_doc := left(arc_call_log_json(v_log)::text, -1) || ',"promise":' || coalesce(v_promise_doc, 'null')
+  v_json := arc_call_log_json(v_log);
+  v_doc := left(v_json::text, -1) || ',"promise":' || coalesce(v_promise_doc, 'null')
            || ',"dispute":' || coalesce(v_dispute_doc, 'null') || '}';
+  -- Its event now, with the document just rendered, rather than rendering
+  -- it again at commit (call_logs_emit then finds it written): a call log
+  -- is append-only and this is the last change of its transaction to what
+  -- its document shows (the promise, the dispute, the follow-ups its
+  -- INSERT closed).  80 us of a call log's 1 ms of CPU.
+  PERFORM arc_event_insert('call_log.created', 'call_log', v_log.id::text, v_customer, v_json::jsonb);
   RETURN QUERY SELECT v_log.id, v_log.version, v_doc;
 END
 $$;
