@@ -384,6 +384,8 @@ static const struct bad_body bad_bodies[] = {
 
 /* A call log says which follow-ups it closed, and each follow-up which
  * call closed it. */
+static json_t *work_events(const char *customer, size_t min, char *out, size_t size);
+
 static void closes_follow_ups_and_says_so(void **state)
 {
   (void)state;
@@ -411,6 +413,12 @@ static void closes_follow_ups_and_says_so(void **state)
   /* The call log reads the same later; a second call has nothing left to close. */
   httpf(&r, "GET", ROLE_COLLECTOR, NULL, "/v1/call-logs/%s", log);
   assert_int_equal(json_array_size(json_object_get(r.json, "closed_follow_up_ids")), 1);
+  /* Its event carries that same document, the closed follow-up with it. */
+  char types[256];
+  json_t *events = work_events(cust, 1, types, sizeof types);
+  assert_string_equal(types, "call_log.created");
+  assert_true(json_equal(json_object_get(json_array_get(events, 0), "data"), r.json));
+  json_decref(events);
   http(&r, "POST", "/v1/call-logs", ROLE_COLLECTOR, body, NULL);
   assert_status(&r, 201);
   assert_int_equal(json_array_size(json_object_get(r.json, "closed_follow_up_ids")), 0);
