@@ -27,6 +27,21 @@ struct db_error {
   char message[4096]; /* only forwarded for our own ARxxx errors (arc_raise_fields: a JSON list) */
 };
 
+/* A read sent in a batch (db_batch_send) and not yet answered. */
+#define DB_READ_MAX_PARAMS 4
+struct db_read {
+  struct db_read *next;
+  const char *name; /* the prepared statement */
+  int nparams;
+  char *params[DB_READ_MAX_PARAMS]; /* copies, to run it again after an abort */
+  void (*done)(struct db_read *rd); /* called once it is answered (in the thread of its connection) */
+  void *cls;
+  PGresult *result;  /* PGRES_TUPLES_OK or PGRES_COMMAND_OK; NULL when it failed or was aborted */
+  char sqlstate[6];  /* why it failed ("08006": the connection was lost) */
+  int aborted;       /* an earlier read of its batch failed, so it did not run */
+  int answered;
+};
+
 struct db {
   PGconn *conn;
   int healthy;          /* connected and every statement prepared */
@@ -37,6 +52,10 @@ struct db {
   const char *request_id;
   struct idempotency *idem; /* the running POST's Idempotency-Key (idempotency.h), or NULL */
   struct db_error err;
+  /* Reads in flight in libpq's pipeline mode (src/db/batch.c), oldest first. */
+  struct db_read *batch_head, *batch_tail;
+  int batch_unsynced; /* reads sent since the last Sync */
+  int batch_syncs;    /* Syncs sent and not yet answered */
 };
 
 struct config;
@@ -103,6 +122,26 @@ typedef unsigned (*db_tx_fn)(struct db *db, void *ctx, struct reply *rp);
  * (idempotency.h); database errors become problem replies. */
 unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp);
 
+/* Batched reads (src/db/batch.c).  A worker that has several requests
+ * ready sends their reads together, in libpq's pipeline mode, and reads
+ * the answers together: one wake-up of the database and of the worker for
+ * the lot instead of one each.  db_batch_send queues read RD of statement
+ * NAME (at most DB_READ_MAX_PARAMS parameters) on DB's connection, outside
+ * any transaction; 0, or -1 when it cannot (run it with db_exec).
+ * db_batch_flush sends what was queued; db_batch_socket is the descriptor
+ * to wait on while answers are due (-1: none); db_batch_receive hands out
+ * the answers that have come (RD->done for each), and with WAIT all that
+ * are due.  Every other use of the connection waits for the batch first
+ * (db_batch_wait; db_exec and db_tx do).  db_read_clear frees RD's
+ * result and copies. */
+int db_batch_send(struct db *db, struct db_read *rd, const char *name, int nparams, const char *const *params);
+void db_batch_flush(struct db *db);
+int db_batch_socket(const struct db *db);
+void db_batch_receive(struct db *db, int wait);
+void db_batch_wait(struct db *db);
+void db_read_clear(struct db_read *rd);
+/* This thread's connection if it has one, without connecting; NULL otherwise. */
+struct db *db_thread_existing(void);
 /* Maps db->err to a problem reply (409 duplicate, 422 field, 503 ...). */
 unsigned db_error_reply(struct db *db, struct reply *rp);
 

@@ -10,7 +10,9 @@
  * p99 33 ms at 32 clients).  Here the daemon runs without a thread of its
  * own: this loop waits on its epoll descriptor and then lets it work
  * without blocking (MHD_run), so it serves connections in the order their
- * requests arrived and never waits while one is ready. */
+ * requests arrived and never waits while one is ready.  It also waits for
+ * the answers of the worker's batched database reads (db.h), sends the
+ * reads a pass of the daemon left, and lets their requests go on. */
 #ifndef ARC_EVENT_LOOP_H
 #define ARC_EVENT_LOOP_H
 

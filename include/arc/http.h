@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "arc/auth.h"
+#include "arc/db.h"
 
 struct db;
 struct idempotency;
@@ -49,6 +50,13 @@ struct request {
   struct db *db;         /* this worker thread's connection */
   struct import_upload *upload; /* a ROUTE_STREAMED body on its way to the database (imports.h) */
   char request_id[64];
+  /* A read the handler left to the worker's batch (request_read,
+   * resource.h): set by the server, may_batch says it may; read_done makes
+   * the reply once the read is answered. */
+  int may_batch;
+  struct db_read read;
+  unsigned (*read_done)(struct request *rq, struct reply *rp, PGresult *r);
+  const char *read_what, *read_id; /* reply_read_one's 404 */
 };
 
 struct reply_header {

@@ -61,4 +61,22 @@ const char *request_body_text(const struct request *rq);
 /* 404 for WHAT with ID. */
 unsigned reply_not_found(struct reply *rp, const char *what, const char *id);
 
+/* A read that is the whole of a request's database work: statement STMT
+ * with PARAMS (at most DB_READ_MAX_PARAMS, outside a transaction), then
+ * DONE makes the reply from its result (NULL on failure, db->err set).
+ * When the server lets the request wait (rq->may_batch), the read goes in
+ * the worker's batch with the other requests' and this returns 0: the
+ * server suspends the request and calls request_read_finish once the read
+ * is answered (db.h, "Batched reads").  Otherwise it runs now and returns
+ * DONE's status. */
+unsigned request_read(struct request *rq, struct reply *rp, const char *stmt, int n, const char *const *params,
+                      unsigned (*done)(struct request *rq, struct reply *rp, PGresult *r));
+/* The reply of a batched read once answered (an aborted one runs again
+ * here); returns its status. */
+unsigned request_read_finish(struct request *rq, struct reply *rp);
+/* request_read of one document (a doc row): 200 with it, or 404 for WHAT
+ * with ID when there is no row. */
+unsigned reply_read_one(struct request *rq, struct reply *rp, const char *stmt, int n,
+                        const char *const *params, const char *what, const char *id);
+
 #endif

@@ -196,6 +196,8 @@ struct db *db_thread(void)
   return db;
 }
 
+struct db *db_thread_existing(void) { return g_key_made ? pthread_getspecific(g_key) : NULL; }
+
 struct db *db_thread_requests(void)
 {
   t_serves_requests = 1;
@@ -212,6 +214,7 @@ static void copy_field(char *dst, size_t size, const PGresult *r, int field)
 
 PGresult *db_exec(struct db *db, const char *name, int nparams, const char *const *params)
 {
+  db_batch_wait(db);
   memset(&db->err, 0, sizeof db->err);
   if (!db->healthy) {
     strcpy(db->err.sqlstate, "08006");

@@ -76,6 +76,7 @@ const struct db_stmt db_tx_stmts[] = {
  * and COMMIT). */
 static int begin(struct db *db)
 {
+  db_batch_wait(db);
   PGconn *c = db->conn;
   const char *context[] = {db->actor, db->request_id};
   if (!PQenterPipelineMode(c) || !PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||

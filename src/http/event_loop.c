@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arc/db.h"
 #include "arc/event_loop.h"
 #include "arc/log.h"
 
@@ -43,25 +44,49 @@ static int take_hand_overs(struct event_loop *l)
   return 0;
 }
 
+/* Before the thread ends: the reads still in flight are answered and
+ * their requests go on, as libmicrohttpd may not stop with a request
+ * suspended. */
+static void finish_reads(struct event_loop *l)
+{
+  struct db *db = db_thread_existing();
+  if (db && (db->batch_head || db->batch_syncs)) {
+    db_batch_wait(db);
+    MHD_run(l->daemon);
+  }
+}
+
 static void *run(void *arg)
 {
   struct event_loop *l = arg;
   pthread_setname_np(pthread_self(), "arc-worker");
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-  struct pollfd fds[2] = {{.fd = info->epoll_fd, .events = POLLIN}, {.fd = l->pipe[0], .events = POLLIN}};
+  struct pollfd fds[3] = {{.fd = info->epoll_fd, .events = POLLIN}, {.fd = l->pipe[0], .events = POLLIN},
+                          {.fd = -1, .events = POLLIN}};
   for (;;) {
     /* Until a connection's idle timeout at the latest; 0 while one has
-     * data waiting to be processed. */
+     * data waiting to be processed.  The worker's connection (created by
+     * its first request) is watched while batched reads are due. */
     MHD_UNSIGNED_LONG_LONG ms;
     int timeout = MHD_get_timeout(l->daemon, &ms) == MHD_YES ? (ms > INT_MAX ? INT_MAX : (int)ms) : -1;
-    if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+    struct db *db = db_thread_existing();
+    fds[2].fd = db ? db_batch_socket(db) : -1;
+    if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
       log_error("event loop: poll: %s", strerror(errno));
       break;
     }
     if ((fds[1].revents & POLLIN) && take_hand_overs(l))
       break;
+    if (fds[2].fd >= 0 && fds[2].revents)
+      db_batch_receive(db, 0);
     MHD_run(l->daemon);
+    /* The reads this pass's requests left, sent together; while a batch is
+     * out, the next one gathers until its answers are in. */
+    db = db_thread_existing();
+    if (db && !db->batch_syncs)
+      db_batch_flush(db);
   }
+  finish_reads(l);
   return NULL;
 }
 

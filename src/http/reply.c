@@ -34,6 +34,7 @@ void request_clear(struct request *rq)
   rq->if_match = rq->idempotency_key = NULL;
   json_decref(rq->body);
   rq->body = NULL;
+  db_read_clear(&rq->read);
 }
 
 int request_if_match_ok(const struct request *rq, long long version)

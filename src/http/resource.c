@@ -216,3 +216,51 @@ unsigned reply_not_found(struct reply *rp, const char *what, const char *id)
 {
   return reply_problemf(rp, PROBLEM_NOT_FOUND, "no %s with id %.64s", what, id);
 }
+
+unsigned request_read(struct request *rq, struct reply *rp, const char *stmt, int n, const char *const *params,
+                      unsigned (*done)(struct request *rq, struct reply *rp, PGresult *r))
+{
+  if (rq->may_batch && db_batch_send(rq->db, &rq->read, stmt, n, params) == 0) {
+    rq->read_done = done;
+    return 0;
+  }
+  PGresult *r = db_exec(rq->db, stmt, n, params);
+  unsigned status = done(rq, rp, r);
+  PQclear(r);
+  return status;
+}
+
+unsigned request_read_finish(struct request *rq, struct reply *rp)
+{
+  struct db_read *rd = &rq->read;
+  PGresult *r = rd->result;
+  rd->result = NULL;
+  if (rd->aborted) {
+    r = db_exec(rq->db, rd->name, rd->nparams, (const char *const *)rd->params);
+  } else if (!r) {
+    memset(&rq->db->err, 0, sizeof rq->db->err);
+    snprintf(rq->db->err.sqlstate, sizeof rq->db->err.sqlstate, "%s", rd->sqlstate);
+  }
+  unsigned status = rq->read_done(rq, rp, r);
+  PQclear(r);
+  db_read_clear(rd);
+  rq->read_done = NULL;
+  return status;
+}
+
+static unsigned one_doc(struct request *rq, struct reply *rp, PGresult *r)
+{
+  if (!r)
+    return db_error_reply(rq->db, rp);
+  if (PQntuples(r) == 0)
+    return reply_not_found(rp, rq->read_what, rq->read_id);
+  return reply_doc(rp, 200, r, 0, NULL);
+}
+
+unsigned reply_read_one(struct request *rq, struct reply *rp, const char *stmt, int n,
+                        const char *const *params, const char *what, const char *id)
+{
+  rq->read_what = what;
+  rq->read_id = id;
+  return request_read(rq, rp, stmt, n, params, one_doc);
+}

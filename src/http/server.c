@@ -32,6 +32,7 @@
 #include "arc/metrics.h"
 #include "arc/metrics_get.h"
 #include "arc/problem.h"
+#include "arc/resource.h"
 #include "arc/server.h"
 #include "arc/sweep.h"
 
@@ -84,6 +85,8 @@ struct rctx {
   const char *method_name;
   char *body;
   size_t len, cap, body_cap;
+  struct MHD_Connection *conn; /* while suspended for a batched read (read_answered) */
+  int batched;  /* its handler's read waits in the worker's batch */
   int queued;   /* a reply was queued in the first call */
   int draining; /* an early reply waits until the body has been read */
   size_t drained;
@@ -303,6 +306,16 @@ static void cors_preflight(struct server *srv, struct rctx *c, const char *url)
   reply_header(&c->rp, "Access-Control-Max-Age", CORS_MAX_AGE);
 }
 
+/* A batched read was answered (db_batch_receive, in the worker's thread):
+ * its request goes on (access_handler). */
+static void read_answered(struct db_read *rd)
+{
+  struct rctx *c = rd->cls;
+  MHD_resume_connection(c->conn);
+}
+
+static void handler_done(struct rctx *c, unsigned status);
+
 /* The checks that need only the headers: route, framing, auth, size. */
 static void first_call(struct server *srv, struct MHD_Connection *conn, struct rctx *c, const char *url,
                        const char *method)
@@ -398,6 +411,11 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
     rq->idempotency_key = strndup(h[H_IDEMPOTENCY_KEY].value, h[H_IDEMPOTENCY_KEY].len);
 
   rq->db = db_thread_requests();
+  /* A read may wait for the others of its round where the worker's own
+   * loop sends them together (event_loop.h). */
+  rq->may_batch = c->worker->loop && rq->method == HTTP_GET;
+  rq->read.done = read_answered;
+  rq->read.cls = c;
   if (m.route->roles) {
     enum auth_result ar =
         auth_check(rq->db, h[H_AUTHORIZATION].value, h[H_AUTHORIZATION].len, &rq->who);
@@ -481,6 +499,18 @@ static void last_call(struct rctx *c)
     rq->db->idem = rq->idem;
   }
   unsigned status = rq->route->handler(rq, rp);
+  if (status == 0 && rq->read_done) {
+    c->batched = 1; /* answered later: handler_done then */
+    return;
+  }
+  handler_done(c, status);
+}
+
+/* After the handler (or its batched read) made the reply. */
+static void handler_done(struct rctx *c, unsigned status)
+{
+  struct request *rq = &c->rq;
+  struct reply *rp = &c->rp;
   if (rq->db) {
     rq->db->actor = rq->db->request_id = NULL;
     rq->db->idem = NULL;
@@ -532,6 +562,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
       return queue_reply(conn, c);
     }
     return MHD_YES;
+  }
+  if (c->batched) {
+    if (!c->rq.read.answered)
+      return MHD_YES;
+    c->batched = 0;
+    atomic_store(&w->working_since, mono_us());
+    handler_done(c, request_read_finish(&c->rq, &c->rp));
+    atomic_store(&w->working_since, 0);
+    c->queued = 1;
+    return queue_reply(conn, c);
   }
   if (c->queued) {
     *upload_data_size = 0; /* a reply is already on its way; drop the body */
@@ -585,6 +625,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
   atomic_store(&w->working_since, mono_us());
   last_call(c);
   atomic_store(&w->working_since, 0);
+  if (c->batched) {
+    c->conn = conn;
+    MHD_suspend_connection(conn);
+    return MHD_YES;
+  }
   c->queued = 1;
   return queue_reply(conn, c);
 }
@@ -842,7 +887,8 @@ struct server *server_start(const struct config *cfg, const struct route *routes
   /* epoll: each daemon run by a thread of ours (event_loop.h says why);
    * poll: by a thread of its own. */
   int own_loop = strcmp(cfg->poll_mode, "epoll") == 0;
-  unsigned flags = (own_loop ? MHD_USE_EPOLL : MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC) |
+  unsigned flags = (own_loop ? MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME
+                             : MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC) |
                    MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | ipv6;
   srv->n_workers = cfg->threads;
   srv->conn_limit = descriptors_for(cfg->conn_limit);

@@ -542,15 +542,7 @@ unsigned imports_get(struct request *rq, struct reply *rp)
   if (!id)
     return rp->status;
   const char *params[] = {id};
-  PGresult *r;
-  enum db_status st = db_exec_one(rq->db, "imports_select_by_id", 1, params, &r);
-  if (st < 0)
-    return db_error_reply(rq->db, rp);
-  if (st == DB_NONE)
-    return reply_not_found(rp, "import", id);
-  reply_doc(rp, 200, r, 0, NULL);
-  PQclear(r);
-  return 200;
+  return reply_read_one(rq, rp, "imports_select_by_id", 1, params, "import", id);
 }
 
 unsigned import_errors_list(struct request *rq, struct reply *rp)

@@ -251,15 +251,7 @@ unsigned webhooks_get(struct request *rq, struct reply *rp)
   if (!id)
     return rp->status;
   const char *params[] = {id};
-  PGresult *r;
-  enum db_status st = db_exec_one(rq->db, "webhooks_select_by_id", 1, params, &r);
-  if (st < 0)
-    return db_error_reply(rq->db, rp);
-  if (st == DB_NONE)
-    return reply_not_found(rp, "webhook", id);
-  reply_doc(rp, 200, r, 0, NULL);
-  PQclear(r);
-  return 200;
+  return reply_read_one(rq, rp, "webhooks_select_by_id", 1, params, "webhook", id);
 }
 
 struct webhook_change {

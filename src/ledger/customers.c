@@ -182,15 +182,7 @@ unsigned customers_get(struct request *rq, struct reply *rp)
   if (!id)
     return rp->status;
   const char *params[] = {id};
-  PGresult *r;
-  enum db_status st = db_exec_one(rq->db, "customers_select_by_id", 1, params, &r);
-  if (st < 0)
-    return db_error_reply(rq->db, rp);
-  if (st == DB_NONE)
-    return reply_not_found(rp, "customer", id);
-  reply_doc(rp, 200, r, 0, NULL);
-  PQclear(r);
-  return 200;
+  return reply_read_one(rq, rp, "customers_select_by_id", 1, params, "customer", id);
 }
 
 static unsigned update_tx(struct db *db, void *ctx, struct reply *rp)

@@ -134,15 +134,7 @@ unsigned invoices_get(struct request *rq, struct reply *rp)
   if (!id)
     return rp->status;
   const char *params[] = {id};
-  PGresult *r;
-  enum db_status st = db_exec_one(rq->db, "invoices_select_by_id", 1, params, &r);
-  if (st < 0)
-    return db_error_reply(rq->db, rp);
-  if (st == DB_NONE)
-    return reply_not_found(rp, "invoice", id);
-  reply_doc(rp, 200, r, 0, NULL);
-  PQclear(r);
-  return 200;
+  return reply_read_one(rq, rp, "invoices_select_by_id", 1, params, "invoice", id);
 }
 
 struct invoice_patch {

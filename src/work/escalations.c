@@ -87,17 +87,7 @@ unsigned escalations_get(struct request *rq, struct reply *rp)
   if (!id)
     return rp->status;
   const char *params[] = {id};
-  PGresult *r;
-  enum db_status st = db_exec_one(rq->db, "escalations_select_by_id", 1, params, &r);
-  if (st < 0)
-    return db_error_reply(rq->db, rp);
-  if (st == DB_NONE) {
-    PQclear(r);
-    return reply_not_found(rp, "escalation", id);
-  }
-  reply_doc(rp, 200, r, 0, NULL);
-  PQclear(r);
-  return 200;
+  return reply_read_one(rq, rp, "escalations_select_by_id", 1, params, "escalation", id);
 }
 
 /* The PATCH fields, in the order of the spec below. */

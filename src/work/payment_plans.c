@@ -200,15 +200,7 @@ unsigned payment_plans_get(struct request *rq, struct reply *rp)
   if (!id)
     return rp->status;
   const char *params[] = {id};
-  PGresult *r;
-  enum db_status st = db_exec_one(rq->db, "payment_plans_select_by_id", 1, params, &r);
-  if (st < 0)
-    return db_error_reply(rq->db, rp);
-  if (st == DB_NONE)
-    return reply_not_found(rp, "payment plan", id);
-  reply_doc(rp, 200, r, 0, NULL);
-  PQclear(r);
-  return 200;
+  return reply_read_one(rq, rp, "payment_plans_select_by_id", 1, params, "payment plan", id);
 }
 
 static unsigned update_tx(struct db *db, void *ctx, struct reply *rp)
