@@ -81,8 +81,6 @@ BEGIN
       SELECT arc_adjustment_json(t)::jsonb, t.customer_id INTO doc, cust FROM invoice_adjustments t WHERE t.id = NEW.id;
     WHEN 'payments' THEN
       SELECT arc_payment_json(t)::jsonb, t.customer_id INTO doc, cust FROM payments t WHERE t.id = NEW.id;
-    WHEN 'call_logs' THEN
-      SELECT arc_call_log_json(t)::jsonb, t.customer_id INTO doc, cust FROM call_logs t WHERE t.id = NEW.id;
     WHEN 'promises' THEN
       SELECT arc_promise_json(t)::jsonb, t.customer_id INTO doc, cust FROM promises t WHERE t.id = NEW.id;
     WHEN 'disputes' THEN
@@ -160,8 +158,9 @@ CREATE CONSTRAINT TRIGGER invoice_adjustments_emit AFTER INSERT ON invoice_adjus
 CREATE CONSTRAINT TRIGGER payments_emit AFTER INSERT OR UPDATE ON payments
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('payment', 'payment.received');
 
-CREATE CONSTRAINT TRIGGER call_logs_emit AFTER INSERT ON call_logs
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('call_log');
+-- Call logs have no trigger: arc_call_log_create, the one way a call log
+-- is written, records call_log.created with the document it renders for
+-- its reply (src/work/call_logs.sql says why).
 
 CREATE CONSTRAINT TRIGGER promises_emit AFTER INSERT OR UPDATE ON promises
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('promise');

@@ -132,11 +132,13 @@ BEGIN
   v_json := arc_call_log_json(v_log);
   v_doc := left(v_json::text, -1) || ',"promise":' || coalesce(v_promise_doc, 'null')
            || ',"dispute":' || coalesce(v_dispute_doc, 'null') || '}';
-  -- Its event now, with the document just rendered, rather than rendering
-  -- it again at commit (call_logs_emit then finds it written): a call log
-  -- is append-only and this is the last change of its transaction to what
-  -- its document shows (the promise, the dispute, the follow-ups its
-  -- INSERT closed).  80 us of a call log's 1 ms of CPU.
+  -- Its event now, with the document just rendered: this is the one
+  -- place a call log is written, a call log is append-only, and this is
+  -- the last change of its transaction to what its document shows (the
+  -- promise, the dispute, the follow-ups its INSERT closed).  A deferred
+  -- row trigger, as other tables have, rendered the document again at
+  -- commit: without it and that, a call log costs 15-20 % less
+  -- (bench/README.md).
   PERFORM arc_event_insert('call_log.created', 'call_log', v_log.id::text, v_customer, v_json::jsonb);
   RETURN QUERY SELECT v_log.id, v_log.version, v_doc;
 END
