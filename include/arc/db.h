@@ -37,7 +37,7 @@ struct db_read {
   void (*done)(struct db_read *rd); /* called once it is answered (in the thread of its connection) */
   void *cls;
   PGresult *result;  /* PGRES_TUPLES_OK or PGRES_COMMAND_OK; NULL when it failed or was aborted */
-  char sqlstate[6];  /* why it failed ("08006": the connection was lost) */
+  struct db_error err; /* why it failed, as db_exec keeps it ("08006": the connection was lost) */
   int aborted;       /* an earlier read of its batch failed, so it did not run */
   int answered;
 };
@@ -92,6 +92,10 @@ PGconn *db_connect_raw(const char *conninfo);
 struct db *db_open(const struct db_stmt *const *lists);
 void db_close(struct db *db);
 
+/* Fills E from failed result R of statement NAME (R NULL: the connection
+ * failed), marks DB for a reconnect when its connection went, and logs
+ * what is not an expected answer (our AR errors, constraint violations). */
+void db_error_from(struct db *db, struct db_error *e, const PGresult *r, const char *name);
 /* Runs prepared statement NAME with text parameters (NULL = SQL NULL).
  * Returns the result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) or NULL on
  * failure, with db->err set and db->failed raised.  Caller clears it. */
@@ -137,6 +141,9 @@ unsigned db_run_tx(struct db *db, db_tx_fn fn, void *ctx, struct reply *rp);
 int db_batch_send(struct db *db, struct db_read *rd, const char *name, int nparams, const char *const *params);
 void db_batch_flush(struct db *db);
 int db_batch_socket(const struct db *db);
+/* Whether answers are due that libpq has already read (the socket may not
+ * show them): db_batch_receive hands them out without waiting. */
+int db_batch_buffered(const struct db *db);
 void db_batch_receive(struct db *db, int wait);
 void db_batch_wait(struct db *db);
 void db_read_clear(struct db_read *rd);

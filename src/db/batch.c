@@ -30,7 +30,8 @@ static void lost(struct db *db)
   while (db->batch_head) {
     PQclear(db->batch_head->result);
     db->batch_head->result = NULL;
-    strcpy(db->batch_head->sqlstate, "08006");
+    memset(&db->batch_head->err, 0, sizeof db->batch_head->err);
+    strcpy(db->batch_head->err.sqlstate, "08006");
     answered(db);
   }
 }
@@ -48,7 +49,7 @@ int db_batch_send(struct db *db, struct db_read *rd, const char *name, int npara
   }
   rd->next = NULL;
   rd->result = NULL;
-  rd->sqlstate[0] = '\0';
+  rd->err.sqlstate[0] = '\0';
   rd->aborted = rd->answered = 0;
   rd->name = name;
   rd->nparams = nparams;
@@ -86,6 +87,8 @@ void db_batch_flush(struct db *db)
 
 int db_batch_socket(const struct db *db) { return db->batch_syncs ? PQsocket(db->conn) : -1; }
 
+int db_batch_buffered(const struct db *db) { return db->batch_syncs && !PQisBusy(db->conn); }
+
 void db_batch_receive(struct db *db, int wait)
 {
   PGconn *c = db->conn;
@@ -106,7 +109,7 @@ void db_batch_receive(struct db *db, int wait)
         return;
       }
       /* The end of the head read's answer. */
-      if (db->batch_head && (db->batch_head->result || db->batch_head->sqlstate[0] || db->batch_head->aborted))
+      if (db->batch_head && (db->batch_head->result || db->batch_head->err.sqlstate[0] || db->batch_head->aborted))
         answered(db);
       continue;
     }
@@ -132,11 +135,7 @@ void db_batch_receive(struct db *db, int wait)
     if (st == PGRES_PIPELINE_ABORTED) {
       rd->aborted = 1;
     } else {
-      const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-      snprintf(rd->sqlstate, sizeof rd->sqlstate, "%s", state && *state ? state : "08006");
-      log_json("error", "statement failed",
-               json_pack("{s:s, s:s, s:s}", "statement", rd->name, "sqlstate", rd->sqlstate, "error",
-                         PQresultErrorMessage(r)));
+      db_error_from(db, &rd->err, r, rd->name);
     }
     PQclear(r);
   }

@@ -225,24 +225,30 @@ PGresult *db_exec(struct db *db, const char *name, int nparams, const char *cons
   ExecStatusType st = PQresultStatus(r);
   if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
     return r;
-  copy_field(db->err.sqlstate, sizeof db->err.sqlstate, r, PG_DIAG_SQLSTATE);
-  copy_field(db->err.constraint, sizeof db->err.constraint, r, PG_DIAG_CONSTRAINT_NAME);
-  copy_field(db->err.table, sizeof db->err.table, r, PG_DIAG_TABLE_NAME);
-  copy_field(db->err.column, sizeof db->err.column, r, PG_DIAG_COLUMN_NAME);
-  copy_field(db->err.message, sizeof db->err.message, r, PG_DIAG_MESSAGE_PRIMARY);
-  if (PQstatus(db->conn) != CONNECTION_OK || !db->err.sqlstate[0]) {
-    db->healthy = 0;
-    if (!db->err.sqlstate[0])
-      strcpy(db->err.sqlstate, "08006");
-  }
-  /* Our own errors (class AR) are expected answers, not incidents. */
-  if (strncmp(db->err.sqlstate, "AR", 2) != 0 && strncmp(db->err.sqlstate, "23", 2) != 0)
-    log_json("error", "statement failed",
-             json_pack("{s:s, s:s, s:s}", "statement", name, "sqlstate", db->err.sqlstate, "error",
-                       r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn)));
+  db_error_from(db, &db->err, r, name);
   PQclear(r);
   db->failed = 1;
   return NULL;
+}
+
+void db_error_from(struct db *db, struct db_error *e, const PGresult *r, const char *name)
+{
+  memset(e, 0, sizeof *e);
+  copy_field(e->sqlstate, sizeof e->sqlstate, r, PG_DIAG_SQLSTATE);
+  copy_field(e->constraint, sizeof e->constraint, r, PG_DIAG_CONSTRAINT_NAME);
+  copy_field(e->table, sizeof e->table, r, PG_DIAG_TABLE_NAME);
+  copy_field(e->column, sizeof e->column, r, PG_DIAG_COLUMN_NAME);
+  copy_field(e->message, sizeof e->message, r, PG_DIAG_MESSAGE_PRIMARY);
+  if (PQstatus(db->conn) != CONNECTION_OK || !e->sqlstate[0]) {
+    db->healthy = 0;
+    if (!e->sqlstate[0])
+      strcpy(e->sqlstate, "08006");
+  }
+  /* Our own errors (class AR) are expected answers, not incidents. */
+  if (strncmp(e->sqlstate, "AR", 2) != 0 && strncmp(e->sqlstate, "23", 2) != 0)
+    log_json("error", "statement failed",
+             json_pack("{s:s, s:s, s:s}", "statement", name, "sqlstate", e->sqlstate, "error",
+                       r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn)));
 }
 
 enum db_status db_exec_one(struct db *db, const char *name, int nparams, const char *const *params,

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arc/db.h"
@@ -50,9 +51,9 @@ static int take_hand_overs(struct event_loop *l)
 static void finish_reads(struct event_loop *l)
 {
   struct db *db = db_thread_existing();
-  if (db && (db->batch_head || db->batch_syncs)) {
+  while (db && (db->batch_head || db->batch_syncs)) {
     db_batch_wait(db);
-    MHD_run(l->daemon);
+    MHD_run(l->daemon); /* a request resumed here may batch a read again */
   }
 }
 
@@ -71,13 +72,21 @@ static void *run(void *arg)
     int timeout = MHD_get_timeout(l->daemon, &ms) == MHD_YES ? (ms > INT_MAX ? INT_MAX : (int)ms) : -1;
     struct db *db = db_thread_existing();
     fds[2].fd = db ? db_batch_socket(db) : -1;
-    if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
-      log_error("event loop: poll: %s", strerror(errno));
-      break;
+    /* Answers libpq has already read (while it sent more) make the socket
+     * look idle: then do not wait. */
+    if (fds[2].fd >= 0 && db_batch_buffered(db))
+      timeout = 0;
+    if (poll(fds, 3, timeout) < 0) {
+      if (errno != EINTR) {
+        log_error("event loop: poll: %s", strerror(errno)); /* ENOMEM: try again shortly */
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+      }
+      continue;
     }
     if ((fds[1].revents & POLLIN) && take_hand_overs(l))
       break;
-    if (fds[2].fd >= 0 && fds[2].revents)
+    if (fds[2].fd >= 0)
       db_batch_receive(db, 0);
     MHD_run(l->daemon);
     /* The reads this pass's requests left, sent together; while a batch is
@@ -98,11 +107,13 @@ struct event_loop *event_loop_start(struct MHD_Daemon *daemon, event_loop_refuse
   l->daemon = daemon;
   l->refused = refused;
   l->cls = cls;
+  /* The read end does not block: a poll that saw it readable and was
+   * interrupted is read again only when it is. */
   if (!MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD) || pipe2(l->pipe, O_CLOEXEC) != 0) {
     free(l);
     return NULL;
   }
-  if (pthread_create(&l->thread, NULL, run, l) != 0) {
+  if (fcntl(l->pipe[0], F_SETFL, O_NONBLOCK) != 0 || pthread_create(&l->thread, NULL, run, l) != 0) {
     close(l->pipe[0]);
     close(l->pipe[1]);
     free(l);

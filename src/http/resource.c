@@ -238,8 +238,7 @@ unsigned request_read_finish(struct request *rq, struct reply *rp)
   if (rd->aborted) {
     r = db_exec(rq->db, rd->name, rd->nparams, (const char *const *)rd->params);
   } else if (!r) {
-    memset(&rq->db->err, 0, sizeof rq->db->err);
-    snprintf(rq->db->err.sqlstate, sizeof rq->db->err.sqlstate, "%s", rd->sqlstate);
+    rq->db->err = rd->err;
   }
   unsigned status = rq->read_done(rq, rp, r);
   PQclear(r);

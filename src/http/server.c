@@ -413,7 +413,7 @@ static void first_call(struct server *srv, struct MHD_Connection *conn, struct r
   rq->db = db_thread_requests();
   /* A read may wait for the others of its round where the worker's own
    * loop sends them together (event_loop.h). */
-  rq->may_batch = c->worker->loop && rq->method == HTTP_GET;
+  rq->may_batch = c->worker->loop && rq->method == HTTP_GET && !atomic_load(&srv->stopping);
   rq->read.done = read_answered;
   rq->read.cls = c;
   if (m.route->roles) {
@@ -518,9 +518,12 @@ static void handler_done(struct rctx *c, unsigned status)
   idempotency_request_done(rq->idem, status, rq->route->pattern);
   if (status != rp->status)
     log_error("handler for %s returned %u but replied %u", rq->route->pattern, status, rp->status);
-  /* A handler must never leave a transaction open on the worker's connection. */
-  if (rq->db && rq->db->conn && PQtransactionStatus(rq->db->conn) != PQTRANS_IDLE &&
-      PQstatus(rq->db->conn) == CONNECTION_OK) {
+  /* A handler must never leave a transaction open on the worker's connection.
+   * While batched reads are out (pipeline mode) the connection reads as
+   * busy, but none is open then: a transaction begins only after the batch
+   * is answered, and a batch only outside one (db_batch_send). */
+  if (rq->db && rq->db->conn && PQpipelineStatus(rq->db->conn) == PQ_PIPELINE_OFF &&
+      PQtransactionStatus(rq->db->conn) != PQTRANS_IDLE && PQstatus(rq->db->conn) == CONNECTION_OK) {
     log_error("handler for %s left a transaction open; rolled back", rq->route->pattern);
     PQclear(PQexec(rq->db->conn, "ROLLBACK"));
   }

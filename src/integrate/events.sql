@@ -158,9 +158,10 @@ CREATE CONSTRAINT TRIGGER invoice_adjustments_emit AFTER INSERT ON invoice_adjus
 CREATE CONSTRAINT TRIGGER payments_emit AFTER INSERT OR UPDATE ON payments
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('payment', 'payment.received');
 
--- Call logs have no trigger: arc_call_log_create, the one way a call log
--- is written, records call_log.created with the document it renders for
--- its reply (src/work/call_logs.sql says why).
+-- Call logs have no trigger: arc_call_log_create, the one way the API
+-- writes a call log, records call_log.created with the document it renders
+-- for its reply (src/work/call_logs.sql says why).  A row inserted by hand,
+-- outside the API (psql, a test's fixture), records no event.
 
 CREATE CONSTRAINT TRIGGER promises_emit AFTER INSERT OR UPDATE ON promises
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION arc_emit('promise');

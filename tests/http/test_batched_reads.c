@@ -3,8 +3,11 @@
  * Every client must get the answer to its own request, also when writes
  * come between the reads, when a read of the batch fails, and when the
  * database connection is lost with reads in flight.  One worker, so that
- * the requests sent at once share its batch. */
+ * the requests sent at once share its batch.  The first test drives the
+ * batch directly, where what shares a batch is certain. */
 #include "harness.h"
+
+#include "arc/db.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -261,6 +264,55 @@ static void lost_connection_answers_every_read(void **state)
   http_resp_clear(&r);
 }
 
+/* The batch itself, on a connection of its own: a read that fails makes
+ * PostgreSQL skip the rest of its batch (up to its Sync), which is handed
+ * back marked aborted, in order; a batch sent after that Sync runs; the
+ * connection serves again afterwards. */
+static const struct db_stmt probe_stmts[] = {
+    {"probe_plus_one", "SELECT $1::int + 1"},
+    {"probe_divide", "SELECT 1 / $1::int"},
+    {NULL, NULL},
+};
+
+static void count_answer(struct db_read *rd) { (*(int *)rd->cls)++; }
+
+static void a_failed_read_aborts_the_rest_of_its_batch(void **state)
+{
+  (void)state;
+  const struct db_stmt *const lists[] = {probe_stmts, NULL};
+  struct db *db = db_open(lists);
+  assert_non_null(db);
+  struct db_read rd[4] = {{0}};
+  int answered = 0;
+  for (int i = 0; i < 4; i++) {
+    rd[i].done = count_answer;
+    rd[i].cls = &answered;
+  }
+  const char *one[] = {"1"}, *zero[] = {"0"};
+  assert_int_equal(db_batch_send(db, &rd[0], "probe_plus_one", 1, one), 0);
+  assert_int_equal(db_batch_send(db, &rd[1], "probe_divide", 1, zero), 0);
+  assert_int_equal(db_batch_send(db, &rd[2], "probe_plus_one", 1, one), 0);
+  db_batch_flush(db);
+  assert_int_equal(db_batch_send(db, &rd[3], "probe_plus_one", 1, one), 0);
+  db_batch_wait(db);
+  assert_int_equal(answered, 4);
+  assert_non_null(rd[0].result);
+  assert_string_equal(PQgetvalue(rd[0].result, 0, 0), "2");
+  assert_null(rd[1].result);
+  assert_string_equal(rd[1].err.sqlstate, "22012"); /* division by zero */
+  assert_null(rd[2].result);
+  assert_true(rd[2].aborted);
+  assert_non_null(rd[3].result);
+  assert_string_equal(PQgetvalue(rd[3].result, 0, 0), "2");
+  for (int i = 0; i < 4; i++)
+    db_read_clear(&rd[i]);
+  PGresult *r = db_exec(db, "probe_plus_one", 1, one);
+  assert_non_null(r);
+  assert_string_equal(PQgetvalue(r, 0, 0), "2");
+  PQclear(r);
+  db_close(db);
+}
+
 static int setup(void **state)
 {
   if (harness_setup(state) != 0)
@@ -279,6 +331,7 @@ int main(void)
   /* A read waiting for a lock fails after half of it (lock_timeout). */
   setenv("ARC_STATEMENT_TIMEOUT_MS", "1000", 1);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(a_failed_read_aborts_the_rest_of_its_batch),
       cmocka_unit_test(every_answer_is_its_own),
       cmocka_unit_test(a_failed_read_leaves_its_batch_answered),
       cmocka_unit_test(lost_connection_answers_every_read),
