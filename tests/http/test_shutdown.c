@@ -297,6 +297,15 @@ static size_t connection_of(char *line, size_t size, size_t n, void *ud)
   return len;
 }
 
+/* Sends C's request; the answer's status, 0 when none came. */
+static long perform_status(CURL *c)
+{
+  long status = 0;
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
 /* Creates customers one after another on one keep-alive connection, each
  * named for the run, the writer and its number, until a request fails:
  * before SIGTERM none does; after it, the first refusal (503) or lost
@@ -320,11 +329,7 @@ static void *write_until_refused(void *arg)
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
     w->connection_header[0] = '\0';
     w->n_sent++;
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK)
-      curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    w->last_status = status;
+    long status = w->last_status = perform_status(c);
     if (status == 201) {
       w->answered[w->n_answered++] = n;
       continue;
@@ -338,9 +343,69 @@ static void *write_until_refused(void *arg)
   return NULL;
 }
 
-/* SIGTERM in the middle of a keep-alive write load (issue 15): every write
- * that was committed was answered 201, and every write answered 201 was
- * committed; the writes after the signal are refused with 503 and
+/* Reads one customer by id again and again on one keep-alive connection
+ * (batched reads: include/arc/db.h) until a request is refused or its
+ * connection ends; counts answers that are not that customer. */
+#define READERS 8
+
+struct reader {
+  unsigned port;
+  char auth[256];
+  char id[32];
+  char body[4096];
+  size_t len;
+  int n_ok, n_refused, n_wrong;
+  long last_status;
+};
+
+static size_t keep_body(char *ptr, size_t size, size_t n, void *ud)
+{
+  struct reader *r = ud;
+  size_t len = size * n, room = sizeof r->body - 1 - r->len;
+  memcpy(r->body + r->len, ptr, len < room ? len : room);
+  r->len += len < room ? len : room;
+  r->body[r->len] = '\0';
+  return len;
+}
+
+static void *read_until_refused(void *arg)
+{
+  struct reader *r = arg;
+  CURL *c = curl_easy_init();
+  struct curl_slist *hl = curl_slist_append(NULL, r->auth);
+  char url[96], want[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/v1/customers/%s", r->port, r->id);
+  snprintf(want, sizeof want, "{\"id\":\"%s\"", r->id);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+  for (;;) {
+    r->len = 0;
+    r->body[0] = '\0';
+    long status = r->last_status = perform_status(c);
+    if (status == 200) {
+      if (strncmp(r->body, want, strlen(want)) == 0)
+        r->n_ok++;
+      else
+        r->n_wrong++;
+      continue;
+    }
+    if (status == 503)
+      r->n_refused++;
+    else if (status != 0)
+      r->n_wrong++;
+    break;
+  }
+  curl_slist_free_all(hl);
+  curl_easy_cleanup(c);
+  return NULL;
+}
+
+/* SIGTERM in the middle of a keep-alive write load (issue 15), with reads
+ * beside it: every write that was committed was answered 201, and every
+ * write answered 201 was committed; every read answered is its own; the writes after the signal are refused with 503 and
  * Connection: close before any work, or find the connection closed; and
  * the process exits as soon as the writes in flight are done, not at the
  * end of its 10 s of grace.  Three runs. */
@@ -352,6 +417,17 @@ static void sigterm_answers_every_committed_write(void **state)
     unsigned port = start_child("epoll", log_path, sizeof log_path);
     static struct writer w[WRITERS];
     pthread_t th[WRITERS];
+    /* Readers beside the writers: reads wait in batches when the signal
+     * comes, and each is still answered with its own customer or refused. */
+    static struct reader rd[READERS];
+    pthread_t rth[READERS];
+    for (int i = 0; i < READERS; i++) {
+      memset(&rd[i], 0, sizeof rd[i]);
+      rd[i].port = port;
+      sql_customer(rd[i].id, "Read While Stopping");
+      snprintf(rd[i].auth, sizeof rd[i].auth, "Authorization: Bearer %s", tok(ROLE_VIEWER));
+      assert_int_equal(pthread_create(&rth[i], NULL, read_until_refused, &rd[i]), 0);
+    }
     for (int i = 0; i < WRITERS; i++) {
       memset(&w[i], 0, sizeof w[i]);
       w[i].port = port;
@@ -373,6 +449,15 @@ static void sigterm_answers_every_committed_write(void **state)
     child = -1;
     for (int i = 0; i < WRITERS; i++)
       pthread_join(th[i], NULL);
+    long long reads = 0;
+    for (int i = 0; i < READERS; i++) {
+      pthread_join(rth[i], NULL);
+      if (rd[i].n_wrong)
+        fail_msg("run %d reader %d: %d answers not its customer (last status %ld: %s)", run, i, rd[i].n_wrong,
+                 rd[i].last_status, rd[i].body);
+      reads += rd[i].n_ok;
+    }
+    assert_true(reads > READERS); /* the reads were on before the signal */
     unlink(log_path);
     if (!exited)
       fail_msg("run %d: arcollectd did not exit within %d s of SIGTERM", run, EXIT_DEADLINE_S);
@@ -399,8 +484,9 @@ static void sigterm_answers_every_committed_write(void **state)
       if (w[i].last_status == 503)
         assert_true(strstr(w[i].connection_header, "close") != NULL);
     }
-    print_message("run %d: %lld writes, %lld answered 201, %lld refused with 503; exit %.3f s after SIGTERM\n",
-                  run, sent, answered, refused, exited_at - term_at);
+    print_message("run %d: %lld writes, %lld answered 201, %lld refused with 503, %lld reads; exit %.3f s after "
+                  "SIGTERM\n",
+                  run, sent, answered, refused, reads, exited_at - term_at);
     assert_true(answered > WRITERS); /* the load was on before the signal */
   }
 }
