@@ -20,6 +20,7 @@ struct event_loop {
   void *cls;
   int pipe[2]; /* hand-overs, written whole (smaller than PIPE_BUF); fd -1: stop */
   pthread_t thread;
+  int resumed; /* event_loop_resumed since the last pass (the loop's thread only) */
 };
 
 struct hand_over {
@@ -74,7 +75,7 @@ static void *run(void *arg)
     fds[2].fd = db ? db_batch_socket(db) : -1;
     /* Answers libpq has already read (while it sent more) make the socket
      * look idle: then do not wait. */
-    if (fds[2].fd >= 0 && db_batch_buffered(db))
+    if ((fds[2].fd >= 0 && db_batch_buffered(db)) || l->resumed)
       timeout = 0;
     if (poll(fds, 3, timeout) < 0) {
       if (errno != EINTR) {
@@ -88,6 +89,7 @@ static void *run(void *arg)
       break;
     if (fds[2].fd >= 0)
       db_batch_receive(db, 0);
+    l->resumed = 0;
     MHD_run(l->daemon);
     /* The reads this pass's requests left, sent together; while a batch is
      * out, the next one gathers until its answers are in. */
@@ -134,6 +136,8 @@ int event_loop_hand_over(struct event_loop *l, int fd, const struct sockaddr *ad
   while (n < 0 && errno == EINTR);
   return n == (ssize_t)sizeof h ? 0 : -1;
 }
+
+void event_loop_resumed(struct event_loop *l) { l->resumed = 1; }
 
 void event_loop_stop(struct event_loop *l)
 {

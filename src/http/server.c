@@ -312,6 +312,7 @@ static void read_answered(struct db_read *rd)
 {
   struct rctx *c = rd->cls;
   MHD_resume_connection(c->conn);
+  event_loop_resumed(c->worker->loop);
 }
 
 static void handler_done(struct rctx *c, unsigned status);
