@@ -18,6 +18,7 @@
 
 #include <sys/socket.h>
 
+struct MHD_Connection;
 struct MHD_Daemon;
 struct event_loop;
 
@@ -33,12 +34,12 @@ struct event_loop *event_loop_start(struct MHD_Daemon *daemon, event_loop_refuse
  * thread that runs the daemon).  0, or -1 when it could not be handed over
  * (the caller still owns FD). */
 int event_loop_hand_over(struct event_loop *l, int fd, const struct sockaddr *addr, socklen_t len);
-/* A request suspended on this loop was resumed (MHD_resume_connection),
- * in the loop's own thread: its next pass runs the daemon without waiting
- * (libmicrohttpd's wake-up for a resume did not always make the epoll
- * descriptor readable: a resumed request could wait for unrelated traffic,
- * or for good when there was none). */
-void event_loop_resumed(struct event_loop *l);
+/* Resumes CONN, a request suspended on this loop, in the loop's own
+ * thread, and has the loop's next pass run the daemon without waiting:
+ * libmicrohttpd's own wake-up for a resume did not always make the epoll
+ * descriptor readable, so a resumed request could wait for unrelated
+ * traffic, or for good when there was none. */
+void event_loop_resume(struct event_loop *l, struct MHD_Connection *conn);
 /* Ends the thread after the connections handed over so far are added; the
  * daemon is then the caller's to stop. */
 void event_loop_stop(struct event_loop *l);

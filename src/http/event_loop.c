@@ -20,7 +20,7 @@ struct event_loop {
   void *cls;
   int pipe[2]; /* hand-overs, written whole (smaller than PIPE_BUF); fd -1: stop */
   pthread_t thread;
-  int resumed; /* event_loop_resumed since the last pass (the loop's thread only) */
+  int resumed; /* event_loop_resume since the last pass (the loop's thread only) */
 };
 
 struct hand_over {
@@ -124,30 +124,36 @@ struct event_loop *event_loop_start(struct MHD_Daemon *daemon, event_loop_refuse
   return l;
 }
 
+/* Writes record H to the loop's pipe, whole; 0, or -1. */
+static int put(struct event_loop *l, const struct hand_over *h)
+{
+  ssize_t n;
+  do
+    n = write(l->pipe[1], h, sizeof *h);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t)sizeof *h ? 0 : -1;
+}
+
 int event_loop_hand_over(struct event_loop *l, int fd, const struct sockaddr *addr, socklen_t len)
 {
   struct hand_over h = {.fd = fd, .len = len};
   if (len > sizeof h.addr)
     return -1;
   memcpy(&h.addr, addr, len);
-  ssize_t n;
-  do
-    n = write(l->pipe[1], &h, sizeof h);
-  while (n < 0 && errno == EINTR);
-  return n == (ssize_t)sizeof h ? 0 : -1;
+  return put(l, &h);
 }
 
-void event_loop_resumed(struct event_loop *l) { l->resumed = 1; }
+void event_loop_resume(struct event_loop *l, struct MHD_Connection *conn)
+{
+  MHD_resume_connection(conn);
+  l->resumed = 1;
+}
 
 void event_loop_stop(struct event_loop *l)
 {
   if (!l)
     return;
-  struct hand_over stop = {.fd = -1};
-  ssize_t n;
-  do
-    n = write(l->pipe[1], &stop, sizeof stop);
-  while (n < 0 && errno == EINTR);
+  put(l, &(struct hand_over){.fd = -1});
   pthread_join(l->thread, NULL);
   close(l->pipe[0]);
   close(l->pipe[1]);

@@ -306,13 +306,12 @@ static void cors_preflight(struct server *srv, struct rctx *c, const char *url)
   reply_header(&c->rp, "Access-Control-Max-Age", CORS_MAX_AGE);
 }
 
-/* A batched read was answered (db_batch_receive, in the worker's thread):
+/* A batched read was answered (src/db/batch.c, in the worker's thread):
  * its request goes on (access_handler). */
 static void read_answered(struct db_read *rd)
 {
   struct rctx *c = rd->cls;
-  MHD_resume_connection(c->conn);
-  event_loop_resumed(c->worker->loop);
+  event_loop_resume(c->worker->loop, c->conn);
 }
 
 static void handler_done(struct rctx *c, unsigned status);
